@@ -1,0 +1,32 @@
+// args.c: number parsing for the CLI; every malformed value is a one-line usage error (exit 2).
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/check.h"
+
+long cli_parse_long(const char *flag, const char *value, long lo, long hi) {
+    if (!value) cg_usage("%s needs a value", flag);
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0')
+        cg_usage("%s: '%s' is not an integer", flag, value);
+    if (v < lo || v > hi) cg_usage("%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi);
+    return v;
+}
+
+double cli_parse_double(const char *flag, const char *value, double lo, double hi) {
+    if (!value) cg_usage("%s needs a value", flag);
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (errno || end == value || *end != '\0' || !isfinite(v))
+        cg_usage("%s: '%s' is not a finite number", flag, value);
+    if (v < lo || v > hi) cg_usage("%s: %g is out of range [%g, %g]", flag, v, lo, hi);
+    return v;
+}
+
+int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }

@@ -1,0 +1,16 @@
+// cli.h: the subcommands of the `cgrpo` binary. Each takes the arguments after its own name
+// (argv[0] is the subcommand name) and returns the process exit status:
+// 0 success, 1 runtime failure, 2 bad usage or bad input (with one line on stderr).
+#ifndef CGRPO_CLI_H
+#define CGRPO_CLI_H
+
+int cmd_inspect(int argc, char **argv); // cmd_inspect.c: list the tensors of a safetensors file
+int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prompts, render, grid)
+
+// Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.
+long cli_parse_long(const char *flag, const char *value, long lo, long hi);
+double cli_parse_double(const char *flag, const char *value, double lo, double hi);
+// Is argv[i] a --help or -h?
+int cli_is_help(const char *arg);
+
+#endif

@@ -1,0 +1,37 @@
+// main.c: the `cgrpo` binary: a table of subcommands, each in its own cmd_*.c file.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"world", cmd_world, "SubjectBench: list subjects, print prompts, render images and grids"},
+    {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
+};
+#define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: cgrpo <command> [options]   (cgrpo <command> --help for its options)\n\n");
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "cgrpo: unknown command '%s' (try cgrpo --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,50 @@
+// optim.h: parameter tables, AdamW and global gradient-norm clipping.
+// A model's parameters live in ONE flat float buffer described by a table of named tensors;
+// gradients and the two AdamW moments are buffers of the same total size and layout. Saving,
+// loading, zeroing, clipping, all-reducing and the optimizer step are then one loop each.
+#ifndef CGRPO_NN_OPTIM_H
+#define CGRPO_NN_OPTIM_H
+
+#include <stddef.h>
+
+#define PARAM_MAX_DIMS 4
+#define PARAM_NAME_MAX 64
+
+typedef struct {
+    char name[PARAM_NAME_MAX];   // e.g. "blocks.0.attn.qkv.weight"
+    int ndim;                    // 1..PARAM_MAX_DIMS
+    int shape[PARAM_MAX_DIMS];   // row-major
+    size_t offset;               // in floats, from the start of the buffer
+    size_t count;                // product of shape
+    int decay;                   // 1: AdamW weight decay applies (matrices), 0: not (biases, norms)
+} ParamSpec;
+
+typedef struct {
+    ParamSpec *specs; // (n) owned
+    int n, cap;
+    size_t total;     // floats in the buffer
+} ParamTable;
+
+void param_table_init(ParamTable *t);
+void param_table_free(ParamTable *t);
+// Append a tensor; returns its offset. shape has ndim entries.
+size_t param_table_add(ParamTable *t, const char *name, int ndim, const int *shape, int decay);
+const ParamSpec *param_table_find(const ParamTable *t, const char *name); // NULL if absent
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+} AdamWConfig;
+
+// One AdamW step (decoupled weight decay, bias-corrected moments) over the whole buffer.
+// step is 1-based. Weight decay applies only to tensors with decay = 1 in the table:
+// p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p).
+void adamw_step(float *params, const float *grads, float *m, float *v, const ParamTable *t,
+                int step, const AdamWConfig *cfg);
+
+// Global L2 norm of a gradient buffer, accumulated in double in a fixed order (thread-count
+// independent). clip_grad_norm scales g by max_norm / norm when norm > max_norm and returns the
+// norm before clipping.
+double grad_global_norm(const float *g, size_t n);
+double clip_grad_norm(float *g, size_t n, double max_norm);
+
+#endif

@@ -1,0 +1,21 @@
+# lib_cli.sh: helpers for tests/cli_*.sh scripts (sourced). $CGRPO is the binary under test.
+# check NAME CMD...      : the command must exit 0
+# check_exit N NAME CMD... : the command must exit N and print exactly one line on stderr
+cli_passed=0; cli_failed=0
+: "${CGRPO:?set CGRPO to the cgrpo binary}"
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+pass() { cli_passed=$((cli_passed + 1)); echo "ok   $1"; }
+fail() { cli_failed=$((cli_failed + 1)); echo "FAIL $1: $2"; }
+check() {
+    local name=$1; shift
+    if "$@" >"$TMP/out" 2>"$TMP/err"; then pass "$name"; else fail "$name" "exit $? ($(head -c 300 "$TMP/err"))"; fi
+}
+check_exit() {
+    local want=$1 name=$2; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+    local nl; nl=$(wc -l <"$TMP/err")
+    if [ "$rc" -ne "$want" ]; then fail "$name" "exit $rc, wanted $want ($(head -c 300 "$TMP/err"))"
+    elif [ "$nl" -ne 1 ]; then fail "$name" "stderr has $nl lines, wanted one: $(head -c 300 "$TMP/err")"
+    else pass "$name"; fi
+}
+cli_summary() { echo "$1: $cli_passed passed, $cli_failed failed"; [ "$cli_failed" -eq 0 ]; }

@@ -1,0 +1,60 @@
+// test.h: a minimal test harness. Each tests/test_*.c is its own program:
+//
+//   static void test_something(void) { EXPECT(x == 1, "x was %d", x); EXPECT_NEAR(a, b, 1e-6); }
+//   int main(void) { RUN(test_something); return test_summary("layers"); }
+//
+// A test function passes when none of its EXPECTs failed. test_summary prints
+// "<name>: N passed, N failed" and returns non-zero when anything failed; tests/run.sh adds up
+// the lines of all programs and ends with the overall "N passed, N failed".
+#ifndef CGRPO_TEST_H
+#define CGRPO_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int test_n_passed = 0, test_n_failed = 0, test_cur_failures = 0;
+static const char *test_cur_name = "";
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            test_cur_failures++;                                                                   \
+            if (test_cur_failures <= 10) {                                                         \
+                fprintf(stderr, "  FAIL %s (%s:%d): %s: ", test_cur_name, __FILE__, __LINE__,   \
+                        #cond);                                                                    \
+                fprintf(stderr, __VA_ARGS__);                                                      \
+                fputc('\n', stderr);                                                               \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+// |a - b| <= tol, and neither is NaN
+#define EXPECT_NEAR(a, b, tol)                                                                     \
+    do {                                                                                           \
+        double ea_ = (double)(a), eb_ = (double)(b);                                               \
+        EXPECT(fabs(ea_ - eb_) <= (tol), "%s = %.9g, %s = %.9g, tol %.3g", #a, ea_, #b, eb_,       \
+               (double)(tol));                                                                     \
+    } while (0)
+
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        test_cur_name = #fn;                                                                       \
+        test_cur_failures = 0;                                                                     \
+        fn();                                                                                      \
+        if (test_cur_failures) {                                                                   \
+            test_n_failed++;                                                                       \
+            fprintf(stderr, "FAIL %s (%d failed checks)\n", #fn, test_cur_failures);               \
+        } else {                                                                                   \
+            test_n_passed++;                                                                       \
+            printf("ok   %s\n", #fn);                                                              \
+        }                                                                                          \
+        fflush(stdout);                                                                            \
+    } while (0)
+
+static inline int test_summary(const char *suite) {
+    printf("%s: %d passed, %d failed\n", suite, test_n_passed, test_n_failed);
+    return test_n_failed ? 1 : 0;
+}
+
+#endif
