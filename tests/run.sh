@@ -5,6 +5,7 @@
 set -u
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
 passed=0; failed=0; bad=()
 run_one() { # name, command...
     local name=$1; shift

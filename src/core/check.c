@@ -18,6 +18,17 @@ void cg_die_at(const char *file, int line, const char *fmt, ...) {
     exit(CG_EXIT_RUNTIME);
 }
 
+void cg_check_failed(const char *file, int line, const char *cond, const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "cgrpo: error: %s:%d: check failed (%s): ", file, line, cond);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(CG_EXIT_RUNTIME);
+}
+
 void cg_usage(const char *fmt, ...) {
     va_list ap;
     fflush(stdout);

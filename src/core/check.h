@@ -22,6 +22,8 @@
 #endif
 
 CG_NORETURN void cg_die_at(const char *file, int line, const char *fmt, ...) CG_PRINTF(3, 4);
+CG_NORETURN void cg_check_failed(const char *file, int line, const char *cond, const char *fmt, ...)
+    CG_PRINTF(4, 5);
 CG_NORETURN void cg_usage(const char *fmt, ...) CG_PRINTF(1, 2);
 // writes "fmt..." into err (if err != NULL), returns -1 so callers can `return cg_errf(...)`
 int cg_errf(char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(3, 4);
@@ -30,7 +32,7 @@ int cg_errf(char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(3, 4);
 // CG_CHECK(cond, "what was attempted %d", x): an internal invariant; dies with file:line.
 #define CG_CHECK(cond, ...)                                                                        \
     do {                                                                                           \
-        if (!(cond)) cg_die_at(__FILE__, __LINE__, "check failed (" #cond "): " __VA_ARGS__);      \
+        if (!(cond)) cg_check_failed(__FILE__, __LINE__, #cond, __VA_ARGS__);                      \
     } while (0)
 
 // Wrapped libc calls (llm.c style): die with file:line, what was attempted and errno's text.

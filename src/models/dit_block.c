@@ -1,0 +1,236 @@
+// dit_block.c: the DiT block (adaLN-Zero, joint attention), forward and backward over the nn layers.
+#include "models/dit_block.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "nn/attention.h"
+#include "nn/layers.h"
+
+// ---- parameters ----------------------------------------------------------------------------------
+
+static void full_name(char *out, const char *prefix, const char *name) {
+    int n = snprintf(out, PARAM_NAME_MAX, "%s%s", prefix, name);
+    CG_CHECK(n >= 0 && n < PARAM_NAME_MAX, "parameter name '%s%s' longer than %d", prefix, name,
+             PARAM_NAME_MAX - 1);
+}
+
+static void add(ParamTable *t, const char *prefix, const char *name, int rows, int cols, int decay) {
+    char full[PARAM_NAME_MAX];
+    full_name(full, prefix, name);
+    int shape[2] = {rows, cols};
+    param_table_add(t, full, cols > 0 ? 2 : 1, shape, decay);
+}
+
+void dit_block_register(ParamTable *t, const char *prefix, int C) {
+    CG_CHECK(C > 0, "width %d", C);
+    add(t, prefix, "ada.weight", 6 * C, C, 1);
+    add(t, prefix, "ada.bias", 6 * C, 0, 0);
+    add(t, prefix, "attn.qkv.weight", 3 * C, C, 1);
+    add(t, prefix, "attn.qkv.bias", 3 * C, 0, 0);
+    add(t, prefix, "attn.proj.weight", C, C, 1);
+    add(t, prefix, "attn.proj.bias", C, 0, 0);
+    add(t, prefix, "mlp.fc1.weight", 4 * C, C, 1);
+    add(t, prefix, "mlp.fc1.bias", 4 * C, 0, 0);
+    add(t, prefix, "mlp.fc2.weight", C, 4 * C, 1);
+    add(t, prefix, "mlp.fc2.bias", C, 0, 0);
+}
+
+// buf + offset of tensor prefix+name, after checking its shape is (rows, cols) or (rows) if cols == 0
+static float *bind(float *buf, const ParamTable *t, const char *prefix, const char *name, int rows,
+                   int cols) {
+    char full[PARAM_NAME_MAX];
+    full_name(full, prefix, name);
+    const ParamSpec *s = param_table_find(t, full);
+    CG_CHECK(s != NULL, "tensor '%s' is not in the parameter table", full);
+    int ndim = cols > 0 ? 2 : 1;
+    CG_CHECK(s->ndim == ndim && s->shape[0] == rows && (ndim == 1 || s->shape[1] == cols),
+             "tensor '%s' has the wrong shape for this block", full);
+    return buf + s->offset;
+}
+
+void dit_block_bind(DiTBlockWeights *w, float *buf, const ParamTable *t, const char *prefix, int C) {
+    w->ada_w = bind(buf, t, prefix, "ada.weight", 6 * C, C);
+    w->ada_b = bind(buf, t, prefix, "ada.bias", 6 * C, 0);
+    w->qkv_w = bind(buf, t, prefix, "attn.qkv.weight", 3 * C, C);
+    w->qkv_b = bind(buf, t, prefix, "attn.qkv.bias", 3 * C, 0);
+    w->proj_w = bind(buf, t, prefix, "attn.proj.weight", C, C);
+    w->proj_b = bind(buf, t, prefix, "attn.proj.bias", C, 0);
+    w->fc1_w = bind(buf, t, prefix, "mlp.fc1.weight", 4 * C, C);
+    w->fc1_b = bind(buf, t, prefix, "mlp.fc1.bias", 4 * C, 0);
+    w->fc2_w = bind(buf, t, prefix, "mlp.fc2.weight", C, 4 * C);
+    w->fc2_b = bind(buf, t, prefix, "mlp.fc2.bias", C, 0);
+}
+
+// w (rows, cols) ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fan_in = cols, fan_out = rows
+static void xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
+    double a = sqrt(6.0 / (double)(rows + cols));
+    size_t n = (size_t)rows * (size_t)cols;
+    for (size_t i = 0; i < n; i++) w[i] = (float)(a * (2.0 * cg_rng_uniform(rng) - 1.0));
+}
+
+void dit_block_init(DiTBlockWeights *w, int C, cg_rng *rng) {
+    size_t c = (size_t)C;
+    memset(w->ada_w, 0, 6 * c * c * sizeof(float)); // adaLN-Zero: every gate starts at 0
+    memset(w->ada_b, 0, 6 * c * sizeof(float));
+    xavier_uniform(w->qkv_w, 3 * C, C, rng);
+    memset(w->qkv_b, 0, 3 * c * sizeof(float));
+    xavier_uniform(w->proj_w, C, C, rng);
+    memset(w->proj_b, 0, c * sizeof(float));
+    xavier_uniform(w->fc1_w, 4 * C, C, rng);
+    memset(w->fc1_b, 0, 4 * c * sizeof(float));
+    xavier_uniform(w->fc2_w, C, 4 * C, rng);
+    memset(w->fc2_b, 0, c * sizeof(float));
+}
+
+// ---- activations ---------------------------------------------------------------------------------
+
+// Lays the activation tensors out one after another from buf (or from NULL, to count them);
+// returns the number of floats used. One function for both, so size and binding cannot disagree.
+static size_t acts_layout(DiTBlockActs *a, float *buf, int B, int T, int C, int NH) {
+    size_t b = (size_t)B, bt = (size_t)B * (size_t)T, c = (size_t)C, t = (size_t)T;
+    size_t off = 0;
+#define TAKE(field, n)                                                                             \
+    do {                                                                                           \
+        a->field = buf ? buf + off : NULL;                                                         \
+        off += (n);                                                                                \
+    } while (0)
+    TAKE(silu_c, b * c);
+    TAKE(mod, b * 6 * c);
+    TAKE(ln1, bt * c);
+    TAKE(ln1_mean, bt);
+    TAKE(ln1_rstd, bt);
+    TAKE(h1, bt * c);
+    TAKE(qkv, bt * 3 * c);
+    TAKE(att, b * (size_t)NH * t * t);
+    TAKE(attn, bt * c);
+    TAKE(proj, bt * c);
+    TAKE(x1, bt * c);
+    TAKE(ln2, bt * c);
+    TAKE(ln2_mean, bt);
+    TAKE(ln2_rstd, bt);
+    TAKE(h2, bt * c);
+    TAKE(fc1, bt * 4 * c);
+    TAKE(gelu, bt * 4 * c);
+    TAKE(mlp, bt * c);
+#undef TAKE
+    return off;
+}
+
+size_t dit_block_acts_floats(int B, int T, int C, int NH) {
+    DiTBlockActs a;
+    return acts_layout(&a, NULL, B, T, C, NH);
+}
+
+void dit_block_acts_bind(DiTBlockActs *a, float *buf, int B, int T, int C, int NH) {
+    CG_CHECK(buf != NULL, "activation buffer");
+    acts_layout(a, buf, B, T, C, NH);
+}
+
+// ---- forward -------------------------------------------------------------------------------------
+
+// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
+static void check_dims(int B, int T, int C, int NH) {
+    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
+    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
+}
+
+void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c,
+                       const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,
+                       int NH) {
+    check_dims(B, T, C, NH);
+    int BT = B * T, C6 = 6 * C;
+    // adaLN: one modulation row per batch item; the six chunks are read with stride 6C
+    silu_forward(a->silu_c, c, (long)B * C);
+    linear_forward(a->mod, a->silu_c, w->ada_w, w->ada_b, B, C, C6);
+    const float *shift1 = a->mod, *scale1 = a->mod + C, *gate1 = a->mod + 2 * C;
+    const float *shift2 = a->mod + 3 * C, *scale2 = a->mod + 4 * C, *gate2 = a->mod + 5 * C;
+
+    // attention branch
+    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, NULL, NULL, BT, C);
+    modulate_forward(a->h1, a->ln1, shift1, scale1, B, T, C, C6);
+    linear_forward(a->qkv, a->h1, w->qkv_w, w->qkv_b, BT, C, 3 * C);
+    attention_forward(a->attn, a->att, a->qkv, key_mask, B, T, C, NH);
+    linear_forward(a->proj, a->attn, w->proj_w, w->proj_b, BT, C, C);
+    gate_residual_forward(a->x1, x, a->proj, gate1, B, T, C, C6);
+
+    // MLP branch
+    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, NULL, NULL, BT, C);
+    modulate_forward(a->h2, a->ln2, shift2, scale2, B, T, C, C6);
+    linear_forward(a->fc1, a->h2, w->fc1_w, w->fc1_b, BT, C, 4 * C);
+    gelu_forward(a->gelu, a->fc1, (long)BT * 4 * C);
+    linear_forward(a->mlp, a->gelu, w->fc2_w, w->fc2_b, BT, 4 * C, C);
+    gate_residual_forward(y, a->x1, a->mlp, gate2, B, T, C, C6);
+}
+
+// ---- backward ------------------------------------------------------------------------------------
+
+// Scratch layout: dmod (B, 6C) | dsilu (B, C) | d1, d2, d3 (B, T, C) each | a shared tail that
+// holds first the MLP's two (B, T, 4C) buffers and later dqkv (B, T, 3C) + attention's scratch.
+size_t dit_block_scratch_floats(int B, int T, int C, int NH) {
+    size_t b = (size_t)B, bt = (size_t)B * (size_t)T, c = (size_t)C;
+    size_t mlp_tail = 2 * bt * 4 * c;
+    size_t attn_tail = bt * 3 * c + attention_scratch_floats(B, T, C, NH);
+    return b * 6 * c + b * c + 3 * bt * c + (mlp_tail > attn_tail ? mlp_tail : attn_tail);
+}
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+
+void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch, const float *dy,
+                        const DiTBlockActs *a, const float *x, const float *c,
+                        const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,
+                        int NH) {
+    (void)key_mask; // the saved softmax a->att is already zero on masked keys
+    check_dims(B, T, C, NH);
+    int BT = B * T, C6 = 6 * C;
+    size_t bt = (size_t)BT, btc = bt * (size_t)C;
+    float *dmod = scratch;                        // (B, 6C)
+    float *dsilu = dmod + (size_t)B * C6;         // (B, C)
+    float *d1 = dsilu + (size_t)B * C;            // (B, T, C) dx1, the gradient of x1
+    float *d2 = d1 + btc;                         // (B, T, C)
+    float *d3 = d2 + btc;                         // (B, T, C)
+    float *tail = d3 + btc;
+    float *f1 = tail, *f2 = tail + bt * 4 * C;    // (B, T, 4C) each, MLP phase
+    float *dqkv = tail, *att_scratch = tail + bt * 3 * C; // (B, T, 3C) + ..., attention phase
+    const float *scale1 = a->mod + C, *gate1 = a->mod + 2 * C;
+    const float *scale2 = a->mod + 4 * C, *gate2 = a->mod + 5 * C;
+    zero(dmod, (size_t)B * C6);
+
+    // y = x1 + gate2 * m: d1 = dy, d2 = dm, dgate2
+    zero(d1, btc);
+    zero(d2, btc);
+    gate_residual_backward(d1, d2, dmod + 5 * C, dy, a->mlp, gate2, B, T, C, C6);
+    // m = fc2(gelu(fc1(h2)))
+    zero(f1, bt * 4 * C);
+    linear_backward(f1, g->fc2_w, g->fc2_b, d2, a->gelu, w->fc2_w, BT, 4 * C, C);
+    zero(f2, bt * 4 * C);
+    gelu_backward(f2, f1, a->fc1, (long)BT * 4 * C);
+    zero(d2, btc);
+    linear_backward(d2, g->fc1_w, g->fc1_b, f2, a->h2, w->fc1_w, BT, C, 4 * C);
+    // h2 = modulate(ln2, shift2, scale2); ln2 = layernorm(x1): adds into d1
+    zero(d3, btc);
+    modulate_backward(d3, dmod + 3 * C, dmod + 4 * C, d2, a->ln2, scale2, B, T, C, C6);
+    layernorm_backward(d1, NULL, NULL, d3, a->x1, NULL, a->ln2_mean, a->ln2_rstd, BT, C);
+
+    // x1 = x + gate1 * o: dx += d1, d2 = do, dgate1
+    zero(d2, btc);
+    gate_residual_backward(dx, d2, dmod + 2 * C, d1, a->proj, gate1, B, T, C, C6);
+    // o = proj(attention(qkv(h1)))
+    zero(d3, btc);
+    linear_backward(d3, g->proj_w, g->proj_b, d2, a->attn, w->proj_w, BT, C, C);
+    zero(dqkv, bt * 3 * C);
+    attention_backward(dqkv, att_scratch, d3, a->qkv, a->att, B, T, C, NH);
+    zero(d2, btc);
+    linear_backward(d2, g->qkv_w, g->qkv_b, dqkv, a->h1, w->qkv_w, BT, C, 3 * C);
+    // h1 = modulate(ln1, shift1, scale1); ln1 = layernorm(x): adds into dx
+    zero(d3, btc);
+    modulate_backward(d3, dmod, dmod + C, d2, a->ln1, scale1, B, T, C, C6);
+    if (dx) layernorm_backward(dx, NULL, NULL, d3, x, NULL, a->ln1_mean, a->ln1_rstd, BT, C);
+
+    // mod = ada(silu(c))
+    zero(dsilu, (size_t)B * C);
+    linear_backward(dc ? dsilu : NULL, g->ada_w, g->ada_b, dmod, a->silu_c, w->ada_w, B, C, C6);
+    if (dc) silu_backward(dc, dsilu, c, (long)B * C);
+}

@@ -1,0 +1,214 @@
+// vit_block.c: the pre-LN ViT block (affine LayerNorms, plain residuals), forward and backward.
+#include "models/vit_block.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/check.h"
+#include "nn/attention.h"
+#include "nn/layers.h"
+
+// ---- parameters ----------------------------------------------------------------------------------
+
+static void full_name(char *out, const char *prefix, const char *name) {
+    int n = snprintf(out, PARAM_NAME_MAX, "%s%s", prefix, name);
+    CG_CHECK(n >= 0 && n < PARAM_NAME_MAX, "parameter name '%s%s' longer than %d", prefix, name,
+             PARAM_NAME_MAX - 1);
+}
+
+static void add(ParamTable *t, const char *prefix, const char *name, int rows, int cols, int decay) {
+    char full[PARAM_NAME_MAX];
+    full_name(full, prefix, name);
+    int shape[2] = {rows, cols};
+    param_table_add(t, full, cols > 0 ? 2 : 1, shape, decay);
+}
+
+void vit_block_register(ParamTable *t, const char *prefix, int C) {
+    CG_CHECK(C > 0, "width %d", C);
+    add(t, prefix, "norm1.weight", C, 0, 0);
+    add(t, prefix, "norm1.bias", C, 0, 0);
+    add(t, prefix, "attn.qkv.weight", 3 * C, C, 1);
+    add(t, prefix, "attn.qkv.bias", 3 * C, 0, 0);
+    add(t, prefix, "attn.proj.weight", C, C, 1);
+    add(t, prefix, "attn.proj.bias", C, 0, 0);
+    add(t, prefix, "norm2.weight", C, 0, 0);
+    add(t, prefix, "norm2.bias", C, 0, 0);
+    add(t, prefix, "mlp.fc1.weight", 4 * C, C, 1);
+    add(t, prefix, "mlp.fc1.bias", 4 * C, 0, 0);
+    add(t, prefix, "mlp.fc2.weight", C, 4 * C, 1);
+    add(t, prefix, "mlp.fc2.bias", C, 0, 0);
+}
+
+// buf + offset of tensor prefix+name, after checking its shape is (rows, cols) or (rows) if cols == 0
+static float *bind(float *buf, const ParamTable *t, const char *prefix, const char *name, int rows,
+                   int cols) {
+    char full[PARAM_NAME_MAX];
+    full_name(full, prefix, name);
+    const ParamSpec *s = param_table_find(t, full);
+    CG_CHECK(s != NULL, "tensor '%s' is not in the parameter table", full);
+    int ndim = cols > 0 ? 2 : 1;
+    CG_CHECK(s->ndim == ndim && s->shape[0] == rows && (ndim == 1 || s->shape[1] == cols),
+             "tensor '%s' has the wrong shape for this block", full);
+    return buf + s->offset;
+}
+
+void vit_block_bind(ViTBlockWeights *w, float *buf, const ParamTable *t, const char *prefix, int C) {
+    w->ln1_w = bind(buf, t, prefix, "norm1.weight", C, 0);
+    w->ln1_b = bind(buf, t, prefix, "norm1.bias", C, 0);
+    w->qkv_w = bind(buf, t, prefix, "attn.qkv.weight", 3 * C, C);
+    w->qkv_b = bind(buf, t, prefix, "attn.qkv.bias", 3 * C, 0);
+    w->proj_w = bind(buf, t, prefix, "attn.proj.weight", C, C);
+    w->proj_b = bind(buf, t, prefix, "attn.proj.bias", C, 0);
+    w->ln2_w = bind(buf, t, prefix, "norm2.weight", C, 0);
+    w->ln2_b = bind(buf, t, prefix, "norm2.bias", C, 0);
+    w->fc1_w = bind(buf, t, prefix, "mlp.fc1.weight", 4 * C, C);
+    w->fc1_b = bind(buf, t, prefix, "mlp.fc1.bias", 4 * C, 0);
+    w->fc2_w = bind(buf, t, prefix, "mlp.fc2.weight", C, 4 * C);
+    w->fc2_b = bind(buf, t, prefix, "mlp.fc2.bias", C, 0);
+}
+
+// w (rows, cols) ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fan_in = cols, fan_out = rows
+static void xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
+    double a = sqrt(6.0 / (double)(rows + cols));
+    size_t n = (size_t)rows * (size_t)cols;
+    for (size_t i = 0; i < n; i++) w[i] = (float)(a * (2.0 * cg_rng_uniform(rng) - 1.0));
+}
+
+static void fill(float *p, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) p[i] = v;
+}
+
+void vit_block_init(ViTBlockWeights *w, int C, cg_rng *rng) {
+    size_t c = (size_t)C;
+    fill(w->ln1_w, c, 1.0f);
+    fill(w->ln1_b, c, 0.0f);
+    xavier_uniform(w->qkv_w, 3 * C, C, rng);
+    fill(w->qkv_b, 3 * c, 0.0f);
+    xavier_uniform(w->proj_w, C, C, rng);
+    fill(w->proj_b, c, 0.0f);
+    fill(w->ln2_w, c, 1.0f);
+    fill(w->ln2_b, c, 0.0f);
+    xavier_uniform(w->fc1_w, 4 * C, C, rng);
+    fill(w->fc1_b, 4 * c, 0.0f);
+    xavier_uniform(w->fc2_w, C, 4 * C, rng);
+    fill(w->fc2_b, c, 0.0f);
+}
+
+// ---- activations ---------------------------------------------------------------------------------
+
+// Lays the activation tensors out one after another from buf (or from NULL, to count them);
+// returns the number of floats used.
+static size_t acts_layout(ViTBlockActs *a, float *buf, int B, int T, int C, int NH) {
+    size_t b = (size_t)B, bt = (size_t)B * (size_t)T, c = (size_t)C, t = (size_t)T;
+    size_t off = 0;
+#define TAKE(field, n)                                                                             \
+    do {                                                                                           \
+        a->field = buf ? buf + off : NULL;                                                         \
+        off += (n);                                                                                \
+    } while (0)
+    TAKE(ln1, bt * c);
+    TAKE(ln1_mean, bt);
+    TAKE(ln1_rstd, bt);
+    TAKE(qkv, bt * 3 * c);
+    TAKE(att, b * (size_t)NH * t * t);
+    TAKE(attn, bt * c);
+    TAKE(x1, bt * c);
+    TAKE(ln2, bt * c);
+    TAKE(ln2_mean, bt);
+    TAKE(ln2_rstd, bt);
+    TAKE(fc1, bt * 4 * c);
+    TAKE(gelu, bt * 4 * c);
+#undef TAKE
+    return off;
+}
+
+size_t vit_block_acts_floats(int B, int T, int C, int NH) {
+    ViTBlockActs a;
+    return acts_layout(&a, NULL, B, T, C, NH);
+}
+
+void vit_block_acts_bind(ViTBlockActs *a, float *buf, int B, int T, int C, int NH) {
+    CG_CHECK(buf != NULL, "activation buffer");
+    acts_layout(a, buf, B, T, C, NH);
+}
+
+// ---- forward -------------------------------------------------------------------------------------
+
+// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
+static void check_dims(int B, int T, int C, int NH) {
+    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
+    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
+}
+
+// out (n) += in (n): the plain residual, applied in place on a branch output
+static void add_into(float *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] += in[i];
+}
+
+void vit_block_forward(float *y, ViTBlockActs *a, const float *x, const unsigned char *key_mask,
+                       const ViTBlockWeights *w, int B, int T, int C, int NH) {
+    check_dims(B, T, C, NH);
+    int BT = B * T;
+    size_t btc = (size_t)BT * (size_t)C;
+    // x1 = x + proj(attention(qkv(LN1(x))))
+    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, BT, C);
+    linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, BT, C, 3 * C);
+    attention_forward(a->attn, a->att, a->qkv, key_mask, B, T, C, NH);
+    linear_forward(a->x1, a->attn, w->proj_w, w->proj_b, BT, C, C);
+    add_into(a->x1, x, btc);
+    // y = x1 + fc2(gelu(fc1(LN2(x1))))
+    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, w->ln2_w, w->ln2_b, BT, C);
+    linear_forward(a->fc1, a->ln2, w->fc1_w, w->fc1_b, BT, C, 4 * C);
+    gelu_forward(a->gelu, a->fc1, (long)BT * 4 * C);
+    linear_forward(y, a->gelu, w->fc2_w, w->fc2_b, BT, 4 * C, C);
+    add_into(y, a->x1, btc);
+}
+
+// ---- backward ------------------------------------------------------------------------------------
+
+// Scratch layout: d1, d2 (B, T, C) each | a shared tail that holds first the MLP's two (B, T, 4C)
+// buffers and later dqkv (B, T, 3C) + attention's scratch.
+size_t vit_block_scratch_floats(int B, int T, int C, int NH) {
+    size_t bt = (size_t)B * (size_t)T, c = (size_t)C;
+    size_t mlp_tail = 2 * bt * 4 * c;
+    size_t attn_tail = bt * 3 * c + attention_scratch_floats(B, T, C, NH);
+    return 2 * bt * c + (mlp_tail > attn_tail ? mlp_tail : attn_tail);
+}
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+
+void vit_block_backward(float *dx, ViTBlockWeights *g, float *scratch, const float *dy,
+                        const ViTBlockActs *a, const float *x, const unsigned char *key_mask,
+                        const ViTBlockWeights *w, int B, int T, int C, int NH) {
+    (void)key_mask; // the saved softmax a->att is already zero on masked keys
+    check_dims(B, T, C, NH);
+    int BT = B * T;
+    size_t bt = (size_t)BT, btc = bt * (size_t)C;
+    float *d1 = scratch;                  // (B, T, C) dx1, the gradient of x1
+    float *d2 = d1 + btc;                 // (B, T, C)
+    float *tail = d2 + btc;
+    float *f1 = tail, *f2 = tail + bt * 4 * C;            // (B, T, 4C) each, MLP phase
+    float *dqkv = tail, *att_scratch = tail + bt * 3 * C; // (B, T, 3C) + ..., attention phase
+
+    // y = x1 + fc2(gelu(fc1(LN2(x1)))): d1 = dy + the MLP branch's gradient
+    memcpy(d1, dy, btc * sizeof(float));
+    zero(f1, bt * 4 * C);
+    linear_backward(f1, g->fc2_w, g->fc2_b, dy, a->gelu, w->fc2_w, BT, 4 * C, C);
+    zero(f2, bt * 4 * C);
+    gelu_backward(f2, f1, a->fc1, (long)BT * 4 * C);
+    zero(d2, btc);
+    linear_backward(d2, g->fc1_w, g->fc1_b, f2, a->ln2, w->fc1_w, BT, C, 4 * C);
+    layernorm_backward(d1, g->ln2_w, g->ln2_b, d2, a->x1, w->ln2_w, a->ln2_mean, a->ln2_rstd, BT, C);
+
+    // x1 = x + proj(attention(qkv(LN1(x)))): dx += d1 + the attention branch's gradient
+    if (dx)
+        for (size_t i = 0; i < btc; i++) dx[i] += d1[i];
+    zero(d2, btc);
+    linear_backward(d2, g->proj_w, g->proj_b, d1, a->attn, w->proj_w, BT, C, C);
+    zero(dqkv, bt * 3 * C);
+    attention_backward(dqkv, att_scratch, d2, a->qkv, a->att, B, T, C, NH);
+    zero(d1, btc);
+    linear_backward(d1, g->qkv_w, g->qkv_b, dqkv, a->ln1, w->qkv_w, BT, C, 3 * C);
+    layernorm_backward(dx, g->ln1_w, g->ln1_b, d1, x, w->ln1_w, a->ln1_mean, a->ln1_rstd, BT, C);
+}
