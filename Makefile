@@ -77,14 +77,18 @@ sanitize:
 
 bench: probe $(BENCH_BINS)
 
-# libFuzzer targets (tests/fuzz_*.c) need clang; run e.g. build-fuzz/fuzz_safetensors -max_total_time=60
+# libFuzzer targets (tests/fuzz_*.c), clang, with coverage on the whole library:
+#   make fuzz && build-fuzz/fuzz_safetensors -max_total_time=120 tests/fuzz_corpus/safetensors
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz_*.c))
 fuzz:
-	$(MAKE) CC=clang BUILD=build-fuzz OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" build-fuzz/libcgrpo.a
+	$(MAKE) CC=clang BUILD=build-fuzz OPT=-O1 \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  build-fuzz/libcgrpo.a
 	@for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
 	  echo "clang $$f -> build-fuzz/$$n"; \
-	  clang $(CFLAGS_BASE:-fopenmp=) -fsanitize=fuzzer,address,undefined $(JSON_CFLAGS) $$f build-fuzz/libcgrpo.a \
-	    -fopenmp $(LDLIBS) -o build-fuzz/$$n || exit 1; done
+	  clang -std=c11 -g -O1 -Isrc $(JSON_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	    $$f build-fuzz/libcgrpo.a -fopenmp $(LDLIBS) -o build-fuzz/$$n || exit 1; done
 
 clean:
 	rm -rf build build-san build-fuzz
