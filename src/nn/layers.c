@@ -12,6 +12,12 @@
 // and 2 threads (the output tiles at the threads' split points take other kernel paths). So
 // sgemm_rows() below cuts the output rows into chunks that depend only on the shape, and runs each
 // chunk as one single-threaded sgemm inside an OpenMP loop.
+//
+// Batch-size invariance is NOT given, and cannot be given by chunking alone: OpenBLAS's Zen sgemm
+// kernel rounds a row differently depending on its position inside the call (measured: rows at
+// positions 6..11 mod 12 of a 64-row call differ in 32 of 384 outputs from the same row at
+// position 0). So a sample's forward is bit-exact only for the same batch layout (batch size and
+// position). The GRPO trainer recomputes log-probs with the rollout's layout for that reason.
 #include "layers.h"
 
 #include <cblas.h>
