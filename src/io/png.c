@@ -1,0 +1,105 @@
+// png.c: the PNG reader and writers of png.h, on libpng's simplified (png_image) API.
+#include "io/png.h"
+
+#include <errno.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/check.h"
+
+static int check_size(int W, int H, char *err, size_t errlen) {
+    if (W <= 0 || H <= 0 || W > CG_PNG_MAX_SIDE || H > CG_PNG_MAX_SIDE || (long)W * (long)H > CG_PNG_MAX_PIXELS)
+        return cg_errf(err, errlen, "bad PNG size %dx%d (at most %d a side, %ld pixels)", W, H, CG_PNG_MAX_SIDE,
+                       CG_PNG_MAX_PIXELS);
+    return 0;
+}
+
+static int write_png(const char *path, const void *data, int W, int H, png_uint_32 format, int channels, char *err,
+                     size_t errlen) {
+    if (check_size(W, H, err, errlen)) return -1;
+    FILE *f = fopen(path, "wb");
+    if (!f) return cg_errf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+    png_image image;
+    memset(&image, 0, sizeof(image));
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)W;
+    image.height = (png_uint_32)H;
+    image.format = format;
+    int ok = png_image_write_to_stdio(&image, f, 0, data, (png_int_32)(W * channels), NULL);
+    char why[128];
+    snprintf(why, sizeof(why), "%s", ok ? "" : image.message);
+    png_image_free(&image);
+    int closed = fclose(f) == 0;
+    if (!ok || !closed) {
+        remove(path);
+        return cg_errf(err, errlen, "cannot write PNG '%s': %s", path, ok ? strerror(errno) : why);
+    }
+    return 0;
+}
+
+int cg_png_write_rgb8(const char *path, const unsigned char *rgb, int W, int H, char *err, size_t errlen) {
+    return write_png(path, rgb, W, H, PNG_FORMAT_RGB, 3, err, errlen);
+}
+
+int cg_png_write_gray8(const char *path, const unsigned char *gray, int W, int H, char *err, size_t errlen) {
+    return write_png(path, gray, W, H, PNG_FORMAT_GRAY, 1, err, errlen);
+}
+
+int cg_png_write_float_rgb(const char *path, const float *img, int W, int H, char *err, size_t errlen) {
+    if (check_size(W, H, err, errlen)) return -1;
+    size_t n = (size_t)W * (size_t)H * 3;
+    unsigned char *b = cg_malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        float v = img[i];
+        v = v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; // NaN -> 0
+        b[i] = (unsigned char)(v * 255.f + 0.5f);
+    }
+    int rc = cg_png_write_rgb8(path, b, W, H, err, errlen);
+    free(b);
+    return rc;
+}
+
+int cg_png_read_rgb8(const char *path, unsigned char **rgb, int *W, int *H, char *err, size_t errlen) {
+    *rgb = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cg_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    unsigned char sig[8];
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        fclose(f);
+        return cg_errf(err, errlen, "'%s' is not a PNG file (bad signature)", path);
+    }
+    rewind(f);
+    png_image image;
+    memset(&image, 0, sizeof(image));
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_stdio(&image, f)) {
+        fclose(f);
+        return cg_errf(err, errlen, "cannot read PNG '%s': %s", path, image.message);
+    }
+    if (image.width > CG_PNG_MAX_SIDE || image.height > CG_PNG_MAX_SIDE ||
+        check_size((int)image.width, (int)image.height, err, errlen)) {
+        png_image_free(&image);
+        fclose(f);
+        return cg_errf(err, errlen, "PNG '%s' is %ux%u, too large (at most %d a side, %ld pixels)", path,
+                       image.width, image.height, CG_PNG_MAX_SIDE, CG_PNG_MAX_PIXELS);
+    }
+    image.format = PNG_FORMAT_RGB;
+    size_t n = (size_t)image.width * (size_t)image.height * 3;
+    unsigned char *buf = cg_malloc(n);
+    png_color white = {255, 255, 255};
+    if (!png_image_finish_read(&image, &white, buf, (png_int_32)(image.width * 3), NULL)) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", image.message);
+        png_image_free(&image);
+        fclose(f);
+        free(buf);
+        return cg_errf(err, errlen, "cannot decode PNG '%s': %s", path, why);
+    }
+    fclose(f);
+    *rgb = buf;
+    *W = (int)image.width;
+    *H = (int)image.height;
+    return 0;
+}

@@ -1,0 +1,151 @@
+// test_png.c: PNG writing and reading through libpng: exact round trips, grey and RGBA and
+// 16-bit inputs converted to RGB8, float quantization, and errors with reasons for bad files.
+#include <png.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "io/png.h"
+#include "test.h"
+
+static char dir[256];
+
+static const char *tmp_path(const char *name) {
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return path;
+}
+
+static void test_rgb_round_trip_is_exact(void) {
+    const int W = 37, H = 23;
+    unsigned char *rgb = cg_malloc((size_t)W * H * 3), *back = NULL;
+    cg_rng r = cg_rng_make(5, 0);
+    for (int i = 0; i < W * H * 3; i++) rgb[i] = (unsigned char)cg_rng_below(&r, 256);
+    char err[256];
+    const char *path = tmp_path("rt.png");
+    EXPECT(cg_png_write_rgb8(path, rgb, W, H, err, sizeof(err)) == 0, "write: %s", err);
+    int w = 0, h = 0;
+    EXPECT(cg_png_read_rgb8(path, &back, &w, &h, err, sizeof(err)) == 0, "read: %s", err);
+    EXPECT(w == W && h == H, "size %dx%d", w, h);
+    EXPECT(back && memcmp(rgb, back, (size_t)W * H * 3) == 0, "pixels differ after the round trip");
+    // writing the same pixels twice gives the same bytes
+    unsigned char *b1 = NULL;
+    FILE *f = fopen(path, "rb");
+    EXPECT(f != NULL, "reopen");
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long n1 = ftell(f);
+        rewind(f);
+        b1 = cg_malloc((size_t)n1);
+        EXPECT(fread(b1, 1, (size_t)n1, f) == (size_t)n1, "read bytes");
+        fclose(f);
+        EXPECT(cg_png_write_rgb8(tmp_path("rt2.png"), rgb, W, H, err, sizeof(err)) == 0, "write 2");
+        FILE *g = fopen(tmp_path("rt2.png"), "rb");
+        unsigned char *b2 = cg_malloc((size_t)n1 + 1);
+        size_t n2 = g ? fread(b2, 1, (size_t)n1 + 1, g) : 0;
+        if (g) fclose(g);
+        EXPECT(n2 == (size_t)n1 && memcmp(b1, b2, (size_t)n1) == 0, "two writes differ");
+        free(b2);
+    }
+    free(b1);
+    free(rgb);
+    free(back);
+}
+
+static void test_gray_and_float_writers(void) {
+    unsigned char gray[6] = {0, 1, 127, 128, 254, 255}, *back = NULL;
+    char err[256];
+    EXPECT(cg_png_write_gray8(tmp_path("g.png"), gray, 3, 2, err, sizeof(err)) == 0, "write gray: %s", err);
+    int w, h;
+    EXPECT(cg_png_read_rgb8(tmp_path("g.png"), &back, &w, &h, err, sizeof(err)) == 0 && w == 3 && h == 2, "read: %s", err);
+    for (int i = 0; i < 6 && back; i++)
+        EXPECT(back[3 * i] == gray[i] && back[3 * i + 1] == gray[i] && back[3 * i + 2] == gray[i], "gray %d -> %d %d %d",
+               gray[i], back[3 * i], back[3 * i + 1], back[3 * i + 2]);
+    free(back);
+    const float img[6] = {0.f, 1.f, 0.5f, -1.f, 2.f, NAN};
+    const unsigned char want[6] = {0, 255, 128, 0, 255, 0};
+    EXPECT(cg_png_write_float_rgb(tmp_path("f.png"), img, 2, 1, err, sizeof(err)) == 0, "write float: %s", err);
+    EXPECT(cg_png_read_rgb8(tmp_path("f.png"), &back, &w, &h, err, sizeof(err)) == 0 && w == 2 && h == 1, "read");
+    for (int i = 0; i < 6 && back; i++) EXPECT(back[i] == want[i], "float %g -> %d, want %d", img[i], back[i], want[i]);
+    free(back);
+}
+
+// Files written with other formats (RGBA, 16-bit grey) by libpng directly come back as RGB8.
+static void test_reads_any_png(void) {
+    png_image im;
+    memset(&im, 0, sizeof(im));
+    im.version = PNG_IMAGE_VERSION;
+    im.width = 2;
+    im.height = 1;
+    im.format = PNG_FORMAT_RGBA;
+    const unsigned char rgba[8] = {255, 0, 0, 255, 0, 0, 255, 0}; // opaque red, transparent blue
+    EXPECT(png_image_write_to_file(&im, tmp_path("a.png"), 0, rgba, 0, NULL), "libpng RGBA write: %s", im.message);
+    unsigned char *back = NULL;
+    int w, h;
+    char err[256];
+    EXPECT(cg_png_read_rgb8(tmp_path("a.png"), &back, &w, &h, err, sizeof(err)) == 0 && w == 2 && h == 1, "read: %s", err);
+    if (back) {
+        EXPECT(back[0] == 255 && back[1] == 0 && back[2] == 0, "opaque red -> %d %d %d", back[0], back[1], back[2]);
+        EXPECT(back[3] == 255 && back[4] == 255 && back[5] == 255, "transparent -> white, got %d %d %d", back[3], back[4],
+               back[5]);
+    }
+    free(back);
+    memset(&im, 0, sizeof(im));
+    im.version = PNG_IMAGE_VERSION;
+    im.width = 2;
+    im.height = 1;
+    im.format = PNG_FORMAT_LINEAR_Y; // 16-bit linear grey
+    const uint16_t grey16[2] = {0, 65535};
+    EXPECT(png_image_write_to_file(&im, tmp_path("g16.png"), 0, grey16, 0, NULL), "libpng 16-bit write: %s", im.message);
+    back = NULL;
+    EXPECT(cg_png_read_rgb8(tmp_path("g16.png"), &back, &w, &h, err, sizeof(err)) == 0 && w == 2, "read 16-bit: %s", err);
+    if (back) EXPECT(back[0] == 0 && back[3] == 255 && back[4] == 255, "16-bit grey -> %d %d", back[0], back[3]);
+    free(back);
+}
+
+static void test_errors_have_reasons(void) {
+    char err[256] = "";
+    unsigned char *back = (unsigned char *)1;
+    int w, h;
+    EXPECT(cg_png_read_rgb8(tmp_path("missing.png"), &back, &w, &h, err, sizeof(err)) == -1 && back == NULL,
+           "missing file read");
+    EXPECT(strstr(err, "cannot open") && strstr(err, "missing.png"), "reason: %s", err);
+    FILE *f = fopen(tmp_path("text.png"), "w");
+    fputs("this is not a png file at all\n", f);
+    fclose(f);
+    EXPECT(cg_png_read_rgb8(tmp_path("text.png"), &back, &w, &h, err, sizeof(err)) == -1, "text accepted");
+    EXPECT(strstr(err, "not a PNG"), "reason: %s", err);
+    // a truncated PNG: the first 40 bytes of a valid file
+    unsigned char rgb[3 * 16] = {0};
+    EXPECT(cg_png_write_rgb8(tmp_path("ok.png"), rgb, 4, 4, err, sizeof(err)) == 0, "write");
+    unsigned char head[40];
+    f = fopen(tmp_path("ok.png"), "rb");
+    size_t n = fread(head, 1, sizeof(head), f);
+    fclose(f);
+    f = fopen(tmp_path("cut.png"), "wb");
+    fwrite(head, 1, n, f);
+    fclose(f);
+    EXPECT(cg_png_read_rgb8(tmp_path("cut.png"), &back, &w, &h, err, sizeof(err)) == -1 && back == NULL, "cut accepted");
+    EXPECT(strlen(err) > 0 && strchr(err, '\n') == NULL, "reason: %s", err);
+    EXPECT(cg_png_write_rgb8("/nonexistent/dir/x.png", rgb, 4, 4, err, sizeof(err)) == -1, "unwritable path accepted");
+    EXPECT(strstr(err, "/nonexistent/dir/x.png") && strstr(err, "No such file"), "reason: %s", err);
+    EXPECT(cg_png_write_rgb8(tmp_path("z.png"), rgb, 0, 4, err, sizeof(err)) == -1 && strstr(err, "size"), "size 0: %s",
+           err);
+    EXPECT(cg_png_write_rgb8(tmp_path("z.png"), rgb, 100000, 4, err, sizeof(err)) == -1, "huge width accepted");
+}
+
+int main(void) {
+    snprintf(dir, sizeof(dir), "/tmp/cgrpo_test_png_XXXXXX");
+    CG_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    RUN(test_rgb_round_trip_is_exact);
+    RUN(test_gray_and_float_writers);
+    RUN(test_reads_any_png);
+    RUN(test_errors_have_reasons);
+    const char *names[] = {"rt.png", "rt2.png", "g.png", "f.png", "a.png", "g16.png", "text.png", "ok.png", "cut.png"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) remove(tmp_path(names[i]));
+    rmdir(dir);
+    return test_summary("png");
+}
