@@ -7,6 +7,7 @@
 int cmd_inspect(int argc, char **argv); // cmd_inspect.c: list the tensors of a safetensors file
 int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prompts, render, grid)
 int cmd_advantages(int argc, char **argv); // cmd_advantages.c: GRPO advantages from CSV rewards
+int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
 
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.
 long cli_parse_long(const char *flag, const char *value, long lo, long hi);

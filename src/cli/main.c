@@ -13,6 +13,7 @@ typedef struct {
 static const Command COMMANDS[] = {
     {"world", cmd_world, "SubjectBench: list subjects, print prompts, render images and grids"},
     {"advantages", cmd_advantages, "print GRPO advantages (naive/SARS, static/TDW) for CSV rewards on stdin"},
+    {"plot", cmd_plot, "PNG plots: curves from JSONL metrics, a labelled scatter (Pareto) from CSV"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
