@@ -7,6 +7,8 @@
 int cmd_inspect(int argc, char **argv); // cmd_inspect.c: list the tensors of a safetensors file
 int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prompts, render, grid)
 int cmd_advantages(int argc, char **argv); // cmd_advantages.c: GRPO advantages from CSV rewards
+int cmd_pretrain(int argc, char **argv); // cmd_pretrain.c: rectified-flow pretraining of the DiT
+int cmd_sample(int argc, char **argv);   // cmd_sample.c: sample a grid of images of a subject with a DiT
 int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
 
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.

@@ -12,6 +12,8 @@ typedef struct {
 
 static const Command COMMANDS[] = {
     {"world", cmd_world, "SubjectBench: list subjects, print prompts, render images and grids"},
+    {"pretrain", cmd_pretrain, "pretrain the subject-driven DiT by rectified flow (config file, resume, metrics)"},
+    {"sample", cmd_sample, "sample a grid of images of a subject with a DiT model (ODE/SDE, CFG)"},
     {"advantages", cmd_advantages, "print GRPO advantages (naive/SARS, static/TDW) for CSV rewards on stdin"},
     {"plot", cmd_plot, "PNG plots: curves from JSONL metrics, a labelled scatter (Pareto) from CSV"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},

@@ -1,0 +1,295 @@
+// cmd_sample.c: `cgrpo sample`: draw K images of a subject with a trained DiT and write a grid
+// (reference | sample 1 | ... | sample K), nearest-neighbour upscaled for visibility.
+//
+// The subject comes from a reference PNG (resized to the model's size when it differs: area
+// average to shrink, bilinear to grow, with a note on stderr) or from SubjectBench (subjects seed,
+// split, index, reference pose). The prompt goes through the tokenizer; in subject mode it must
+// be a prompt of the subject's class (prompt_parse).
+//
+// Determinism: sample k starts from the noise of Philox stream cg_rng_stream(SAMPLE_STREAM_INIT, k, 0)
+// under --seed, so with the ODE sampler sample k is the same image for any --n (up to the BLAS
+// rounding of the batch layout, see layers.h); SDE samplers draw their step noise per chunk of
+// SAMPLE_CHUNK samples. Two runs with the same arguments write the same bytes.
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/check.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "flow/sampler.h"
+#include "flow/schedule.h"
+#include "io/checkpoint.h"
+#include "io/png.h"
+#include "models/dit.h"
+#include "train/data.h"
+#include "train/pretrain.h"
+#include "world/prompts.h"
+#include "world/render.h"
+#include "world/tokenizer.h"
+#include "world/world.h"
+
+#define SAMPLE_STREAM_INIT 0x53414d5000000001ull // "SAMP" 1: initial noise of sample k
+#define SAMPLE_STREAM_SDE 0x53414d5000000002ull  // SDE step noise of the chunk starting at k
+#define SAMPLE_CHUNK 16                          // samples per model batch
+#define SAMPLE_MAX_N 256
+
+static const char *USAGE =
+    "usage: cgrpo sample --model FILE (--reference REF.png | [--subjects-seed N] --split S --subject I [--pose K])\n"
+    "                    --prompt \"TEXT\" --out GRID.png [--n 4] [--seed 0] [--steps 25] [--sampler ode|dance|flow]\n"
+    "                    [--eta E] [--cfg-ref 1] [--cfg-txt 1] [--shift 3] [--zoom 4] [--quiet]\n"
+    "Draws --n images with a DiT model (a model.safetensors, or a pretraining ckpt.safetensors whose EMA weights\n"
+    "are used) and writes one row: the reference, then the samples, each upscaled --zoom times.\n"
+    "  --reference REF.png    the subject's reference photo; another size is resized to the model's (a note says so)\n"
+    "  --split/--subject      a SubjectBench subject instead (default subjects seed 1); --pose picks its reference\n"
+    "                         photo (0 = centred); the prompt must name the subject's class\n"
+    "  --prompt               e.g. \"a sks dog wearing a santa hat\" (unknown words are an error)\n"
+    "  --sampler              ode (default, deterministic Euler), dance or flow (SDEs with noise level --eta)\n"
+    "  --cfg-ref, --cfg-txt   guidance scales: v = v_none + r (v_ref - v_none) + t (v_full - v_ref); 1 1 = none\n"
+    "  --shift                time shift of the sigma schedule (3)\n"
+    "Bad input exits with status 2 and one line on stderr.\n";
+
+typedef struct {
+    const char *model, *reference, *prompt, *out;
+    long subjects_seed, subject, pose, n, seed, steps, zoom;
+    int split, subject_given, quiet;
+    const char *sampler;
+    double eta, cfg_ref, cfg_txt, shift;
+    int eta_given;
+} Opts;
+
+static void parse(Opts *o, int argc, char **argv) {
+    *o = (Opts){0};
+    o->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, o->split = -1, o->n = 4, o->steps = 25, o->zoom = 4;
+    o->sampler = "ode", o->cfg_ref = 1.0, o->cfg_txt = 1.0, o->shift = FLOW_DEFAULT_SHIFT;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            fputs(USAGE, stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (!v) cg_usage("sample: %s needs a value (see cgrpo sample --help)", a);
+        if (strcmp(a, "--model") == 0) o->model = v;
+        else if (strcmp(a, "--reference") == 0) o->reference = v;
+        else if (strcmp(a, "--prompt") == 0) o->prompt = v;
+        else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
+        else if (strcmp(a, "--split") == 0) {
+            o->split = world_split_from_name(v);
+            if (o->split < 0) cg_usage("--split: '%s' is not a split (train, val or test)", v);
+        } else if (strcmp(a, "--subject") == 0) o->subject = cli_parse_long(a, v, 0, INT_MAX), o->subject_given = 1;
+        else if (strcmp(a, "--pose") == 0) o->pose = cli_parse_long(a, v, 0, 1000);
+        else if (strcmp(a, "--n") == 0) o->n = cli_parse_long(a, v, 1, SAMPLE_MAX_N);
+        else if (strcmp(a, "--seed") == 0) o->seed = cli_parse_long(a, v, 0, LONG_MAX);
+        else if (strcmp(a, "--steps") == 0) o->steps = cli_parse_long(a, v, 1, 1000);
+        else if (strcmp(a, "--zoom") == 0) o->zoom = cli_parse_long(a, v, 1, 16);
+        else if (strcmp(a, "--sampler") == 0) o->sampler = v;
+        else if (strcmp(a, "--eta") == 0) o->eta = cli_parse_double(a, v, 0.0, 10.0), o->eta_given = 1;
+        else if (strcmp(a, "--cfg-ref") == 0) o->cfg_ref = cli_parse_double(a, v, -100.0, 100.0);
+        else if (strcmp(a, "--cfg-txt") == 0) o->cfg_txt = cli_parse_double(a, v, -100.0, 100.0);
+        else if (strcmp(a, "--shift") == 0) o->shift = cli_parse_double(a, v, 1e-3, 1e3);
+        else cg_usage("sample: unknown option '%s' (see cgrpo sample --help)", a);
+        i++;
+    }
+    if (!o->model) cg_usage("sample: --model FILE is required");
+    if (!o->prompt) cg_usage("sample: --prompt \"TEXT\" is required");
+    if (!o->out) cg_usage("sample: --out GRID.png is required");
+    int subject_mode = o->split >= 0 || o->subject_given;
+    if ((o->reference != NULL) == subject_mode)
+        cg_usage("sample: give either --reference REF.png or a SubjectBench subject (--split S --subject I)");
+    if (subject_mode && (o->split < 0 || !o->subject_given))
+        cg_usage("sample: a SubjectBench subject needs both --split and --subject");
+}
+
+// Load a model file or the EMA weights of a pretraining checkpoint. Exits 2 with the reason.
+static void load_model(DiTModel *m, const char *path, int max_B) {
+    char err[1024];
+    CkptMeta meta;
+    if (ckpt_read_meta(path, &meta, err, sizeof err)) cg_usage("--model: %s", err);
+    const char *fmt = ckpt_meta_get(&meta, "format");
+    const char *prefix = fmt && strcmp(fmt, PRETRAIN_CKPT_FORMAT) == 0 ? "ema." : "";
+    ckpt_meta_free(&meta);
+    if (dit_load_section(path, prefix, m, max_B, err, sizeof err)) cg_usage("--model: %s", err);
+    if (m->cfg.channels != DATA_CHANNELS)
+        cg_usage("--model: %s has %d channels, cgrpo draws RGB (3)", path, m->cfg.channels);
+    if (m->cfg.vocab < TOK_VOCAB_SIZE)
+        cg_usage("--model: %s has a vocabulary of %d tokens, the tokenizer needs %d", path, m->cfg.vocab, TOK_VOCAB_SIZE);
+}
+
+// One axis of a resize: out[o * so] from in[i * si], n_in -> n_out. Shrinking averages the input
+// area each output pixel covers; growing (or equal) interpolates linearly between pixel centres.
+static void resample_1d(float *out, size_t so, const float *in, size_t si, int n_in, int n_out) {
+    if (n_out < n_in) {
+        const double r = (double)n_in / (double)n_out;
+        for (int o = 0; o < n_out; o++) {
+            const double a = o * r, b = (o + 1) * r;
+            double acc = 0.0;
+            for (int i = (int)floor(a); i < n_in && i < (int)ceil(b); i++) {
+                double lo = a > i ? a : i, hi = b < i + 1 ? b : i + 1;
+                if (hi > lo) acc += (hi - lo) * (double)in[(size_t)i * si];
+            }
+            out[(size_t)o * so] = (float)(acc / r);
+        }
+        return;
+    }
+    for (int o = 0; o < n_out; o++) {
+        double x = ((double)o + 0.5) * (double)n_in / (double)n_out - 0.5;
+        if (x < 0.0) x = 0.0;
+        int i0 = (int)floor(x);
+        if (i0 > n_in - 1) i0 = n_in - 1;
+        const int i1 = i0 + 1 < n_in ? i0 + 1 : n_in - 1;
+        const double f = x - i0;
+        out[(size_t)o * so] = (float)((1.0 - f) * in[(size_t)i0 * si] + f * in[(size_t)i1 * si]);
+    }
+}
+
+// img (H, W, 3) -> out (S, S, 3), separable (rows, then columns).
+static void resize_rgb(float *out, const float *img, int W, int H, int S) {
+    float *tmp = cg_malloc((size_t)H * (size_t)S * 3 * sizeof(float)); // (H, S, 3)
+    for (int y = 0; y < H; y++)
+        for (int c = 0; c < 3; c++)
+            resample_1d(tmp + (size_t)y * S * 3 + c, 3, img + (size_t)y * W * 3 + c, 3, W, S);
+    for (int x = 0; x < S; x++)
+        for (int c = 0; c < 3; c++)
+            resample_1d(out + (size_t)x * 3 + c, (size_t)S * 3, tmp + (size_t)x * 3 + c, (size_t)S * 3, H, S);
+    free(tmp);
+}
+
+// The reference PNG as (S, S, 3) in [0, 1].
+static void read_reference(float *ref, const char *path, int S, int quiet) {
+    unsigned char *rgb = NULL;
+    int W = 0, H = 0;
+    char err[1024];
+    if (cg_png_read_rgb8(path, &rgb, &W, &H, err, sizeof err)) cg_usage("--reference: %s", err);
+    const size_t n = (size_t)W * (size_t)H * 3;
+    float *img = cg_malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) img[i] = (float)rgb[i] / 255.0f;
+    free(rgb);
+    if (W == S && H == S) {
+        memcpy(ref, img, n * sizeof(float));
+    } else {
+        resize_rgb(ref, img, W, H, S);
+        if (!quiet)
+            fprintf(stderr, "cgrpo: note: %s is %dx%d, resized to the model's %dx%d (%s%s)\n", path, W, H, S, S,
+                    W > S || H > S ? "area average" : "bilinear", W != H ? "; aspect ratio not kept" : "");
+    }
+    free(img);
+}
+
+// The directory that will hold --out must exist and be writable (checked before sampling).
+static void check_out_dir(const char *out) {
+    size_t len = strlen(out);
+    char *dir = cg_malloc(len + 2);
+    memcpy(dir, out, len + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0) cg_usage("--out: cannot write into '%s': %s", dir, strerror(errno));
+    free(dir);
+}
+
+// Copy a (S, S, 3) image in [0, 1] into the row image (Wt wide) at x, zoomed z times (nearest).
+static void blit(unsigned char *row, int Wt, const float *img, int S, int z, int x, int y) {
+    for (int j = 0; j < S * z; j++)
+        for (int i = 0; i < S * z; i++) {
+            const float *p = img + 3 * ((size_t)(j / z) * (size_t)S + (size_t)(i / z));
+            unsigned char *q = row + 3 * ((size_t)(y + j) * (size_t)Wt + (size_t)(x + i));
+            for (int c = 0; c < 3; c++) {
+                float v = p[c] < 0.f ? 0.f : (p[c] > 1.f ? 1.f : p[c]);
+                q[c] = (unsigned char)(v * 255.f + 0.5f);
+            }
+        }
+}
+
+int cmd_sample(int argc, char **argv) {
+    Opts o;
+    parse(&o, argc, argv);
+    char err[1024];
+    flow_sampler fs = {FLOW_ODE, 0.0f, FLOW_INIT_GIVEN, (uint64_t)o.seed, 0};
+    if (flow_kind_parse(o.sampler, &fs.kind, err, sizeof err)) cg_usage("--sampler: %s", err);
+    fs.eta = o.eta_given ? (float)o.eta : flow_kind_default_eta(fs.kind);
+    if (flow_sampler_check(&fs, err, sizeof err)) cg_usage("sample: %s", err);
+    if (flow_schedule_check((int)o.steps, (float)o.shift, err, sizeof err)) cg_usage("sample: %s", err);
+
+    // input errors first, before the model is loaded and the sampling runs
+    check_out_dir(o.out);
+    int ids[TOK_MAX_TOKENS];
+    int n_words = tok_encode(ids, o.prompt, err, sizeof err);
+    if (n_words < 0) cg_usage("--prompt: %s", err);
+    World *world = NULL;
+    const Subject *subj = NULL;
+    if (!o.reference) {
+        world = cg_malloc(sizeof(World));
+        world_init(world, (uint64_t)o.subjects_seed);
+        subj = world_subject(world, o.split, (int)o.subject);
+        if (!subj)
+            cg_usage("--subject %ld is out of range: the %s split has subjects 0..%d", o.subject,
+                     world_split_name(o.split), world_split_count(o.split) - 1);
+        Prompt p;
+        if (prompt_parse(&p, o.prompt, subj->cls, err, sizeof err)) cg_usage("--prompt: %s", err);
+    }
+
+    const int K = (int)o.n, chunk = K < SAMPLE_CHUNK ? K : SAMPLE_CHUNK;
+    const int guided = !(o.cfg_ref == 1.0 && o.cfg_txt == 1.0);
+    DiTModel m;
+    load_model(&m, o.model, guided ? 3 * chunk : chunk);
+    const int S = m.cfg.img, Lt = m.cfg.text_len;
+    if (n_words > Lt) cg_usage("--prompt has %d words; this model reads at most %d tokens", n_words, Lt);
+    const size_t n = dit_image_floats(&m.cfg);
+
+    float *ref01 = cg_malloc(n * sizeof(float)); // the reference in [0, 1] for the grid
+    if (o.reference) read_reference(ref01, o.reference, S, o.quiet);
+    else render_reference(ref01, NULL, subj, (int)o.pose, S);
+    float *ref = cg_malloc((size_t)chunk * n * sizeof(float)); // (chunk, S, S, 3) in [-1, 1]
+    int *tokens = cg_malloc((size_t)chunk * (size_t)Lt * sizeof(int));
+    for (int b = 0; b < chunk; b++) {
+        data_to_model_range(ref + (size_t)b * n, ref01, n);
+        memcpy(tokens + (size_t)b * Lt, ids, (size_t)Lt * sizeof(int));
+    }
+
+    float *sigmas = cg_malloc(((size_t)o.steps + 1) * sizeof(float));
+    flow_sigmas(sigmas, (int)o.steps, (float)o.shift);
+    float *x = cg_malloc((size_t)K * n * sizeof(float)); // all samples
+    DiTVelocity vctx = {&m, ref, tokens, (float)o.cfg_ref, (float)o.cfg_txt};
+    const double t0 = cg_now();
+    for (int first = 0; first < K; first += chunk) {
+        const int B = K - first < chunk ? K - first : chunk;
+        float *xb = x + (size_t)first * n;
+        for (int b = 0; b < B; b++)
+            cg_rng_fill_normal(xb + (size_t)b * n, n, fs.seed, cg_rng_stream(SAMPLE_STREAM_INIT, (uint64_t)(first + b), 0), 0);
+        fs.stream = cg_rng_stream(SAMPLE_STREAM_SDE, (uint64_t)first, 0);
+        flow_sample(xb, NULL, NULL, dit_velocity, &vctx, sigmas, (int)o.steps, &fs, B, n);
+    }
+    const double dt = cg_now() - t0;
+
+    // the grid: reference | samples, on a dark background
+    const int z = (int)o.zoom, cell = S * z, gap = 2 * z;
+    const long Wt = gap + (long)(K + 1) * (cell + gap) + gap, Ht = cell + 2L * gap;
+    if (Wt * Ht > CG_PNG_MAX_PIXELS || Wt > CG_PNG_MAX_SIDE) cg_usage("sample: the grid would be %ldx%ld, too large", Wt, Ht);
+    unsigned char *grid = cg_malloc((size_t)Wt * (size_t)Ht * 3);
+    memset(grid, 40, (size_t)Wt * (size_t)Ht * 3);
+    blit(grid, (int)Wt, ref01, S, z, gap, gap);
+    float *img = cg_malloc(n * sizeof(float));
+    for (int k = 0; k < K; k++) {
+        data_to_unit_range(img, x + (size_t)k * n, n);
+        blit(grid, (int)Wt, img, S, z, gap + (k + 1) * (cell + gap) + gap, gap);
+    }
+    if (cg_png_write_rgb8(o.out, grid, (int)Wt, (int)Ht, err, sizeof err)) cg_usage("--out: %s", err);
+    if (!o.quiet)
+        fprintf(stderr, "sample: %d images, %ld %s steps%s, %.2f s (%.2f images/s)\n", K, o.steps,
+                flow_kind_name(fs.kind), guided ? " with guidance (3 forwards per step)" : "", dt, K / dt);
+
+    free(img), free(grid), free(x), free(sigmas), free(tokens), free(ref), free(ref01), free(world);
+    dit_free(&m);
+    return 0;
+}

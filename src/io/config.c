@@ -1,0 +1,277 @@
+// config.c: `key = value` config files over a table of known keys. See config.h.
+#include "io/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/check.h"
+
+#define CONFIG_MAX_FILE (1L << 20) // a config file is small; refuse anything larger than 1 MiB
+#define CONFIG_MAX_KEY 64
+
+// ---- keys --------------------------------------------------------------------------------------------
+
+// Compare a table key with a user spelling where '-' stands for '_'.
+static int key_equal(const char *table_key, const char *user) {
+    for (; *table_key && *user; table_key++, user++) {
+        char u = *user == '-' ? '_' : *user;
+        if (*table_key != u) return 0;
+    }
+    return *table_key == '\0' && *user == '\0';
+}
+
+const ConfigKey *config_find(const ConfigKey *keys, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (key_equal(keys[i].key, key)) return &keys[i];
+    return NULL;
+}
+
+// Levenshtein distance of two short strings ('-' counts as '_'); long inputs are cut at CONFIG_MAX_KEY.
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strnlen(a, CONFIG_MAX_KEY), lb = (int)strnlen(b, CONFIG_MAX_KEY);
+    int row[CONFIG_MAX_KEY + 1];
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            char ca = a[i - 1] == '-' ? '_' : a[i - 1], cb = b[j - 1] == '-' ? '_' : b[j - 1];
+            int sub = diag + (ca != cb), del = row[j] + 1, ins = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    }
+    return row[lb];
+}
+
+const char *config_nearest(const ConfigKey *keys, int n, const char *key) {
+    const char *best = n > 0 ? keys[0].key : "";
+    int best_d = 1 << 30;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(key, keys[i].key);
+        if (d < best_d) best_d = d, best = keys[i].key;
+    }
+    return best;
+}
+
+// ---- values ------------------------------------------------------------------------------------------
+
+// Index of `word` in "a|b|c", or -1.
+static int choice_index(const char *choices, const char *word) {
+    size_t wl = strlen(word);
+    int idx = 0;
+    for (const char *p = choices;; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == wl && strncmp(p, word, len) == 0) return idx;
+        if (!bar) return -1;
+        p = bar + 1;
+    }
+}
+
+// The idx-th word of "a|b|c" into buf ("?" when out of range).
+static void choice_word(char *buf, size_t len, const char *choices, int idx) {
+    const char *p = choices;
+    for (int i = 0; i < idx && p; i++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (!p || idx < 0) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    const char *bar = strchr(p, '|');
+    int wl = bar ? (int)(bar - p) : (int)strlen(p);
+    snprintf(buf, len, "%.*s", wl, p);
+}
+
+int config_set(void *obj, const ConfigKey *keys, int n, const char *key, const char *value, char *err,
+               size_t errlen) {
+    const ConfigKey *k = config_find(keys, n, key);
+    if (!k) return cg_errf(err, errlen, "unknown key '%s' (nearest: %s)", key, config_nearest(keys, n, key));
+    char *field = (char *)obj + k->offset;
+    char *end = NULL;
+    if (*value == '\0') return cg_errf(err, errlen, "%s has no value", k->key);
+    errno = 0;
+    switch (k->type) {
+    case CONFIG_INT: {
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end != '\0') return cg_errf(err, errlen, "%s = '%s' is not an integer", k->key, value);
+        if ((double)v < k->lo || (double)v > k->hi)
+            return cg_errf(err, errlen, "%s = %ld is out of range [%.0f, %.0f]", k->key, v, k->lo, k->hi);
+        *(int *)field = (int)v;
+        return 0;
+    }
+    case CONFIG_U64: {
+        if (!isdigit((unsigned char)value[0]))
+            return cg_errf(err, errlen, "%s = '%s' is not an unsigned integer", k->key, value);
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || *end != '\0') return cg_errf(err, errlen, "%s = '%s' is not an unsigned 64-bit integer", k->key, value);
+        *(uint64_t *)field = (uint64_t)v;
+        return 0;
+    }
+    case CONFIG_FLOAT: {
+        float v = strtof(value, &end);
+        if (end == value || *end != '\0') return cg_errf(err, errlen, "%s = '%s' is not a number", k->key, value);
+        if (!isfinite(v) || (errno == ERANGE && v != 0.0f))
+            return cg_errf(err, errlen, "%s = '%s' is not a finite float", k->key, value);
+        if (errno == ERANGE) return cg_errf(err, errlen, "%s = '%s' is too small for a float", k->key, value);
+        if ((double)v < k->lo || (double)v > k->hi)
+            return cg_errf(err, errlen, "%s = %s is out of range [%g, %g]", k->key, value, k->lo, k->hi);
+        *(float *)field = v;
+        return 0;
+    }
+    case CONFIG_CHOICE: {
+        int idx = choice_index(k->choices, value);
+        if (idx < 0) return cg_errf(err, errlen, "%s = '%s' is not one of %s", k->key, value, k->choices);
+        *(int *)field = idx;
+        return 0;
+    }
+    }
+    return cg_errf(err, errlen, "%s: bad key type %d", k->key, (int)k->type);
+}
+
+void config_format(char *buf, size_t len, const void *obj, const ConfigKey *k) {
+    const char *field = (const char *)obj + k->offset;
+    switch (k->type) {
+    case CONFIG_INT: snprintf(buf, len, "%d", *(const int *)field); return;
+    case CONFIG_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)field); return;
+    case CONFIG_FLOAT: {
+        float v = *(const float *)field;
+        for (int p = 1; p <= 9; p++) { // the shortest %g that reads back to the same float
+            snprintf(buf, len, "%.*g", p, (double)v);
+            if (strtof(buf, NULL) == v) return;
+        }
+        return; // %.9g always round-trips a float
+    }
+    case CONFIG_CHOICE: choice_word(buf, len, k->choices, *(const int *)field); return;
+    }
+    snprintf(buf, len, "?");
+}
+
+int config_same(const void *a, const void *b, const ConfigKey *k) {
+    char va[CONFIG_MAX_VALUE], vb[CONFIG_MAX_VALUE];
+    config_format(va, sizeof va, a, k);
+    config_format(vb, sizeof vb, b, k);
+    return strcmp(va, vb) == 0;
+}
+
+// ---- files -------------------------------------------------------------------------------------------
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = '\0';
+    return s;
+}
+
+int config_parse_text(void *obj, const ConfigKey *keys, int n, const char *text, const char *what,
+                      unsigned char *seen_out, char *err, size_t errlen) {
+    unsigned char *seen = cg_calloc((size_t)(n > 0 ? n : 1), 1);
+    char line[CONFIG_MAX_LINE + 1], why[512];
+    int rc = 0, lineno = 0;
+    for (const char *p = text; *p && rc == 0;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        if (len > CONFIG_MAX_LINE) {
+            rc = cg_errf(err, errlen, "%s:%d: line longer than %d characters", what, lineno, CONFIG_MAX_LINE);
+            break;
+        }
+        memcpy(line, p, len);
+        line[len] = '\0';
+        p = nl ? nl + 1 : p + len;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *s = trim(line);
+        if (*s == '\0') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = cg_errf(err, errlen, "%s:%d: expected 'key = value', got '%s'", what, lineno, s);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        if (*key == '\0') {
+            rc = cg_errf(err, errlen, "%s:%d: a value without a key", what, lineno);
+            break;
+        }
+        const ConfigKey *k = config_find(keys, n, key);
+        if (k && seen[k - keys]) {
+            rc = cg_errf(err, errlen, "%s:%d: %s is set twice", what, lineno, k->key);
+            break;
+        }
+        if (config_set(obj, keys, n, key, value, why, sizeof why)) {
+            rc = cg_errf(err, errlen, "%s:%d: %s", what, lineno, why);
+            break;
+        }
+        seen[k - keys] = 1;
+    }
+    if (rc == 0 && seen_out) memcpy(seen_out, seen, (size_t)n);
+    free(seen);
+    return rc;
+}
+
+int config_read_file(const char *path, void *obj, const ConfigKey *keys, int n, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cg_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    char *text = cg_malloc((size_t)CONFIG_MAX_FILE + 1);
+    size_t got = fread(text, 1, (size_t)CONFIG_MAX_FILE + 1, f);
+    int bad_read = ferror(f);
+    fclose(f);
+    int rc;
+    if (bad_read) rc = cg_errf(err, errlen, "%s: read error", path);
+    else if (got > (size_t)CONFIG_MAX_FILE) rc = cg_errf(err, errlen, "%s: larger than %ld bytes, not a config file", path, CONFIG_MAX_FILE);
+    else if (memchr(text, '\0', got)) rc = cg_errf(err, errlen, "%s: holds a NUL byte, not a text config file", path);
+    else {
+        text[got] = '\0';
+        rc = config_parse_text(obj, keys, n, text, path, NULL, err, errlen);
+    }
+    free(text);
+    return rc;
+}
+
+int config_write_file(const char *path, const void *obj, const ConfigKey *keys, int n, const char *header,
+                      char *err, size_t errlen) {
+    size_t plen = strlen(path);
+    char *tmp = cg_malloc(plen + 16);
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = cg_errf(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    (void)fchmod(fd, 0644); // mkstemp creates 0600; a config is an ordinary readable file
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return cg_errf(err, errlen, "%s: fdopen failed: %s", path, strerror(errno));
+    }
+    if (header) fputs(header, f);
+    for (int i = 0; i < n; i++) {
+        char v[CONFIG_MAX_VALUE], kv[CONFIG_MAX_VALUE + 80];
+        config_format(v, sizeof v, obj, &keys[i]);
+        snprintf(kv, sizeof kv, "%s = %s", keys[i].key, v);
+        if (keys[i].help) fprintf(f, "%-28s # %s\n", kv, keys[i].help);
+        else fprintf(f, "%s\n", kv);
+    }
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int rc = cg_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return rc;
+    }
+    free(tmp);
+    return 0;
+}

@@ -1,0 +1,75 @@
+// config.h: a tiny `key = value` config-file reader and writer over a table of known keys.
+//
+// A command describes its settings as a C struct plus a table of ConfigKey rows (name, type,
+// offsetof the field, allowed range, help). The same table then serves the config file, the
+// command line (`--key value` overrides), the resolved config written into a run directory and
+// the checkpoint metadata, so a setting has one name everywhere.
+//
+// File format, one setting per line:
+//     # a comment            (whole line; also after a value: "lr = 3e-4   # peak")
+//     width = 128
+//     lr_schedule = constant
+// Blank lines are ignored, spaces around '=' are optional, a key may appear once per file.
+// Errors (returned with a one-line reason, never an exit):
+//     unknown key    -> "configs/x.cfg:3: unknown key 'widht' (nearest: width)"
+//     bad value      -> "configs/x.cfg:4: width = 'abc' is not an integer"
+//     out of range   -> "configs/x.cfg:4: width = 0 is out of range [1, 4096]"
+//
+//   static const ConfigKey KEYS[] = {
+//       {"width", CONFIG_INT, offsetof(MyCfg, width), 1, 4096, NULL, "model width"},
+//       {"lr", CONFIG_FLOAT, offsetof(MyCfg, lr), 0, 1, NULL, "peak learning rate"},
+//       {"schedule", CONFIG_CHOICE, offsetof(MyCfg, schedule), 0, 0, "constant|cosine", "lr schedule"},
+//   };
+//   if (config_read_file(path, &cfg, KEYS, n, err, sizeof err)) cg_usage("%s", err);
+#ifndef CGRPO_IO_CONFIG_H
+#define CGRPO_IO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    CONFIG_INT = 0,    // int field, decimal, within [lo, hi]
+    CONFIG_U64 = 1,    // uint64_t field, decimal without sign (seeds); lo/hi ignored
+    CONFIG_FLOAT = 2,  // float field, any strtof syntax, finite, within [lo, hi]
+    CONFIG_CHOICE = 3, // int field holding the index of one word of `choices` ("a|b|c")
+} ConfigType;
+
+typedef struct {
+    const char *key;     // [a-z0-9_]+
+    ConfigType type;
+    size_t offset;       // offsetof(struct, field)
+    double lo, hi;       // inclusive range of INT and FLOAT values
+    const char *choices; // CONFIG_CHOICE: "word|word|..."; NULL otherwise
+    const char *help;    // one line, written as a comment by config_write_file
+} ConfigKey;
+
+#define CONFIG_MAX_LINE 1024  // longest line of a config file
+#define CONFIG_MAX_VALUE 128  // longest formatted value
+
+// The row of `key`, or NULL. Command-line spellings with '-' match '_' ("p-drop-ref").
+const ConfigKey *config_find(const ConfigKey *keys, int n, const char *key);
+// The known key nearest to `key` by edit distance (for "did you mean").
+const char *config_nearest(const ConfigKey *keys, int n, const char *key);
+
+// Parse `value` strictly into obj's field for `key`. 0, or -1 with a reason naming the key
+// (unknown key with the nearest known one, unparsable value, value out of range or not a choice).
+int config_set(void *obj, const ConfigKey *keys, int n, const char *key, const char *value, char *err,
+               size_t errlen);
+// The field of row k as text that config_set parses back to the same bits (floats in the
+// shortest form that round-trips, e.g. "0.0003"; choices as their word).
+void config_format(char *buf, size_t len, const void *obj, const ConfigKey *k);
+// 1 when row k's field is the same in a and b (compared as formatted text).
+int config_same(const void *a, const void *b, const ConfigKey *k);
+
+// Apply every `key = value` line of text. `what` names the source in messages (a path).
+// seen (n) or NULL: set to 1 for each key the text sets; a key set twice is an error.
+int config_parse_text(void *obj, const ConfigKey *keys, int n, const char *text, const char *what,
+                      unsigned char *seen, char *err, size_t errlen);
+// Read a file and apply it (config_parse_text). Missing or unreadable file -> -1 with the reason.
+int config_read_file(const char *path, void *obj, const ConfigKey *keys, int n, char *err, size_t errlen);
+// Write every key of obj as `key = value  # help`, after `header` (comment lines, may be NULL),
+// atomically (temp file + fsync + rename).
+int config_write_file(const char *path, const void *obj, const ConfigKey *keys, int n, const char *header,
+                      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,581 @@
+// pretrain.c: the rectified-flow pretraining loop of the DiT. See pretrain.h.
+#include "train/pretrain.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/check.h"
+#include "core/timer.h"
+#include "io/checkpoint.h"
+#include "world/tokenizer.h"
+
+// ---- the config --------------------------------------------------------------------------------------
+
+#define K(name, type, lo, hi, help) {#name, type, offsetof(PretrainConfig, name), lo, hi, NULL, help}
+static const ConfigKey PRETRAIN_KEYS[] = {
+    K(img, CONFIG_INT, 8, 256, "image side in pixels"),
+    K(patch, CONFIG_INT, 1, 64, "patch side; img % patch == 0"),
+    K(width, CONFIG_INT, 4, 4096, "DiT width C"),
+    K(depth, CONFIG_INT, 1, 64, "DiT blocks"),
+    K(heads, CONFIG_INT, 1, 64, "attention heads; width % heads == 0"),
+    K(text_len, CONFIG_INT, 1, TOK_MAX_TOKENS, "prompt tokens per sample"),
+    K(tdim, CONFIG_INT, 2, 4096, "sinusoidal timestep embedding size (even)"),
+    K(seed, CONFIG_U64, 0, 0, "model init and data stream"),
+    K(subjects_seed, CONFIG_U64, 0, 0, "SubjectBench population"),
+    K(batch, CONFIG_INT, 1, 4096, "samples per step"),
+    K(ref_poses, CONFIG_INT, 1, DATA_MAX_POSES, "reference photo index drawn from [0, ref_poses)"),
+    K(p_drop_ref, CONFIG_FLOAT, 0, 1, "CFG: probability of dropping the reference"),
+    K(p_drop_txt, CONFIG_FLOAT, 0, 1, "CFG: probability of dropping the prompt (independent)"),
+    K(sigma_loc, CONFIG_FLOAT, -10, 10, "sigma = sigmoid(sigma_loc + sigma_scale z), z ~ N(0, 1)"),
+    K(sigma_scale, CONFIG_FLOAT, 0.001, 10, "logit-normal scale"),
+    K(steps, CONFIG_INT, 0, 1000000000, "total optimizer steps"),
+    K(lr, CONFIG_FLOAT, 0, 1, "peak learning rate"),
+    K(warmup, CONFIG_INT, 0, 1000000000, "linear warm-up steps"),
+    {"lr_schedule", CONFIG_CHOICE, offsetof(PretrainConfig, lr_schedule), 0, 0, "constant|cosine",
+     "after the warm-up"},
+    K(lr_min_ratio, CONFIG_FLOAT, 0, 1, "cosine: final lr as a fraction of lr"),
+    K(beta1, CONFIG_FLOAT, 0, 0.99999, "AdamW"),
+    K(beta2, CONFIG_FLOAT, 0, 0.9999999, "AdamW"),
+    K(adam_eps, CONFIG_FLOAT, 0, 1, "AdamW"),
+    K(weight_decay, CONFIG_FLOAT, 0, 10, "AdamW, matrices only"),
+    K(grad_clip, CONFIG_FLOAT, 0, 1e6, "global gradient norm clip; 0: off"),
+    K(ema_decay, CONFIG_FLOAT, 0, 1, "EMA of the weights"),
+    K(ema_warmup, CONFIG_INT, 0, 1, "1: decay min(ema_decay, (1 + s) / (10 + s))"),
+    K(val_samples, CONFIG_INT, 1, 4096, "fixed validation samples (VAL subjects)"),
+    K(val_seed, CONFIG_U64, 0, 0, "validation set draws"),
+    K(val_every, CONFIG_INT, 0, 1000000000, "steps between validations; 0: only at start and end"),
+    K(log_every, CONFIG_INT, 1, 1000000000, "steps between metrics lines"),
+    K(ckpt_every, CONFIG_INT, 0, 1000000000, "steps between checkpoints; 0: only at the end"),
+};
+#undef K
+#define N_PRETRAIN_KEYS ((int)(sizeof(PRETRAIN_KEYS) / sizeof(PRETRAIN_KEYS[0])))
+
+const ConfigKey *pretrain_config_keys(int *n) {
+    *n = N_PRETRAIN_KEYS;
+    return PRETRAIN_KEYS;
+}
+
+PretrainConfig pretrain_config_default(void) {
+    PretrainConfig c;
+    memset(&c, 0, sizeof c);
+    c.img = 32, c.patch = 4, c.width = 128, c.depth = 6, c.heads = 4, c.text_len = TOK_MAX_TOKENS, c.tdim = 256;
+    c.seed = 1, c.subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, c.batch = 16, c.ref_poses = 6;
+    c.p_drop_ref = 0.1f, c.p_drop_txt = 0.1f, c.sigma_loc = 0.0f, c.sigma_scale = 1.0f;
+    c.steps = 20000, c.lr = 3e-4f, c.warmup = 500, c.lr_schedule = LR_CONSTANT, c.lr_min_ratio = 0.1f;
+    c.beta1 = 0.9f, c.beta2 = 0.999f, c.adam_eps = 1e-8f, c.weight_decay = 1e-4f, c.grad_clip = 1.0f;
+    c.ema_decay = 0.999f, c.ema_warmup = 1;
+    c.val_samples = 128, c.val_seed = 0, c.val_every = 500, c.log_every = 50, c.ckpt_every = 1000;
+    return c;
+}
+
+DiTConfig pretrain_dit_config(const PretrainConfig *c) {
+    DiTConfig d = dit_config_default();
+    d.img = c->img, d.patch = c->patch, d.channels = DATA_CHANNELS, d.width = c->width, d.depth = c->depth;
+    d.heads = c->heads, d.text_len = c->text_len, d.vocab = TOK_VOCAB_SIZE, d.tdim = c->tdim;
+    return d;
+}
+
+DataConfig pretrain_data_config(const PretrainConfig *c) {
+    DataConfig d = {c->img, c->text_len, c->ref_poses, c->p_drop_ref, c->p_drop_txt, c->sigma_loc, c->sigma_scale};
+    return d;
+}
+
+int pretrain_config_check(const PretrainConfig *c, char *err, size_t errlen) {
+    // every key within its table range (a struct filled by code rather than by config_set)
+    for (int i = 0; i < N_PRETRAIN_KEYS; i++) {
+        const ConfigKey *k = &PRETRAIN_KEYS[i];
+        const char *f = (const char *)c + k->offset;
+        double v = k->type == CONFIG_INT ? *(const int *)f : k->type == CONFIG_FLOAT ? *(const float *)f : 0.0;
+        if ((k->type == CONFIG_INT || k->type == CONFIG_FLOAT) && !(v >= k->lo && v <= k->hi))
+            return cg_errf(err, errlen, "%s = %g is out of range [%g, %g]", k->key, v, k->lo, k->hi);
+    }
+    if (c->lr_schedule != LR_CONSTANT && c->lr_schedule != LR_COSINE)
+        return cg_errf(err, errlen, "lr_schedule = %d is not constant or cosine", c->lr_schedule);
+    DiTConfig d = pretrain_dit_config(c);
+    if (dit_config_check(&d, err, errlen)) return -1;
+    DataConfig dc = pretrain_data_config(c);
+    if (data_config_check(&dc, err, errlen)) return -1;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double phys = pages > 0 && page > 0 ? (double)pages * (double)page : 0.0;
+    double need = (double)dit_activation_bytes(&d, c->batch);
+    if (phys > 0 && need > 0.5 * phys)
+        return cg_errf(err, errlen, "batch = %d needs %.1f GiB of activations at this size, more than half of the "
+                       "machine's %.1f GiB", c->batch, need / (1 << 30), phys / (1 << 30));
+    return 0;
+}
+
+int pretrain_key_is_resumable(const char *key) {
+    static const char *const OK[] = {"steps", "log_every", "val_every", "ckpt_every"};
+    for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
+        if (strcmp(key, OK[i]) == 0) return 1;
+    return 0;
+}
+
+// ---- schedules ---------------------------------------------------------------------------------------
+
+float pretrain_lr_at(const PretrainConfig *c, int step) {
+    if (c->warmup > 0 && step < c->warmup) return c->lr * (float)step / (float)c->warmup;
+    if (c->lr_schedule == LR_CONSTANT) return c->lr;
+    int span = c->steps - c->warmup;
+    if (span <= 0) return c->lr;
+    double t = (double)(step - c->warmup) / (double)span;
+    if (t > 1.0) t = 1.0;
+    double lo = (double)c->lr * (double)c->lr_min_ratio;
+    return (float)(lo + 0.5 * ((double)c->lr - lo) * (1.0 + cos(M_PI * t)));
+}
+
+float pretrain_ema_decay_at(float decay, int warmup, int step) {
+    if (!warmup) return decay;
+    float w = (float)(1.0 + step) / (float)(10.0 + step);
+    return w < decay ? w : decay;
+}
+
+void pretrain_ema_update(float *ema, const float *p, size_t n, float d) {
+    const float e = 1.0f - d;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) ema[i] = d * ema[i] + e * p[i];
+}
+
+// ---- validation --------------------------------------------------------------------------------------
+
+double pretrain_val_loss(DiTModel *m, const DataBatch *val, int n, float *work_xt, float *work_v) {
+    const size_t ni = val->n;
+    double sum = 0.0;
+    for (int first = 0; first < n; first += m->max_B) {
+        const int B = n - first < m->max_B ? n - first : m->max_B;
+        const size_t o = (size_t)first * ni, N = (size_t)B * ni;
+        for (int b = 0; b < B; b++) {
+            const float s = val->sigma[first + b];
+            const size_t ob = o + (size_t)b * ni;
+            for (size_t i = 0; i < ni; i++)
+                work_xt[(size_t)b * ni + i] = (1.0f - s) * val->x0[ob + i] + s * val->noise[ob + i];
+        }
+        dit_forward(m, work_v, work_xt, val->sigma + first, val->ref + o, val->tokens + (size_t)first * val->text_len,
+                    NULL, NULL, B);
+        for (size_t i = 0; i < N; i++) {
+            double d = (double)work_v[i] - ((double)val->noise[o + i] - (double)val->x0[o + i]);
+            sum += d * d;
+        }
+    }
+    return sum / ((double)n * (double)ni);
+}
+
+// ---- files of the run directory ----------------------------------------------------------------------
+
+static void join(char *out, size_t len, const char *dir, const char *file) {
+    int k = snprintf(out, len, "%s/%s", dir, file);
+    CG_CHECK(k >= 0 && (size_t)k < len, "path '%s/%s' too long", dir, file);
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+// mkdir -p
+static int make_dirs(const char *dir, char *err, size_t errlen) {
+    char buf[4096];
+    if (strlen(dir) >= sizeof buf) return cg_errf(err, errlen, "run directory path is too long");
+    strcpy(buf, dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return cg_errf(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return cg_errf(err, errlen, "'%s' is not a directory", dir);
+    return 0;
+}
+
+static void config_to_meta(const PretrainConfig *c, CkptMeta *meta) {
+    for (int i = 0; i < N_PRETRAIN_KEYS; i++) {
+        char key[96], v[CONFIG_MAX_VALUE];
+        snprintf(key, sizeof key, "cfg.%s", PRETRAIN_KEYS[i].key);
+        config_format(v, sizeof v, c, &PRETRAIN_KEYS[i]);
+        ckpt_meta_set(meta, key, v);
+    }
+}
+
+static int save_ckpt(const char *path, const DiTModel *m, float *ema, const PretrainConfig *c, int step, char *err,
+                     size_t errlen) {
+    CkptMeta meta;
+    ckpt_meta_init(&meta);
+    ckpt_meta_set(&meta, "format", PRETRAIN_CKPT_FORMAT);
+    dit_config_to_meta(&m->cfg, &meta);
+    ckpt_meta_set_int(&meta, "step", step);
+    cg_rng data_rng = {c->seed, DATA_STREAM_TRAIN_DRAWS, (uint64_t)step}; // the data cursor
+    ckpt_meta_set_rng(&meta, "rng", &data_rng);
+    config_to_meta(c, &meta);
+    CkptSection s[4] = {{"model.", &m->table, m->params},
+                        {"ema.", &m->table, ema},
+                        {"adam_m.", &m->table, m->adam_m},
+                        {"adam_v.", &m->table, m->adam_v}};
+    int rc = ckpt_save(path, s, 4, &meta, err, errlen);
+    ckpt_meta_free(&meta);
+    return rc;
+}
+
+// Validate the checkpoint against the run's config, then load it. On failure nothing is loaded.
+static int load_ckpt(const char *path, DiTModel *m, float *ema, const PretrainConfig *c, int *step, int *ckpt_steps,
+                     char *err, size_t errlen) {
+    CkptMeta meta;
+    char why[512];
+    if (ckpt_read_meta(path, &meta, why, sizeof why)) return cg_errf(err, errlen, "%s", why);
+    int rc = 0;
+    const char *fmt = ckpt_meta_get(&meta, "format");
+    if (!fmt || strcmp(fmt, PRETRAIN_CKPT_FORMAT) != 0)
+        rc = cg_errf(err, errlen, "%s: not a pretraining checkpoint (format = %s, want %s)", path, fmt ? fmt : "none",
+                     PRETRAIN_CKPT_FORMAT);
+    if (rc == 0 && dit_config_match_meta(&meta, &m->cfg, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", path, why);
+    for (int i = 0; rc == 0 && i < N_PRETRAIN_KEYS; i++) {
+        if (pretrain_key_is_resumable(PRETRAIN_KEYS[i].key)) continue;
+        char key[96], v[CONFIG_MAX_VALUE];
+        snprintf(key, sizeof key, "cfg.%s", PRETRAIN_KEYS[i].key);
+        config_format(v, sizeof v, c, &PRETRAIN_KEYS[i]);
+        if (ckpt_meta_expect(&meta, key, v, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", path, why);
+    }
+    long st = 0, total = 0;
+    if (rc == 0 && ckpt_meta_get_int(&meta, "step", 0, INT_MAX, &st, why, sizeof why))
+        rc = cg_errf(err, errlen, "%s: %s", path, why);
+    if (rc == 0 && ckpt_meta_get_int(&meta, "cfg.steps", 0, INT_MAX, &total, why, sizeof why))
+        rc = cg_errf(err, errlen, "%s: %s", path, why);
+    ckpt_meta_free(&meta);
+    if (rc) return rc;
+    CkptSection s[4] = {{"model.", &m->table, m->params},
+                        {"ema.", &m->table, ema},
+                        {"adam_m.", &m->table, m->adam_m},
+                        {"adam_v.", &m->table, m->adam_v}};
+    if (ckpt_load(path, s, 4, NULL, 0, why, sizeof why)) return cg_errf(err, errlen, "%s", why);
+    *step = (int)st;
+    *ckpt_steps = (int)total;
+    return 0;
+}
+
+// The "step" of a metrics line written by this file ({"step":N,...}), or -1.
+static long line_step(const char *line) {
+    const char *p = strstr(line, "\"step\":");
+    if (!p) return -1;
+    char *end;
+    long s = strtol(p + 7, &end, 10);
+    return end == p + 7 ? -1 : s;
+}
+
+// On resume: keep the metrics lines up to the checkpoint's step (a run that died after its last
+// checkpoint logged steps that will now be run again), atomically. Returns the elapsed_s of the
+// last kept line (0 when none), so the resumed run's clock continues.
+static double trim_metrics(const char *path, int step) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0.0;
+    char tmp[4200];
+    int k = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CG_CHECK(k > 0 && (size_t)k < sizeof tmp, "path '%s' too long", path);
+    FILE *o = cg_fopen(tmp, "wb");
+    char line[4096];
+    double elapsed = 0.0;
+    while (fgets(line, sizeof line, f)) {
+        long s = line_step(line);
+        if (s < 0 || s > step) continue;
+        fputs(line, o);
+        const char *e = strstr(line, "\"elapsed_s\":");
+        if (e) elapsed = strtod(e + 12, NULL);
+    }
+    fclose(f);
+    cg_fclose(o);
+    if (rename(tmp, path) != 0) cg_die("cannot replace %s: %s", path, strerror(errno));
+    return elapsed;
+}
+
+// ---- progress ----------------------------------------------------------------------------------------
+
+static void fmt_duration(char *buf, size_t len, double s) {
+    if (!(s >= 0) || s > 1e8) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60) snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, len, "%lds", t);
+}
+
+// Index of the first NaN/Inf in p (n), or n when all are finite.
+static size_t first_nonfinite(const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i])) return i;
+    return n;
+}
+
+// The name of the tensor that holds flat index i.
+static const char *param_name(const ParamTable *t, size_t i) {
+    for (int k = 0; k < t->n; k++)
+        if (i >= t->specs[k].offset && i < t->specs[k].offset + t->specs[k].count) return t->specs[k].name;
+    return "?";
+}
+
+// The end of a divergence message: where the last good checkpoint is, if any.
+static void kept_note(char *buf, size_t len, int saved_step, const char *ckpt_path) {
+    if (saved_step >= 0) snprintf(buf, len, "the last good checkpoint (step %d) is kept in %s", saved_step, ckpt_path);
+    else snprintf(buf, len, "no checkpoint was written yet (try a lower lr or a longer warmup)");
+}
+
+// ---- the loop ----------------------------------------------------------------------------------------
+
+// Write the reason into err and return code (PRETRAIN_EINPUT or PRETRAIN_ERUNTIME).
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(4, 5);
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+typedef struct { // what a run holds besides the model
+    DataBatch batch, val;
+    float *ema, *swap;      // (total) EMA weights; scratch for swapping them into the model
+    float *work_xt, *work_v; // (batch, n) validation scratch
+    World *world;
+    FILE *metrics;
+} RunState;
+
+// Validation loss with the EMA weights (swapped into the model for the forward) and the raw ones.
+static void validate(DiTModel *m, RunState *st, int n, double *val_ema, double *val_raw) {
+    const size_t bytes = m->table.total * sizeof(float);
+    *val_raw = pretrain_val_loss(m, &st->val, n, st->work_xt, st->work_v);
+    memcpy(st->swap, m->params, bytes);
+    memcpy(m->params, st->ema, bytes);
+    *val_ema = pretrain_val_loss(m, &st->val, n, st->work_xt, st->work_v);
+    memcpy(m->params, st->swap, bytes);
+}
+
+static int save_model(const char *path, DiTModel *m, RunState *st, const PretrainConfig *c, int step, char *err,
+                      size_t errlen) {
+    const size_t bytes = m->table.total * sizeof(float);
+    CkptMeta extra;
+    ckpt_meta_init(&extra);
+    ckpt_meta_set(&extra, "source", "cgrpo pretrain (EMA weights)");
+    ckpt_meta_set_int(&extra, "step", step);
+    config_to_meta(c, &extra);
+    memcpy(st->swap, m->params, bytes);
+    memcpy(m->params, st->ema, bytes);
+    int rc = dit_save(m, path, &extra, err, errlen);
+    memcpy(m->params, st->swap, bytes);
+    ckpt_meta_free(&extra);
+    return rc;
+}
+
+int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen) {
+    PretrainResult r = {0, 0, NAN, NAN, NAN, NAN, NAN, 0.0, 0};
+    char why[600];
+    if (pretrain_config_check(cfg, why, sizeof why)) return fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
+    char ckpt_path[4200], model_path[4200], config_path[4200], metrics_path[4200];
+    join(ckpt_path, sizeof ckpt_path, run->dir, PRETRAIN_CKPT_FILE);
+    join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
+    join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
+    join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
+    if (run->resume) {
+        if (!file_exists(ckpt_path)) return fail(PRETRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
+    } else {
+        if (make_dirs(run->dir, why, sizeof why)) return fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
+        if (file_exists(ckpt_path))
+            return fail(PRETRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
+                           "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
+    }
+
+    DiTConfig dcfg = pretrain_dit_config(cfg);
+    DataConfig data = pretrain_data_config(cfg);
+    const int B = cfg->batch;
+    DiTModel m;
+    dit_create(&m, &dcfg, B);
+    RunState st;
+    memset(&st, 0, sizeof st);
+    st.ema = cg_malloc(m.table.total * sizeof(float));
+    st.swap = cg_malloc(m.table.total * sizeof(float));
+    int step0 = 0, ckpt_steps = 0, rc = PRETRAIN_OK;
+    double elapsed0 = 0.0;
+    if (run->resume) {
+        if (load_ckpt(ckpt_path, &m, st.ema, cfg, &step0, &ckpt_steps, why, sizeof why)) {
+            rc = PRETRAIN_EINPUT;
+            cg_errf(err, errlen, "cannot resume: %s", why);
+        } else if (step0 > cfg->steps) {
+            rc = PRETRAIN_EINPUT;
+            cg_errf(err, errlen, "steps = %d is below the checkpoint's step %d", cfg->steps,
+                    step0);
+        }
+    } else {
+        dit_init(&m, cfg->seed);
+        memcpy(st.ema, m.params, m.table.total * sizeof(float));
+    }
+    if (rc) {
+        dit_free(&m);
+        free(st.ema), free(st.swap);
+        return rc;
+    }
+    if (config_write_file(config_path, cfg, PRETRAIN_KEYS, N_PRETRAIN_KEYS,
+                          "# cgrpo pretrain: the resolved config of this run (cgrpo pretrain --resume reads it)\n", why,
+                          sizeof why)) {
+        dit_free(&m);
+        free(st.ema), free(st.swap);
+        return fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+    }
+    if (run->resume) elapsed0 = trim_metrics(metrics_path, step0);
+    st.metrics = fopen(metrics_path, run->resume ? "ab" : "wb");
+    if (!st.metrics) {
+        dit_free(&m);
+        free(st.ema), free(st.swap);
+        return fail(PRETRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", metrics_path, strerror(errno));
+    }
+    r.start_step = r.end_step = step0;
+
+    st.world = cg_malloc(sizeof(World));
+    world_init(st.world, cfg->subjects_seed);
+    data_batch_alloc(&st.batch, &data, B);
+    data_batch_alloc(&st.val, &data, cfg->val_samples);
+    data_make_val(&st.val, &data, st.world, cfg->val_seed, 0, cfg->val_samples);
+    st.work_xt = cg_malloc((size_t)B * st.batch.n * sizeof(float));
+    st.work_v = cg_malloc((size_t)B * st.batch.n * sizeof(float));
+
+    const double t_start = cg_now();
+    const int tty = run->progress && isatty(STDERR_FILENO);
+    int line_open = 0;      // a self-overwriting progress line is on the terminal
+    double loss_shown = NAN; // running average of the loss for the terminal line
+    if (run->progress && run->resume)
+        fprintf(stderr, "pretrain: resuming %s at step %d of %d\n", run->dir, step0, cfg->steps);
+    if (run->progress && run->resume && cfg->lr_schedule == LR_COSINE && ckpt_steps != cfg->steps)
+        fprintf(stderr, "pretrain: note: the cosine schedule now spans %d steps instead of %d: the rest of it is stretched\n",
+                cfg->steps, ckpt_steps);
+    if (!run->resume) { // the starting point of the validation curve
+        double ve, vr;
+        validate(&m, &st, cfg->val_samples, &ve, &vr);
+        r.first_val_ema = r.last_val_ema = ve, r.first_val_raw = r.last_val_raw = vr;
+        fprintf(st.metrics, "{\"step\":0,\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g,\"elapsed_s\":%.3f}\n", ve, vr,
+                cg_now() - t_start);
+        fflush(st.metrics);
+        if (run->progress) fprintf(stderr, "pretrain: step 0/%d val %.4f\n", cfg->steps, ve);
+    }
+
+    AdamWConfig opt = {cfg->lr, cfg->beta1, cfg->beta2, cfg->adam_eps, cfg->weight_decay};
+    const size_t total = m.table.total;
+    int saved_step = run->resume ? step0 : -1;
+    double sum_loss = 0.0, sum_gn = 0.0, t_interval = 0.0;
+    int n_interval = 0;
+    const double t_loop = cg_now();
+    for (int s = step0 + 1; s <= cfg->steps; s++) {
+        const double t0 = cg_now();
+        data_make_train(&st.batch, &data, st.world, cfg->seed, (uint64_t)s, B);
+        dit_zero_grad(&m);
+        const float loss = dit_flow_loss(&m, st.batch.x0, st.batch.noise, st.batch.sigma, st.batch.ref, st.batch.tokens,
+                                         st.batch.drop_ref, st.batch.drop_txt, B);
+        const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m.grads, total, (double)cfg->grad_clip)
+                                                : grad_global_norm(m.grads, total);
+        if (!isfinite(loss) || !isfinite(gn)) {
+            if (line_open) fputc('\n', stderr);
+            rc = PRETRAIN_ERUNTIME;
+            char kept[4400];
+            kept_note(kept, sizeof kept, saved_step, ckpt_path);
+            cg_errf(err, errlen, "step %d: loss = %g, gradient norm = %g: training diverged; %s", s, (double)loss, gn, kept);
+            break;
+        }
+        opt.lr = pretrain_lr_at(cfg, s);
+        adamw_step(m.params, m.grads, m.adam_m, m.adam_v, &m.table, s, &opt);
+        pretrain_ema_update(st.ema, m.params, total, pretrain_ema_decay_at(cfg->ema_decay, cfg->ema_warmup, s));
+        const double dt = cg_now() - t0;
+        r.train_seconds += dt;
+        t_interval += dt;
+        sum_loss += loss, sum_gn += gn, n_interval++;
+        r.last_loss = loss, r.end_step = s, r.steps_run++;
+
+        const int last = s == cfg->steps;
+        const int do_val = last || (cfg->val_every > 0 && s % cfg->val_every == 0);
+        const int do_log = last || do_val || s % cfg->log_every == 0;
+        double ve = NAN, vr = NAN;
+        if (do_val) {
+            validate(&m, &st, cfg->val_samples, &ve, &vr);
+            if (isnan(r.first_val_ema)) r.first_val_ema = ve, r.first_val_raw = vr;
+            r.last_val_ema = ve, r.last_val_raw = vr;
+        }
+        const double wall = cg_now() - t_start;
+        const double rate = r.steps_run / (cg_now() - t_loop); // steps/s, validation and checkpoints included
+        if (do_log) {
+            const double img_s = (double)B * n_interval / t_interval;
+            fprintf(st.metrics, "{\"step\":%d,\"loss\":%.7g,\"lr\":%.7g,\"grad_norm\":%.7g", s, sum_loss / n_interval,
+                    (double)opt.lr, sum_gn / n_interval);
+            if (do_val) fprintf(st.metrics, ",\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g", ve, vr);
+            fprintf(st.metrics, ",\"images_per_s\":%.4g,\"elapsed_s\":%.3f}\n", img_s, elapsed0 + wall);
+            fflush(st.metrics);
+            if (run->progress && !tty) {
+                char eta[32];
+                fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
+                fprintf(stderr, "pretrain: step %d/%d loss %.4f lr %.3g gnorm %.3f", s, cfg->steps, sum_loss / n_interval,
+                        (double)opt.lr, sum_gn / n_interval);
+                if (do_val) fprintf(stderr, " val_ema %.4f val_raw %.4f", ve, vr);
+                fprintf(stderr, " | %.2f step/s %.1f img/s | ETA %s\n", rate, img_s, eta);
+            }
+            sum_loss = sum_gn = t_interval = 0.0;
+            n_interval = 0;
+        }
+        if (tty) {
+            char eta[32];
+            fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
+            loss_shown = isnan(loss_shown) ? loss : 0.9 * loss_shown + 0.1 * loss;
+            fprintf(stderr, "\rstep %d/%d  loss %.4f  %.2f step/s  %.1f img/s  ETA %s   ", s, cfg->steps, loss_shown,
+                    rate, rate * B, eta);
+            line_open = 1;
+            if (do_val) {
+                fprintf(stderr, "\rstep %d/%d  val_ema %.4f  val_raw %.4f%30s\n", s, cfg->steps, ve, vr, "");
+                line_open = 0;
+            }
+        }
+        if (last || (cfg->ckpt_every > 0 && s % cfg->ckpt_every == 0)) {
+            // a NaN that entered the weights in this step's update shows in the loss only at the next
+            // step: never write such weights over the last good checkpoint
+            size_t bad = first_nonfinite(m.params, total), bad_ema = first_nonfinite(st.ema, total);
+            if (bad < total || bad_ema < total) {
+                if (line_open) fputc('\n', stderr);
+                char kept[4400];
+                kept_note(kept, sizeof kept, saved_step, ckpt_path);
+                rc = fail(PRETRAIN_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
+                          bad < total ? "model" : "EMA", param_name(&m.table, bad < total ? bad : bad_ema), kept);
+                break;
+            }
+            if (save_ckpt(ckpt_path, &m, st.ema, cfg, s, why, sizeof why)) {
+                if (line_open) fputc('\n', stderr);
+                rc = PRETRAIN_ERUNTIME;
+                cg_errf(err, errlen, "%s", why);
+                break;
+            }
+            saved_step = s;
+        }
+    }
+    if (line_open) fputc('\n', stderr);
+    if (rc == PRETRAIN_OK && saved_step != r.end_step) { // a run of 0 steps still leaves a checkpoint
+        if (save_ckpt(ckpt_path, &m, st.ema, cfg, r.end_step, why, sizeof why))
+            rc = fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+    }
+    if (rc == PRETRAIN_OK && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
+        rc = fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+    if (rc == PRETRAIN_OK && run->progress)
+        fprintf(stderr, "pretrain: done at step %d: %s (EMA weights), %s\n", r.end_step, model_path, ckpt_path);
+
+    fclose(st.metrics);
+    data_batch_free(&st.batch);
+    data_batch_free(&st.val);
+    free(st.work_xt), free(st.work_v), free(st.ema), free(st.swap), free(st.world);
+    dit_free(&m);
+    if (res) *res = r;
+    return rc;
+}
