@@ -50,6 +50,16 @@ int cg_errf(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
+int cg_fail(int code, char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
 void *cg_malloc_at(size_t size, const char *file, int line) {
     void *p = malloc(size ? size : 1);
     if (!p) cg_die_at(file, line, "out of memory allocating %zu bytes", size);

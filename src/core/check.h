@@ -27,6 +27,8 @@ CG_NORETURN void cg_check_failed(const char *file, int line, const char *cond, c
 CG_NORETURN void cg_usage(const char *fmt, ...) CG_PRINTF(1, 2);
 // writes "fmt..." into err (if err != NULL), returns -1 so callers can `return cg_errf(...)`
 int cg_errf(char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(3, 4);
+// the same, returning `code` (for functions with several failure codes, e.g. 1 runtime, 2 input)
+int cg_fail(int code, char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(4, 5);
 
 #define cg_die(...) cg_die_at(__FILE__, __LINE__, __VA_ARGS__)
 // CG_CHECK(cond, "what was attempted %d", x): an internal invariant; dies with file:line.

@@ -120,3 +120,15 @@ double clip_grad_norm(float *g, size_t n, double max_norm) {
     }
     return norm;
 }
+
+const char *param_table_name_at(const ParamTable *t, size_t i) {
+    for (int k = 0; k < t->n; k++)
+        if (i >= t->specs[k].offset && i < t->specs[k].offset + t->specs[k].count) return t->specs[k].name;
+    return "?";
+}
+
+size_t buffer_first_nonfinite(const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i])) return i;
+    return n;
+}

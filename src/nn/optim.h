@@ -30,6 +30,10 @@ void param_table_free(ParamTable *t);
 // Append a tensor; returns its offset. shape has ndim entries.
 size_t param_table_add(ParamTable *t, const char *name, int ndim, const int *shape, int decay);
 const ParamSpec *param_table_find(const ParamTable *t, const char *name); // NULL if absent
+// The name of the tensor that holds flat index i of the buffer, "?" when i is past the end.
+const char *param_table_name_at(const ParamTable *t, size_t i);
+// Index of the first NaN or Inf in p (n), or n when every value is finite.
+size_t buffer_first_nonfinite(const float *p, size_t n);
 
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;

@@ -14,6 +14,7 @@
 #include "core/check.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
+#include "io/rundir.h"
 #include "world/tokenizer.h"
 
 // ---- the config --------------------------------------------------------------------------------------
@@ -169,35 +170,8 @@ double pretrain_val_loss(DiTModel *m, const DataBatch *val, int n, float *work_x
 
 // ---- files of the run directory ----------------------------------------------------------------------
 
-static void join(char *out, size_t len, const char *dir, const char *file) {
-    int k = snprintf(out, len, "%s/%s", dir, file);
-    CG_CHECK(k >= 0 && (size_t)k < len, "path '%s/%s' too long", dir, file);
-}
 
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
-// mkdir -p
-static int make_dirs(const char *dir, char *err, size_t errlen) {
-    char buf[4096];
-    if (strlen(dir) >= sizeof buf) return cg_errf(err, errlen, "run directory path is too long");
-    strcpy(buf, dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return cg_errf(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
-            *p = c;
-            if (c == '\0') break;
-        }
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return cg_errf(err, errlen, "'%s' is not a directory", dir);
-    return 0;
-}
 
 static void config_to_meta(const PretrainConfig *c, CkptMeta *meta) {
     for (int i = 0; i < N_PRETRAIN_KEYS; i++) {
@@ -263,66 +237,12 @@ static int load_ckpt(const char *path, DiTModel *m, float *ema, const PretrainCo
     return 0;
 }
 
-// The "step" of a metrics line written by this file ({"step":N,...}), or -1.
-static long line_step(const char *line) {
-    const char *p = strstr(line, "\"step\":");
-    if (!p) return -1;
-    char *end;
-    long s = strtol(p + 7, &end, 10);
-    return end == p + 7 ? -1 : s;
-}
 
-// On resume: keep the metrics lines up to the checkpoint's step (a run that died after its last
-// checkpoint logged steps that will now be run again), atomically. Returns the elapsed_s of the
-// last kept line (0 when none), so the resumed run's clock continues.
-static double trim_metrics(const char *path, int step) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0.0;
-    char tmp[4200];
-    int k = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    CG_CHECK(k > 0 && (size_t)k < sizeof tmp, "path '%s' too long", path);
-    FILE *o = cg_fopen(tmp, "wb");
-    char line[4096];
-    double elapsed = 0.0;
-    while (fgets(line, sizeof line, f)) {
-        long s = line_step(line);
-        if (s < 0 || s > step) continue;
-        fputs(line, o);
-        const char *e = strstr(line, "\"elapsed_s\":");
-        if (e) elapsed = strtod(e + 12, NULL);
-    }
-    fclose(f);
-    cg_fclose(o);
-    if (rename(tmp, path) != 0) cg_die("cannot replace %s: %s", path, strerror(errno));
-    return elapsed;
-}
 
 // ---- progress ----------------------------------------------------------------------------------------
 
-static void fmt_duration(char *buf, size_t len, double s) {
-    if (!(s >= 0) || s > 1e8) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else if (t >= 60) snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, len, "%lds", t);
-}
 
-// Index of the first NaN/Inf in p (n), or n when all are finite.
-static size_t first_nonfinite(const float *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(p[i])) return i;
-    return n;
-}
 
-// The name of the tensor that holds flat index i.
-static const char *param_name(const ParamTable *t, size_t i) {
-    for (int k = 0; k < t->n; k++)
-        if (i >= t->specs[k].offset && i < t->specs[k].offset + t->specs[k].count) return t->specs[k].name;
-    return "?";
-}
 
 // The end of a divergence message: where the last good checkpoint is, if any.
 static void kept_note(char *buf, size_t len, int saved_step, const char *ckpt_path) {
@@ -333,16 +253,6 @@ static void kept_note(char *buf, size_t len, int saved_step, const char *ckpt_pa
 // ---- the loop ----------------------------------------------------------------------------------------
 
 // Write the reason into err and return code (PRETRAIN_EINPUT or PRETRAIN_ERUNTIME).
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(4, 5);
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 typedef struct { // what a run holds besides the model
     DataBatch batch, val;
@@ -381,18 +291,18 @@ static int save_model(const char *path, DiTModel *m, RunState *st, const Pretrai
 int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen) {
     PretrainResult r = {0, 0, NAN, NAN, NAN, NAN, NAN, 0.0, 0};
     char why[600];
-    if (pretrain_config_check(cfg, why, sizeof why)) return fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
+    if (pretrain_config_check(cfg, why, sizeof why)) return cg_fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
     char ckpt_path[4200], model_path[4200], config_path[4200], metrics_path[4200];
-    join(ckpt_path, sizeof ckpt_path, run->dir, PRETRAIN_CKPT_FILE);
-    join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
-    join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
-    join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
+    rundir_join(ckpt_path, sizeof ckpt_path, run->dir, PRETRAIN_CKPT_FILE);
+    rundir_join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
+    rundir_join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
+    rundir_join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
     if (run->resume) {
-        if (!file_exists(ckpt_path)) return fail(PRETRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
+        if (!rundir_exists(ckpt_path)) return cg_fail(PRETRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
     } else {
-        if (make_dirs(run->dir, why, sizeof why)) return fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
-        if (file_exists(ckpt_path))
-            return fail(PRETRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
+        if (rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
+        if (rundir_exists(ckpt_path))
+            return cg_fail(PRETRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
                            "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
     }
 
@@ -430,14 +340,14 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
                           sizeof why)) {
         dit_free(&m);
         free(st.ema), free(st.swap);
-        return fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+        return cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
     }
-    if (run->resume) elapsed0 = trim_metrics(metrics_path, step0);
+    if (run->resume) elapsed0 = rundir_trim_metrics(metrics_path, "step", step0);
     st.metrics = fopen(metrics_path, run->resume ? "ab" : "wb");
     if (!st.metrics) {
         dit_free(&m);
         free(st.ema), free(st.swap);
-        return fail(PRETRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", metrics_path, strerror(errno));
+        return cg_fail(PRETRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", metrics_path, strerror(errno));
     }
     r.start_step = r.end_step = step0;
 
@@ -519,7 +429,7 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
             fflush(st.metrics);
             if (run->progress && !tty) {
                 char eta[32];
-                fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
+                rundir_fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
                 fprintf(stderr, "pretrain: step %d/%d loss %.4f lr %.3g gnorm %.3f", s, cfg->steps, sum_loss / n_interval,
                         (double)opt.lr, sum_gn / n_interval);
                 if (do_val) fprintf(stderr, " val_ema %.4f val_raw %.4f", ve, vr);
@@ -530,7 +440,7 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
         }
         if (tty) {
             char eta[32];
-            fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
+            rundir_fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
             loss_shown = isnan(loss_shown) ? loss : 0.9 * loss_shown + 0.1 * loss;
             fprintf(stderr, "\rstep %d/%d  loss %.4f  %.2f step/s  %.1f img/s  ETA %s   ", s, cfg->steps, loss_shown,
                     rate, rate * B, eta);
@@ -543,13 +453,13 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
         if (last || (cfg->ckpt_every > 0 && s % cfg->ckpt_every == 0)) {
             // a NaN that entered the weights in this step's update shows in the loss only at the next
             // step: never write such weights over the last good checkpoint
-            size_t bad = first_nonfinite(m.params, total), bad_ema = first_nonfinite(st.ema, total);
+            size_t bad = buffer_first_nonfinite(m.params, total), bad_ema = buffer_first_nonfinite(st.ema, total);
             if (bad < total || bad_ema < total) {
                 if (line_open) fputc('\n', stderr);
                 char kept[4400];
                 kept_note(kept, sizeof kept, saved_step, ckpt_path);
-                rc = fail(PRETRAIN_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
-                          bad < total ? "model" : "EMA", param_name(&m.table, bad < total ? bad : bad_ema), kept);
+                rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
+                          bad < total ? "model" : "EMA", param_table_name_at(&m.table, bad < total ? bad : bad_ema), kept);
                 break;
             }
             if (save_ckpt(ckpt_path, &m, st.ema, cfg, s, why, sizeof why)) {
@@ -564,10 +474,10 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
     if (line_open) fputc('\n', stderr);
     if (rc == PRETRAIN_OK && saved_step != r.end_step) { // a run of 0 steps still leaves a checkpoint
         if (save_ckpt(ckpt_path, &m, st.ema, cfg, r.end_step, why, sizeof why))
-            rc = fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+            rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
     }
     if (rc == PRETRAIN_OK && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
-        rc = fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+        rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
     if (rc == PRETRAIN_OK && run->progress)
         fprintf(stderr, "pretrain: done at step %d: %s (EMA weights), %s\n", r.end_step, model_path, ckpt_path);
 

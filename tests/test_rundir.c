@@ -1,0 +1,75 @@
+// test_rundir.c: the run-directory chores shared by the training loops (io/rundir.h).
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/rundir.h"
+#include "test.h"
+
+static char dir[256];
+
+static void test_mkdirs_and_join(void) {
+    char path[512], err[256];
+    rundir_join(path, sizeof path, dir, "a/b/c");
+    EXPECT(rundir_mkdirs(path, err, sizeof err) == 0, "mkdirs: %s", err);
+    EXPECT(rundir_exists(path), "%s was not created", path);
+    EXPECT(rundir_mkdirs(path, err, sizeof err) == 0, "mkdirs of an existing directory: %s", err);
+    char file[600];
+    rundir_join(file, sizeof file, path, "f");
+    FILE *f = fopen(file, "w");
+    fputs("x", f);
+    fclose(f);
+    EXPECT(rundir_mkdirs(file, err, sizeof err) != 0 && strstr(err, "not a directory"), "a file is not a dir: '%s'", err);
+}
+
+static void test_fmt_duration(void) {
+    char b[32];
+    rundir_fmt_duration(b, sizeof b, 7.2);
+    EXPECT(strcmp(b, "7s") == 0, "%s", b);
+    rundir_fmt_duration(b, sizeof b, 185);
+    EXPECT(strcmp(b, "3m05s") == 0, "%s", b);
+    rundir_fmt_duration(b, sizeof b, 2 * 3600 + 14 * 60 + 10);
+    EXPECT(strcmp(b, "2h14m") == 0, "%s", b);
+    rundir_fmt_duration(b, sizeof b, -1);
+    EXPECT(strcmp(b, "?") == 0, "%s", b);
+    rundir_fmt_duration(b, sizeof b, NAN);
+    EXPECT(strcmp(b, "?") == 0, "%s", b);
+}
+
+static void test_trim_metrics(void) {
+    char path[512];
+    rundir_join(path, sizeof path, dir, "metrics.jsonl");
+    EXPECT(rundir_trim_metrics(path, "step", 5) == 0.0, "a missing file trims to nothing");
+    FILE *f = fopen(path, "w");
+    fputs("{\"step\":0,\"val\":1,\"elapsed_s\":1.5}\n"
+          "{\"step\":50,\"loss\":0.5,\"elapsed_s\":10}\n"
+          "{\"steps_per_s\":3}\n"
+          "{\"step\":100,\"loss\":0.4,\"elapsed_s\":20}\n"
+          "{\"step\":150,\"loss\":0.3,\"elapsed_s\":30}\n",
+          f);
+    fclose(f);
+    double e = rundir_trim_metrics(path, "step", 100);
+    EXPECT(e == 20.0, "elapsed of the last kept line: %g", e);
+    f = fopen(path, "r");
+    char buf[1024] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    EXPECT(strcmp(buf, "{\"step\":0,\"val\":1,\"elapsed_s\":1.5}\n{\"step\":50,\"loss\":0.5,\"elapsed_s\":10}\n"
+                      "{\"step\":100,\"loss\":0.4,\"elapsed_s\":20}\n") == 0,
+           "kept:\n%s", buf);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    EXPECT(!rundir_exists(tmp), "temp file left behind");
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/cgrpo_test_rundir_%d", (int)getpid());
+    RUN(test_mkdirs_and_join);
+    RUN(test_fmt_duration);
+    RUN(test_trim_metrics);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return test_summary("rundir");
+}
