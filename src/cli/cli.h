@@ -9,6 +9,10 @@ int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prom
 int cmd_advantages(int argc, char **argv); // cmd_advantages.c: GRPO advantages from CSV rewards
 int cmd_pretrain(int argc, char **argv); // cmd_pretrain.c: rectified-flow pretraining of the DiT
 int cmd_sample(int argc, char **argv);   // cmd_sample.c: sample a grid of images of a subject with a DiT
+int cmd_train(int argc, char **argv);         // cmd_train.c: Customized-GRPO fine-tuning of the generator
+int cmd_train_encoder(int argc, char **argv); // cmd_train_encoder.c: train a reward / judge encoder
+int cmd_score(int argc, char **argv);         // cmd_score.c: every reward and judge score of images
+int cmd_eval_rewards(int argc, char **argv);  // cmd_eval_rewards.c: reward and judge metrics on test subjects
 int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
 
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.

@@ -1,0 +1,859 @@
+// trainer.c: the Customized-GRPO training loop. See trainer.h; train_run at the bottom reads top to
+// bottom in the order of an iteration.
+#include "rl/trainer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "flow/schedule.h"
+#include "io/checkpoint.h"
+#include "io/rundir.h"
+#include "io/png.h"
+#include "train/data.h"
+
+// ---- the config --------------------------------------------------------------------------------------
+
+#define K(name, type, lo, hi, help) {#name, type, offsetof(TrainConfig, name), lo, hi, NULL, help}
+#define C(name, words, help) {#name, CONFIG_CHOICE, offsetof(TrainConfig, name), 0, 0, words, help}
+static const ConfigKey TRAIN_KEYS[] = {
+    C(preset, TRAIN_PRESET_WORDS, "sets shaping, weighting, gamma, w_id, w_prompt first; keys override"),
+    K(seed, CONFIG_U64, 0, 0, "rollouts and timestep subsets"),
+    K(subjects_seed, CONFIG_U64, 0, 0, "SubjectBench population"),
+    K(iterations, CONFIG_INT, 0, 1000000000, "total iterations"),
+    K(pairs, CONFIG_INT, 1, 4096, "P: (subject, prompt) pairs per iteration"),
+    K(group_size, CONFIG_INT, 2, 1024, "G: images per pair (one group)"),
+    K(steps, CONFIG_INT, 1, 1000, "N: denoising steps of a rollout"),
+    K(shift, CONFIG_FLOAT, 0.01, 100, "time shift of the sigma schedule"),
+    C(sampler, TRAIN_SAMPLER_WORDS, "rollout SDE: dance (DanceGRPO) or flow (Flow-GRPO)"),
+    K(eta, CONFIG_FLOAT, 0, 10, "SDE noise level; 0 = the sampler's default (dance 0.4, flow 0.7)"),
+    K(shared_noise, CONFIG_INT, 0, 1, "1: the samples of a group start from the same noise"),
+    K(cfg_ref, CONFIG_FLOAT, -100, 100, "guidance scale of the reference (1 1 = no guidance)"),
+    K(cfg_txt, CONFIG_FLOAT, -100, 100, "guidance scale of the prompt"),
+    K(ref_poses, CONFIG_INT, 1, DATA_MAX_POSES, "reference photo drawn from [0, ref_poses)"),
+    C(reward_id, TRAIN_REWARD_ID_WORDS, "identity reward (its file in the rewards directory)"),
+    C(reward_prompt, TRAIN_REWARD_PROMPT_WORDS, "prompt reward"),
+    C(shaping, "naive|sars|harmonic|min|max", "advantage aggregation"),
+    C(weighting, "static|tdw", "per-step weights of the two rewards"),
+    K(gamma, CONFIG_FLOAT, -100, 100, "bonus scale of sars / harmonic"),
+    K(w_id, CONFIG_FLOAT, -100, 100, "static weight of the identity advantage"),
+    K(w_prompt, CONFIG_FLOAT, -100, 100, "static weight of the prompt advantage"),
+    K(adv_clamp, CONFIG_FLOAT, 1e-6, 1e6, "advantages are clamped to [-adv_clamp, adv_clamp]"),
+    K(timestep_fraction, CONFIG_FLOAT, 1e-6, 1, "share of each trajectory's steps trained per epoch"),
+    K(inner_epochs, CONFIG_INT, 1, 1000, "update epochs over each iteration's rollouts"),
+    K(groups_per_step, CONFIG_INT, 0, 4096, "groups accumulated per optimizer step; 0 = all"),
+    K(clip_eps, CONFIG_FLOAT, 0, 10, "PPO clip range: ratio clipped to [1 - eps, 1 + eps]"),
+    K(kl_beta, CONFIG_FLOAT, 0, 1e6, "KL to the frozen base policy; 0 = none"),
+    K(lr, CONFIG_FLOAT, 0, 1, "AdamW learning rate (constant)"),
+    K(beta1, CONFIG_FLOAT, 0, 0.99999, "AdamW"),
+    K(beta2, CONFIG_FLOAT, 0, 0.9999999, "AdamW"),
+    K(adam_eps, CONFIG_FLOAT, 0, 1, "AdamW"),
+    K(weight_decay, CONFIG_FLOAT, 0, 10, "AdamW, matrices only"),
+    K(grad_clip, CONFIG_FLOAT, 0, 1e6, "global gradient norm clip; 0 = off"),
+    K(ckpt_every, CONFIG_INT, 0, 1000000000, "iterations between checkpoints; 0 = only at the end"),
+    K(sample_every, CONFIG_INT, 0, 1000000000, "iterations between sample grids; 0 = none"),
+    K(cos_every, CONFIG_INT, 0, 1000000000, "iterations between gradient-cosine diagnostics; 0 = none"),
+};
+#undef K
+#undef C
+#define N_TRAIN_KEYS ((int)(sizeof(TRAIN_KEYS) / sizeof(TRAIN_KEYS[0])))
+
+const ConfigKey *train_config_keys(int *n) {
+    *n = N_TRAIN_KEYS;
+    return TRAIN_KEYS;
+}
+
+static const char *const PRESET_NAMES[TRAIN_N_PRESETS] = {"customized", "naive-1-1", "naive-1-1.5", "sars-only",
+                                                           "tdw-only"};
+static const char *const REWARD_ID_NAMES[] = {"id", "judge-id", "judge-id-plain", "judge-clip-i"};
+static const char *const REWARD_PROMPT_NAMES[] = {"prompt", "judge-clip-t", "attr"};
+
+int train_preset_parse(const char *name) {
+    for (int p = 0; p < TRAIN_N_PRESETS; p++)
+        if (strcmp(name, PRESET_NAMES[p]) == 0) return p;
+    return -1;
+}
+
+const char *train_preset_name(int preset) {
+    return preset >= 0 && preset < TRAIN_N_PRESETS ? PRESET_NAMES[preset] : NULL;
+}
+
+void train_preset_apply(TrainConfig *c, int preset) {
+    CG_CHECK(preset >= 0 && preset < TRAIN_N_PRESETS, "preset %d", preset);
+    c->preset = preset;
+    c->gamma = 0.4f, c->w_id = 0.5f, c->w_prompt = 0.5f;
+    switch (preset) {
+    case TRAIN_PRESET_CUSTOMIZED: c->shaping = SHAPING_SARS, c->weighting = WEIGHTING_TDW; break;
+    case TRAIN_PRESET_NAIVE_1_1: c->shaping = SHAPING_NAIVE, c->weighting = WEIGHTING_STATIC; break;
+    case TRAIN_PRESET_NAIVE_1_1_5:
+        c->shaping = SHAPING_NAIVE, c->weighting = WEIGHTING_STATIC, c->w_id = 0.4f, c->w_prompt = 0.6f;
+        break;
+    case TRAIN_PRESET_SARS_ONLY: c->shaping = SHAPING_SARS, c->weighting = WEIGHTING_STATIC; break;
+    case TRAIN_PRESET_TDW_ONLY: c->shaping = SHAPING_NAIVE, c->weighting = WEIGHTING_TDW; break;
+    }
+}
+
+TrainConfig train_config_default(void) {
+    TrainConfig c;
+    memset(&c, 0, sizeof c);
+    train_preset_apply(&c, TRAIN_PRESET_CUSTOMIZED);
+    c.seed = 1, c.subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, c.iterations = 200;
+    c.pairs = 4, c.group_size = 8, c.steps = 16, c.shift = FLOW_DEFAULT_SHIFT, c.sampler = 0, c.eta = 0.0f;
+    c.shared_noise = 1, c.cfg_ref = 1.0f, c.cfg_txt = 1.0f, c.ref_poses = 6;
+    c.reward_id = 0, c.reward_prompt = 0, c.adv_clamp = 5.0f;
+    c.timestep_fraction = 0.6f, c.inner_epochs = 1, c.groups_per_step = 1, c.clip_eps = 1e-4f, c.kl_beta = 0.0f;
+    c.lr = 1e-5f, c.beta1 = 0.9f, c.beta2 = 0.999f, c.adam_eps = 1e-8f, c.weight_decay = 1e-4f, c.grad_clip = 1.0f;
+    c.ckpt_every = 10, c.sample_every = 50, c.cos_every = 10;
+    return c; // eta stays 0 (the sampler's default) until train_config_resolve
+}
+
+static flow_kind sampler_kind(const TrainConfig *c) { return c->sampler == 1 ? FLOW_SDE_FLOW : FLOW_SDE_DANCE; }
+
+void train_config_resolve(TrainConfig *c) {
+    if (c->eta == 0.0f) c->eta = flow_kind_default_eta(sampler_kind(c));
+}
+
+const char *train_reward_id_name(const TrainConfig *c) {
+    CG_CHECK(c->reward_id >= 0 && c->reward_id < (int)(sizeof REWARD_ID_NAMES / sizeof *REWARD_ID_NAMES), "reward_id %d",
+             c->reward_id);
+    return REWARD_ID_NAMES[c->reward_id];
+}
+
+const char *train_reward_prompt_name(const TrainConfig *c) {
+    CG_CHECK(c->reward_prompt >= 0 && c->reward_prompt < (int)(sizeof REWARD_PROMPT_NAMES / sizeof *REWARD_PROMPT_NAMES),
+             "reward_prompt %d", c->reward_prompt);
+    return REWARD_PROMPT_NAMES[c->reward_prompt];
+}
+
+RolloutConfig train_rollout_config(const TrainConfig *c) {
+    TrainConfig r = *c;
+    train_config_resolve(&r);
+    RolloutConfig rc = {sampler_kind(&r), r.eta, r.shared_noise, r.steps, r.shift, r.cfg_ref, r.cfg_txt, r.group_size,
+                        r.ref_poses};
+    return rc;
+}
+
+AdvConfig train_adv_config(const TrainConfig *c) {
+    AdvConfig a = adv_config_default();
+    a.shaping = (ShapingKind)c->shaping;
+    a.weighting = (WeightingKind)c->weighting;
+    a.n_rewards = 2;
+    a.gamma = c->gamma, a.w_id = c->w_id, a.w_prompt = c->w_prompt, a.clamp = c->adv_clamp;
+    return a;
+}
+
+int train_steps_per_epoch(const TrainConfig *c) {
+    int k = (int)floor((double)c->timestep_fraction * c->steps + 1e-6);
+    return k < 1 ? 1 : (k > c->steps ? c->steps : k);
+}
+
+int train_config_check(const TrainConfig *c, char *err, size_t errlen) {
+    for (int i = 0; i < N_TRAIN_KEYS; i++) { // every key within its range (a struct filled by code)
+        const ConfigKey *k = &TRAIN_KEYS[i];
+        const char *f = (const char *)c + k->offset;
+        if (k->type == CONFIG_INT || k->type == CONFIG_FLOAT) {
+            double v = k->type == CONFIG_INT ? *(const int *)f : *(const float *)f;
+            if (!(v >= k->lo && v <= k->hi))
+                return cg_errf(err, errlen, "%s = %g is out of range [%g, %g]", k->key, v, k->lo, k->hi);
+        } else if (k->type == CONFIG_CHOICE) {
+            char w[CONFIG_MAX_VALUE];
+            config_format(w, sizeof w, c, k);
+            if (strcmp(w, "?") == 0) return cg_errf(err, errlen, "%s = %d is not one of %s", k->key, *(const int *)f, k->choices);
+        }
+    }
+    RolloutConfig rc = train_rollout_config(c);
+    if (rollout_config_check(&rc, err, errlen)) return -1;
+    AdvConfig ac = train_adv_config(c);
+    if (adv_config_check(&ac, err, errlen)) return -1;
+    if (c->groups_per_step > c->pairs)
+        return cg_errf(err, errlen, "groups_per_step = %d exceeds pairs = %d (0 = all groups)", c->groups_per_step, c->pairs);
+    return 0;
+}
+
+int train_key_is_resumable(const char *key) {
+    static const char *const OK[] = {"iterations", "ckpt_every", "sample_every", "cos_every"};
+    for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
+        if (strcmp(key, OK[i]) == 0) return 1;
+    return 0;
+}
+
+// ---- small helpers -----------------------------------------------------------------------------------
+
+// A JSON number, or null when it is not finite.
+static void json_num(FILE *f, const char *key, double v) {
+    if (isfinite(v)) fprintf(f, ",\"%s\":%.7g", key, v);
+    else fprintf(f, ",\"%s\":null", key);
+}
+
+// A JSON array of n numbers (null where not finite).
+static void json_array(FILE *f, const char *key, const double *v, int n) {
+    fprintf(f, ",\"%s\":[", key);
+    for (int t = 0; t < n; t++) {
+        if (isfinite(v[t])) fprintf(f, "%s%.6g", t ? "," : "", v[t]);
+        else fprintf(f, "%snull", t ? "," : "");
+    }
+    fputc(']', f);
+}
+
+// ---- the trainer's state -----------------------------------------------------------------------------
+
+typedef struct {
+    const TrainConfig *cfg;
+    const TrainRun *run;
+    RolloutConfig rc;
+    AdvConfig ac;
+    GrpoConfig gc;
+    int P, G, N, K;           // pairs, group size, steps, steps trained per group and epoch
+    size_t n;                 // floats per image
+    DiTModel policy, ref;     // the policy and (kl_beta > 0) the frozen reference
+    int has_ref;
+    World *world;
+    float *sigmas;            // (N + 1)
+    RolloutBatch rb;          // this iteration's rollouts
+    RolloutBatch preview;     // the sample grids' VAL pairs (sample_every > 0)
+    float *scores;            // (2, P G) rows: identity, prompt
+    float *z;                 // (P, G, 2) group z-scores
+    float *adv;               // (P, G, N) advantages
+    float *part_id, *part_pr; // (P, G, N) identity and prompt parts of the advantage (diagnostic)
+    float *adv_col;           // (G) advantages of one group at one step
+    int *subset;              // (P, K) the steps each group trains in the current epoch, ascending
+    float *g_id;              // (params) the diagnostic's identity-part gradient
+    GrpoWork work;
+    int opt_step;             // AdamW steps taken (1-based inside adamw_step)
+    int saved_iter;           // iteration of the checkpoint on disk, -1 when none
+    char base_model[1024], rewards_dir[1024];
+    char ckpt_path[4200], model_path[4200], config_path[4200], metrics_path[4200], samples_dir[4200];
+    FILE *metrics;
+} Trainer;
+
+typedef struct { // what one iteration logs
+    double r_mean[2], r_std[2];
+    int quad[ADV_N_QUADRANTS];
+    double *adv_step;         // (N) mean advantage per step
+    double *adv_abs_step;     // (N) mean |advantage| per step
+    double adv_abs;
+    GrpoStats gs;
+    double gn_sum;
+    int n_opt;
+    double cos;
+    double t_rollout, t_reward, t_diag, t_update;
+} IterStats;
+
+static void kept_note(char *buf, size_t len, const Trainer *T) {
+    if (T->saved_iter >= 0)
+        snprintf(buf, len, "the last good checkpoint (iteration %d) is kept in %s", T->saved_iter, T->ckpt_path);
+    else snprintf(buf, len, "no checkpoint was written yet");
+}
+
+// The DiTVelocity of group p with model m (the policy or the reference).
+static DiTVelocity group_velocity(const Trainer *T, DiTModel *m, int p) {
+    const size_t r0 = (size_t)p * T->G;
+    DiTVelocity v = {m, T->rb.ref + r0 * T->n, T->rb.model_tokens + r0 * (size_t)T->rb.text_len, T->rc.s_ref,
+                     T->rc.s_txt};
+    return v;
+}
+
+// ---- checkpoints -------------------------------------------------------------------------------------
+
+static void config_to_meta(const TrainConfig *c, CkptMeta *meta) {
+    for (int i = 0; i < N_TRAIN_KEYS; i++) {
+        char key[96], v[CONFIG_MAX_VALUE];
+        snprintf(key, sizeof key, "cfg.%s", TRAIN_KEYS[i].key);
+        config_format(v, sizeof v, c, &TRAIN_KEYS[i]);
+        ckpt_meta_set(meta, key, v);
+    }
+}
+
+static int ckpt_sections(Trainer *T, CkptSection s[4]) {
+    DiTModel *m = &T->policy;
+    s[0] = (CkptSection){"model.", &m->table, m->params};
+    s[1] = (CkptSection){"adam_m.", &m->table, m->adam_m};
+    s[2] = (CkptSection){"adam_v.", &m->table, m->adam_v};
+    if (!T->has_ref) return 3;
+    s[3] = (CkptSection){"ref.", &T->ref.table, T->ref.params};
+    return 4;
+}
+
+static int save_ckpt(Trainer *T, int iteration, char *err, size_t errlen) {
+    CkptMeta meta;
+    ckpt_meta_init(&meta);
+    ckpt_meta_set(&meta, "format", TRAIN_CKPT_FORMAT);
+    dit_config_to_meta(&T->policy.cfg, &meta);
+    ckpt_meta_set_int(&meta, "iteration", iteration);
+    ckpt_meta_set_int(&meta, "opt_step", T->opt_step);
+    cg_rng cursor = {T->cfg->seed, ROLLOUT_STREAM_PAIRS, (uint64_t)iteration}; // every draw is keyed by the iteration
+    ckpt_meta_set_rng(&meta, "rng", &cursor);
+    config_to_meta(T->cfg, &meta);
+    ckpt_meta_set(&meta, "base_model", T->base_model);
+    ckpt_meta_set(&meta, "rewards_dir", T->rewards_dir);
+    CkptSection s[4];
+    int rc = ckpt_save(T->ckpt_path, s, ckpt_sections(T, s), &meta, err, errlen);
+    ckpt_meta_free(&meta);
+    return rc;
+}
+
+// Resume: validate DIR/ckpt.safetensors against the config, create the models from its DiT config
+// and load everything. *iteration receives the checkpoint's iteration.
+static int load_ckpt(Trainer *T, int rows, int *iteration, char *err, size_t errlen) {
+    CkptMeta meta;
+    char why[600];
+    if (ckpt_read_meta(T->ckpt_path, &meta, why, sizeof why)) return cg_errf(err, errlen, "%s", why);
+    int rc = 0;
+    const char *fmt = ckpt_meta_get(&meta, "format");
+    if (!fmt || strcmp(fmt, TRAIN_CKPT_FORMAT) != 0)
+        rc = cg_errf(err, errlen, "%s: not a GRPO checkpoint (format = %s, want %s)", T->ckpt_path, fmt ? fmt : "none",
+                     TRAIN_CKPT_FORMAT);
+    for (int i = 0; rc == 0 && i < N_TRAIN_KEYS; i++) {
+        if (train_key_is_resumable(TRAIN_KEYS[i].key)) continue;
+        char key[96], v[CONFIG_MAX_VALUE];
+        snprintf(key, sizeof key, "cfg.%s", TRAIN_KEYS[i].key);
+        config_format(v, sizeof v, T->cfg, &TRAIN_KEYS[i]);
+        if (ckpt_meta_expect(&meta, key, v, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
+    }
+    long it = 0, opt = 0;
+    if (rc == 0 && (ckpt_meta_get_int(&meta, "iteration", 0, INT_MAX, &it, why, sizeof why) ||
+                    ckpt_meta_get_int(&meta, "opt_step", 0, INT_MAX, &opt, why, sizeof why)))
+        rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
+    DiTConfig dcfg;
+    if (rc == 0 && dit_config_from_meta(&meta, &dcfg, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
+    if (rc == 0) {
+        const char *b = ckpt_meta_get(&meta, "base_model"), *r = ckpt_meta_get(&meta, "rewards_dir");
+        snprintf(T->base_model, sizeof T->base_model, "%s", b ? b : "");
+        if (!T->run->rewards_dir) snprintf(T->rewards_dir, sizeof T->rewards_dir, "%s", r ? r : "");
+    }
+    ckpt_meta_free(&meta);
+    if (rc) return rc;
+    dit_create(&T->policy, &dcfg, rows);
+    if (T->has_ref) dit_create(&T->ref, &dcfg, rows);
+    CkptSection s[4];
+    if (ckpt_load(T->ckpt_path, s, ckpt_sections(T, s), NULL, 0, why, sizeof why)) {
+        dit_free(&T->policy);
+        if (T->has_ref) dit_free(&T->ref);
+        return cg_errf(err, errlen, "%s", why);
+    }
+    *iteration = (int)it;
+    T->opt_step = (int)opt;
+    return 0;
+}
+
+// A fresh run: the policy (and the reference) from the base model file.
+static int load_base(Trainer *T, int rows, char *err, size_t errlen) {
+    if (!T->run->model_path) return cg_errf(err, errlen, "no base model given");
+    if (dit_load(T->run->model_path, &T->policy, rows, err, errlen)) return -1;
+    snprintf(T->base_model, sizeof T->base_model, "%s", T->run->model_path);
+    if (T->has_ref) {
+        dit_create(&T->ref, &T->policy.cfg, rows);
+        memcpy(T->ref.params, T->policy.params, T->policy.table.total * sizeof(float));
+    }
+    return 0;
+}
+
+// The model and the rewards must fit SubjectBench and each other.
+static int check_models(const Trainer *T, char *err, size_t errlen) {
+    const DiTConfig *d = &T->policy.cfg;
+    if (d->channels != 3) return cg_errf(err, errlen, "the generator has %d channels, SubjectBench images have 3", d->channels);
+    if (d->vocab != TOK_VOCAB_SIZE)
+        return cg_errf(err, errlen, "the generator has a vocabulary of %d tokens, the SubjectBench tokenizer has %d", d->vocab,
+                       TOK_VOCAB_SIZE);
+    if (d->text_len < data_max_prompt_words())
+        return cg_errf(err, errlen, "the generator reads %d prompt tokens, SubjectBench prompts have up to %d words",
+                       d->text_len, data_max_prompt_words());
+    Reward *r[2] = {T->run->reward_id, T->run->reward_prompt};
+    for (int k = 0; k < 2; k++) {
+        if (!r[k]) return cg_errf(err, errlen, "no %s reward given", k ? "prompt" : "identity");
+        if (r[k]->S && r[k]->S != d->img)
+            return cg_errf(err, errlen, "the generator makes %dx%d images, reward '%s' takes %dx%d", d->img, d->img, r[k]->name,
+                           r[k]->S, r[k]->S);
+    }
+    return 0;
+}
+
+// ---- 1. rollouts ----------------------------------------------------------------------------------------
+
+static int rollout_phase(Trainer *T, int it, char *err, size_t errlen) {
+    RolloutPair *pairs = cg_malloc((size_t)T->P * sizeof(RolloutPair));
+    for (int p = 0; p < T->P; p++) rollout_draw_pair(&pairs[p], T->cfg->seed, (uint64_t)it, p, T->rc.ref_poses);
+    int rc = rollout_fill_inputs(&T->rb, T->world, pairs, err, errlen);
+    free(pairs);
+    if (rc) return TRAIN_EINPUT;
+    rollout_sample(&T->rb, &T->policy, &T->rc, T->sigmas, T->cfg->seed, (uint64_t)it);
+    return TRAIN_OK;
+}
+
+// ---- 2. rewards and 3. advantages -----------------------------------------------------------------------
+
+static int reward_phase(Trainer *T, int it, IterStats *is, char *err, size_t errlen) {
+    const int P = T->P, G = T->G, N = T->N, B = P * G;
+    const RolloutBatch *rb = &T->rb;
+    RewardBatch batch = {.B = B, .S = rb->S, .images = rb->images, .ref_seg = rb->ref_seg, .ref_plain = rb->ref,
+                         .tokens = rb->tokens, .prompts = rb->prompts, .subjects = rb->subjects};
+    Reward *r[2] = {T->run->reward_id, T->run->reward_prompt};
+    char why[600], kept[4400];
+    kept_note(kept, sizeof kept, T);
+    for (int k = 0; k < 2; k++)
+        if (reward_score(r[k], &batch, T->scores + (size_t)k * B, why, sizeof why))
+            return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: %s; training stopped, %s", it, why, kept);
+    for (int k = 0; k < 2; k++)
+        for (int b = 0; b < B; b++) {
+            const float s = T->scores[(size_t)k * B + b];
+            if (!isfinite(s)) {
+                const RolloutPair *pr = &rb->pairs[b / G];
+                return cg_fail(TRAIN_ERUNTIME, err, errlen,
+                            "iteration %d: reward '%s' is %g for sample %d of group %d (train subject %d, '%s'); "
+                            "training stopped, %s", it, r[k]->name, (double)s, b % G, b / G, pr->subject,
+                            rb->prompts[b].text, kept);
+            }
+        }
+    float *rew = cg_malloc((size_t)G * 2 * sizeof(float));
+    int rc = TRAIN_OK;
+    for (int p = 0; p < P && rc == TRAIN_OK; p++) {
+        for (int g = 0; g < G; g++) {
+            rew[g * 2 + ADV_REWARD_ID] = T->scores[(size_t)p * G + g];
+            rew[g * 2 + ADV_REWARD_PROMPT] = T->scores[(size_t)B + (size_t)p * G + g];
+        }
+        float *adv = T->adv + (size_t)p * G * N, *z = T->z + (size_t)p * G * 2;
+        if (adv_group_advantages(&T->ac, adv, z, rew, G, N, why, sizeof why))
+            rc = cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d, group %d: %s; training stopped, %s", it, p, why, kept);
+        adv_quadrant_counts(is->quad, z, G, 2);
+        for (int g = 0; g < G; g++)
+            for (int t = 0; t < N; t++) { // the identity and prompt parts of the advantage (trainer.h)
+                double wi, wp;
+                weighting_id_prompt(T->ac.weighting, T->ac.w_id, T->ac.w_prompt, t, N, &wi, &wp);
+                const size_t o = (size_t)(p * G + g) * N + t;
+                T->part_id[o] = (float)(wi * z[g * 2 + ADV_REWARD_ID]);
+                T->part_pr[o] = (float)(wp * z[g * 2 + ADV_REWARD_PROMPT]);
+            }
+    }
+    free(rew);
+    if (rc) return rc;
+    // statistics over the P G samples
+    for (int k = 0; k < 2; k++) {
+        double s = 0.0, ss = 0.0;
+        for (int b = 0; b < B; b++) s += T->scores[(size_t)k * B + b];
+        const double mean = s / B;
+        for (int b = 0; b < B; b++) {
+            const double d = T->scores[(size_t)k * B + b] - mean;
+            ss += d * d;
+        }
+        is->r_mean[k] = mean;
+        is->r_std[k] = B > 1 ? sqrt(ss / (B - 1)) : 0.0;
+    }
+    double abs_sum = 0.0;
+    for (int t = 0; t < N; t++) {
+        double s = 0.0, sa = 0.0;
+        for (int b = 0; b < B; b++) {
+            s += T->adv[(size_t)b * N + t];
+            sa += fabs(T->adv[(size_t)b * N + t]);
+        }
+        is->adv_step[t] = s / B;
+        is->adv_abs_step[t] = sa / B;
+        abs_sum += sa;
+    }
+    is->adv_abs = abs_sum / ((double)B * N);
+    return TRAIN_OK;
+}
+
+// ---- 4. the gradient-cosine diagnostic and 5. the update ------------------------------------------------
+
+// subset (P, K) <- the steps group p trains in `epoch` of iteration `it`: K distinct steps of N
+// (a partial Fisher-Yates shuffle), ascending.
+static void draw_subsets(Trainer *T, int it, int epoch) {
+    int *perm = cg_malloc((size_t)T->N * sizeof(int));
+    for (int p = 0; p < T->P; p++) {
+        cg_rng r = cg_rng_make(T->cfg->seed, cg_rng_stream(TRAIN_STREAM_STEPS, (uint64_t)it, ((uint64_t)epoch << 32) | (uint64_t)p));
+        for (int i = 0; i < T->N; i++) perm[i] = i;
+        for (int k = 0; k < T->K; k++) {
+            int j = k + (int)cg_rng_below(&r, (uint32_t)(T->N - k)), t = perm[k];
+            perm[k] = perm[j], perm[j] = t;
+        }
+        int *out = T->subset + (size_t)p * T->K;
+        for (int k = 0; k < T->K; k++) { // insertion sort: K is small
+            int v = perm[k], j = k;
+            for (; j > 0 && out[j - 1] > v; j--) out[j] = out[j - 1];
+            out[j] = v;
+        }
+    }
+    free(perm);
+}
+
+// The advantages (G) of group p at step i, from adv (P, G, N).
+static const float *column(Trainer *T, const float *adv, int p, int i) {
+    for (int g = 0; g < T->G; g++) T->adv_col[g] = adv[(size_t)(p * T->G + g) * T->N + i];
+    return T->adv_col;
+}
+
+// Accumulate into the policy's grads the gradient of the clipped loss of groups [p0, p1) over
+// their current step subsets, with advantages `adv` (P, G, N). Returns the summed loss (NaN stops).
+static double accumulate(Trainer *T, const float *adv, int p0, int p1, const GrpoConfig *gc, GrpoStats *st) {
+    const int count = (p1 - p0) * T->K * T->G;
+    double loss = 0.0;
+    for (int p = p0; p < p1; p++) {
+        DiTVelocity pol = group_velocity(T, &T->policy, p), ref = group_velocity(T, &T->ref, p);
+        for (int k = 0; k < T->K; k++) {
+            const int i = T->subset[(size_t)p * T->K + k];
+            const flow_step_coef c = flow_step_coef_make(T->rc.kind, T->sigmas, T->N, i, T->rc.eta);
+            loss += grpo_group_step(st, &T->work, &pol, T->has_ref ? &ref : NULL, &c, rollout_x(&T->rb, p, i),
+                                    rollout_x(&T->rb, p, i + 1), rollout_logp(&T->rb, p, i), column(T, adv, p, i), count,
+                                    gc, 1);
+            if (!isfinite(loss)) return loss;
+        }
+    }
+    return loss;
+}
+
+// cos(g_id, g_pr) at the rollout's weights over epoch 0's micro-batches (trainer.h). NaN when a
+// gradient is zero or not finite.
+static double gradient_cosine(Trainer *T, int it) {
+    DiTModel *m = &T->policy;
+    const size_t total = m->table.total;
+    const GrpoConfig gc = {T->gc.clip_eps, 0.0}; // the policy-gradient term alone
+    GrpoStats st;
+    grpo_stats_init(&st);
+    draw_subsets(T, it, 0);
+    dit_zero_grad(m);
+    accumulate(T, T->part_id, 0, T->P, &gc, &st);
+    memcpy(T->g_id, m->grads, total * sizeof(float));
+    dit_zero_grad(m);
+    accumulate(T, T->part_pr, 0, T->P, &gc, &st);
+    double dot = 0.0, na = 0.0, nb = 0.0;
+    for (size_t j = 0; j < total; j++) {
+        dot += (double)T->g_id[j] * m->grads[j];
+        na += (double)T->g_id[j] * T->g_id[j];
+        nb += (double)m->grads[j] * m->grads[j];
+    }
+    dit_zero_grad(m);
+    return na > 0.0 && nb > 0.0 ? dot / (sqrt(na) * sqrt(nb)) : NAN;
+}
+
+static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t errlen) {
+    const TrainConfig *cfg = T->cfg;
+    DiTModel *m = &T->policy;
+    const size_t total = m->table.total;
+    const int per_step = cfg->groups_per_step == 0 ? T->P : cfg->groups_per_step;
+    AdamWConfig opt = {cfg->lr, cfg->beta1, cfg->beta2, cfg->adam_eps, cfg->weight_decay};
+    char kept[4400];
+    for (int e = 0; e < cfg->inner_epochs; e++) {
+        draw_subsets(T, it, e);
+        for (int p0 = 0; p0 < T->P; p0 += per_step) {
+            const int p1 = p0 + per_step < T->P ? p0 + per_step : T->P;
+            dit_zero_grad(m);
+            const double loss = accumulate(T, T->adv, p0, p1, &T->gc, &is->gs);
+            const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m->grads, total, (double)cfg->grad_clip)
+                                                    : grad_global_norm(m->grads, total);
+            if (!isfinite(loss) || !isfinite(gn)) {
+                kept_note(kept, sizeof kept, T);
+                return cg_fail(TRAIN_ERUNTIME, err, errlen,
+                            "iteration %d, epoch %d, groups %d-%d: loss = %g, gradient norm = %g: training diverged; %s", it,
+                            e, p0, p1 - 1, loss, gn, kept);
+            }
+            T->opt_step++;
+            adamw_step(m->params, m->grads, m->adam_m, m->adam_v, &m->table, T->opt_step, &opt);
+            is->gn_sum += gn;
+            is->n_opt++;
+            if (T->run->kill_at == it) { // tests: die like a kill -9 in the middle of an iteration
+                if (T->metrics) fflush(T->metrics);
+                raise(SIGKILL);
+            }
+        }
+    }
+    return TRAIN_OK;
+}
+
+// ---- 6. log, 7. samples, 8. checkpoint ----------------------------------------------------------------
+
+static void log_iteration(Trainer *T, int it, const IterStats *is, double elapsed) {
+    FILE *f = T->metrics;
+    const int B = T->P * T->G;
+    const double ns = is->gs.n_samples > 0 ? (double)is->gs.n_samples : NAN;
+    fprintf(f, "{\"iteration\":%d", it);
+    json_num(f, "reward_id_mean", is->r_mean[0]);
+    json_num(f, "reward_id_std", is->r_std[0]);
+    json_num(f, "reward_prompt_mean", is->r_mean[1]);
+    json_num(f, "reward_prompt_std", is->r_std[1]);
+    json_num(f, "both_pos", (double)is->quad[ADV_Q_BOTH_POS] / B);
+    json_num(f, "conflict", (double)is->quad[ADV_Q_CONFLICT] / B);
+    json_num(f, "both_neg", (double)is->quad[ADV_Q_BOTH_NEG] / B);
+    json_num(f, "zero", (double)is->quad[ADV_Q_ZERO] / B);
+    json_array(f, "adv_mean_step", is->adv_step, T->N);
+    json_array(f, "adv_abs_step", is->adv_abs_step, T->N);
+    json_num(f, "adv_abs_mean", is->adv_abs);
+    json_num(f, "loss", is->n_opt > 0 ? is->gs.loss / is->n_opt : NAN);
+    json_num(f, "policy_loss", is->n_opt > 0 ? is->gs.policy_loss / is->n_opt : NAN);
+    json_num(f, "clip_frac", (double)is->gs.n_clipped / ns);
+    json_num(f, "approx_kl", is->gs.approx_kl / ns);
+    json_num(f, "kl_ref", is->gs.kl_ref / ns);
+    json_num(f, "ratio_min", is->gs.ratio_min);
+    json_num(f, "ratio_max", is->gs.ratio_max);
+    json_num(f, "grad_norm", is->n_opt > 0 ? is->gn_sum / is->n_opt : NAN);
+    json_num(f, "grad_cos_id_prompt", is->cos);
+    json_num(f, "lr", T->cfg->lr);
+    fprintf(f, ",\"opt_step\":%d", T->opt_step);
+    json_num(f, "t_rollout", is->t_rollout);
+    json_num(f, "t_reward", is->t_reward);
+    json_num(f, "t_diag", is->t_diag);
+    json_num(f, "t_update", is->t_update);
+    fprintf(f, ",\"elapsed_s\":%.3f}\n", elapsed);
+    fflush(f);
+}
+
+// DIR/samples/iter_NNNNNN.png: 4 VAL subjects x [reference | G samples], ODE from fixed noise
+// (iteration 0 of the rollout streams, which training never uses), upscaled to >= 64 pixels.
+static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
+    RolloutBatch *pb = &T->preview;
+    const int rows = pb->P, G = T->G, S = pb->S;
+    RolloutPair pairs[4];
+    for (int k = 0; k < rows; k++) pairs[k] = (RolloutPair){SPLIT_VAL, k, (7 * k) % PROMPT_N_TEMPLATES, 0};
+    if (rollout_fill_inputs(pb, T->world, pairs, err, errlen)) return TRAIN_EINPUT;
+    RolloutConfig ode = T->rc;
+    ode.kind = FLOW_ODE;
+    ode.shared_noise = 0;
+    rollout_sample(pb, &T->policy, &ode, T->sigmas, T->cfg->seed, 0);
+    const int zoom = S >= 64 ? 1 : (64 + S - 1) / S, cell = S * zoom, gap = 2;
+    const int W = gap + (G + 1) * (cell + gap) + gap, H = gap + rows * (cell + gap);
+    unsigned char *grid = cg_malloc((size_t)W * H * 3);
+    memset(grid, 40, (size_t)W * H * 3);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c <= G; c++) {
+            const float *img = c == 0 ? pb->ref + (size_t)r * G * pb->n : pb->images + ((size_t)r * G + c - 1) * pb->n;
+            const int x0 = gap + c * (cell + gap) + (c > 0 ? gap : 0), y0 = gap + r * (cell + gap);
+            for (int y = 0; y < cell; y++)
+                for (int x = 0; x < cell; x++)
+                    for (int ch = 0; ch < 3; ch++) {
+                        float v = 0.5f * (img[((size_t)(y / zoom) * S + (size_t)(x / zoom)) * 3 + ch] + 1.0f);
+                        v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+                        grid[((size_t)(y0 + y) * W + (size_t)(x0 + x)) * 3 + ch] = (unsigned char)(v * 255.0f + 0.5f);
+                    }
+        }
+    char path[4400], why[512];
+    snprintf(path, sizeof path, "%s/iter_%06d.png", T->samples_dir, it);
+    int rc = cg_png_write_rgb8(path, grid, W, H, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why) : TRAIN_OK;
+    free(grid);
+    return rc;
+}
+
+// Checkpoint after iteration `it`, refusing weights that are not finite.
+static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
+    const size_t total = T->policy.table.total, bad = buffer_first_nonfinite(T->policy.params, total);
+    char why[600], kept[4400];
+    if (bad < total) {
+        kept_note(kept, sizeof kept, T);
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: non-finite weights (%s): training diverged; %s", it,
+                    param_table_name_at(&T->policy.table, bad), kept);
+    }
+    if (save_ckpt(T, it, why, sizeof why)) return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+    T->saved_iter = it;
+    return TRAIN_OK;
+}
+
+// ---- the loop -----------------------------------------------------------------------------------------
+
+static void trainer_free(Trainer *T) {
+    if (T->metrics) fclose(T->metrics);
+    if (T->policy.params) dit_free(&T->policy);
+    if (T->ref.params) dit_free(&T->ref);
+    if (T->rb.traj) rollout_batch_free(&T->rb);
+    if (T->preview.traj) rollout_batch_free(&T->preview);
+    if (T->work.v) grpo_work_free(&T->work);
+    free(T->world), free(T->sigmas), free(T->scores), free(T->z), free(T->adv), free(T->part_id), free(T->part_pr);
+    free(T->adv_col), free(T->subset), free(T->g_id);
+}
+
+static void progress_line(const Trainer *T, int it, const IterStats *is, double eta_s) {
+    const int B = T->P * T->G;
+    char eta[32];
+    rundir_fmt_duration(eta, sizeof eta, eta_s);
+    fprintf(stderr, "train: iter %d/%d r_id %.2f+-%.2f r_prompt %.2f+-%.2f conflict %.0f%% loss %.4g clip %.3f kl %.2g "
+            "gnorm %.3g", it, T->cfg->iterations, is->r_mean[0], is->r_std[0], is->r_mean[1], is->r_std[1],
+            100.0 * is->quad[ADV_Q_CONFLICT] / B, is->n_opt ? is->gs.loss / is->n_opt : NAN,
+            is->gs.n_samples ? (double)is->gs.n_clipped / (double)is->gs.n_samples : NAN,
+            is->gs.n_samples ? is->gs.approx_kl / (double)is->gs.n_samples : NAN, is->n_opt ? is->gn_sum / is->n_opt : NAN);
+    if (isfinite(is->cos)) fprintf(stderr, " cos(id,prompt) %.3f", is->cos);
+    fprintf(stderr, " | rollout %.2fs reward %.2fs update %.2fs", is->t_rollout, is->t_reward, is->t_update);
+    if (is->t_diag > 0.0) fprintf(stderr, " diag %.2fs", is->t_diag);
+    fprintf(stderr, " | ETA %s\n", eta);
+}
+
+static int save_model(Trainer *T, int it, char *err, size_t errlen) {
+    CkptMeta extra;
+    ckpt_meta_init(&extra);
+    ckpt_meta_set(&extra, "source", "cgrpo train (GRPO policy)");
+    ckpt_meta_set_int(&extra, "iteration", it);
+    ckpt_meta_set(&extra, "base_model", T->base_model);
+    config_to_meta(T->cfg, &extra);
+    char why[600];
+    int rc = dit_save(&T->policy, T->model_path, &extra, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
+                                                                          : TRAIN_OK;
+    ckpt_meta_free(&extra);
+    return rc;
+}
+
+int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, char *err, size_t errlen) {
+    TrainResult r;
+    memset(&r, 0, sizeof r);
+    r.last_loss = r.last_grad_norm = NAN;
+    TrainConfig cfg = *cfg_in;
+    train_config_resolve(&cfg);
+    char why[1200];
+    if (train_config_check(&cfg, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+
+    Trainer T;
+    memset(&T, 0, sizeof T);
+    T.cfg = &cfg, T.run = run;
+    T.rc = train_rollout_config(&cfg);
+    T.ac = train_adv_config(&cfg);
+    T.gc = (GrpoConfig){cfg.clip_eps, cfg.kl_beta};
+    T.P = cfg.pairs, T.G = cfg.group_size, T.N = cfg.steps, T.K = train_steps_per_epoch(&cfg);
+    T.has_ref = cfg.kl_beta > 0.0f;
+    T.saved_iter = -1;
+    snprintf(T.rewards_dir, sizeof T.rewards_dir, "%s", run->rewards_dir ? run->rewards_dir : "");
+    rundir_join(T.ckpt_path, sizeof T.ckpt_path, run->dir, TRAIN_CKPT_FILE);
+    rundir_join(T.model_path, sizeof T.model_path, run->dir, TRAIN_MODEL_FILE);
+    rundir_join(T.config_path, sizeof T.config_path, run->dir, TRAIN_CONFIG_FILE);
+    rundir_join(T.metrics_path, sizeof T.metrics_path, run->dir, TRAIN_METRICS_FILE);
+    rundir_join(T.samples_dir, sizeof T.samples_dir, run->dir, TRAIN_SAMPLES_DIR);
+
+    // the run directory and the models: the base generator for a fresh run, the checkpoint to resume
+    const int rows = rollout_model_rows(&T.rc);
+    int start = 0;
+    if (run->resume) {
+        if (!rundir_exists(T.ckpt_path)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", T.ckpt_path);
+        if (load_ckpt(&T, rows, &start, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s", why);
+        T.saved_iter = start;
+        if (start > cfg.iterations) {
+            trainer_free(&T);
+            return cg_fail(TRAIN_EINPUT, err, errlen, "iterations = %d is below the checkpoint's iteration %d", cfg.iterations,
+                        start);
+        }
+    } else {
+        if (rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+        if (rundir_exists(T.ckpt_path))
+            return cg_fail(TRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose "
+                        "another directory", run->dir, TRAIN_CKPT_FILE, run->dir);
+        if (load_base(&T, rows, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+    }
+    if (check_models(&T, why, sizeof why)) {
+        trainer_free(&T);
+        return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+    }
+    dit_zero_grad(&T.policy);
+    T.n = dit_image_floats(&T.policy.cfg);
+
+    // the resolved config, the metrics file, the samples directory
+    if (config_write_file(T.config_path, &cfg, TRAIN_KEYS, N_TRAIN_KEYS,
+                          "# cgrpo train: the resolved config of this run (cgrpo train --resume reads it)\n", why,
+                          sizeof why)) {
+        trainer_free(&T);
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+    }
+    const double elapsed0 = run->resume ? rundir_trim_metrics(T.metrics_path, "iteration", start) : 0.0;
+    T.metrics = fopen(T.metrics_path, run->resume ? "ab" : "wb");
+    if (!T.metrics) {
+        trainer_free(&T);
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", T.metrics_path, strerror(errno));
+    }
+    if (cfg.sample_every > 0 && rundir_mkdirs(T.samples_dir, why, sizeof why)) {
+        trainer_free(&T);
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+    }
+
+    // buffers
+    const int P = T.P, G = T.G, N = T.N, S = T.policy.cfg.img;
+    T.world = cg_malloc(sizeof(World));
+    world_init(T.world, cfg.subjects_seed);
+    T.sigmas = cg_malloc((size_t)(N + 1) * sizeof(float));
+    flow_sigmas(T.sigmas, N, cfg.shift);
+    rollout_batch_alloc(&T.rb, P, G, N, S, T.policy.cfg.text_len);
+    if (cfg.sample_every > 0) rollout_batch_alloc(&T.preview, 4, G, N, S, T.policy.cfg.text_len);
+    T.scores = cg_malloc((size_t)2 * P * G * sizeof(float));
+    T.z = cg_malloc((size_t)P * G * 2 * sizeof(float));
+    T.adv = cg_malloc((size_t)P * G * N * sizeof(float));
+    T.part_id = cg_malloc((size_t)P * G * N * sizeof(float));
+    T.part_pr = cg_malloc((size_t)P * G * N * sizeof(float));
+    T.adv_col = cg_malloc((size_t)G * sizeof(float));
+    T.subset = cg_malloc((size_t)P * T.K * sizeof(int));
+    if (cfg.cos_every > 0) T.g_id = cg_malloc(T.policy.table.total * sizeof(float));
+    grpo_work_alloc(&T.work, G, T.n);
+    double *adv_step = cg_malloc((size_t)N * sizeof(double)), *adv_abs_step = cg_malloc((size_t)N * sizeof(double));
+
+    if (run->progress) {
+        fprintf(stderr, "train: %s %s: %s + %s, P %d x G %d, %d %s steps (eta %g), %d steps per group and epoch, "
+                "%zu parameters\n", run->resume ? "resuming" : "starting", run->dir, shaping_name(T.ac.shaping),
+                weighting_name(T.ac.weighting), P, G, N, flow_kind_name(T.rc.kind), (double)T.rc.eta, T.K,
+                T.policy.table.total);
+        if (run->resume) fprintf(stderr, "train: continuing after iteration %d of %d\n", start, cfg.iterations);
+    }
+    int rc = TRAIN_OK;
+    if (!run->resume && cfg.sample_every > 0) rc = write_samples(&T, 0, err, errlen); // the base model
+
+    // the iterations
+    int end = cfg.iterations;
+    if (run->stop_after > 0 && run->stop_after < end) end = run->stop_after;
+    r.start_iteration = r.end_iteration = start;
+    const double t_start = cg_now();
+    for (int it = start + 1; it <= end && rc == TRAIN_OK; it++) {
+        IterStats is;
+        memset(&is, 0, sizeof is);
+        is.adv_step = adv_step;
+        is.adv_abs_step = adv_abs_step;
+        is.cos = NAN;
+        grpo_stats_init(&is.gs);
+        // 1. rollouts
+        double t0 = cg_now();
+        rc = rollout_phase(&T, it, err, errlen);
+        double t1 = cg_now();
+        is.t_rollout = t1 - t0;
+        if (rc) break;
+        // 2. rewards, 3. advantages
+        rc = reward_phase(&T, it, &is, err, errlen);
+        double t2 = cg_now();
+        is.t_reward = t2 - t1;
+        if (rc) break;
+        // 4. the gradient-cosine diagnostic (at the rollout's weights)
+        if (cfg.cos_every > 0 && it % cfg.cos_every == 0) is.cos = gradient_cosine(&T, it);
+        double t3 = cg_now();
+        is.t_diag = t3 - t2;
+        // 5. the policy update
+        rc = update_phase(&T, it, &is, err, errlen);
+        double t4 = cg_now();
+        is.t_update = t4 - t3;
+        if (rc) break;
+        // 6. log
+        r.iterations_run++;
+        r.end_iteration = it;
+        r.t_rollout += is.t_rollout, r.t_reward += is.t_reward, r.t_diag += is.t_diag, r.t_update += is.t_update;
+        r.last_loss = is.n_opt ? is.gs.loss / is.n_opt : NAN;
+        r.last_grad_norm = is.n_opt ? is.gn_sum / is.n_opt : NAN;
+        const double wall = cg_now() - t_start;
+        log_iteration(&T, it, &is, elapsed0 + wall);
+        if (run->progress) progress_line(&T, it, &is, (cfg.iterations - it) * wall / r.iterations_run);
+        // 7. samples, 8. checkpoint
+        if (cfg.sample_every > 0 && (it % cfg.sample_every == 0 || it == cfg.iterations))
+            rc = write_samples(&T, it, err, errlen);
+        if (rc == TRAIN_OK && ((cfg.ckpt_every > 0 && it % cfg.ckpt_every == 0) || it == end))
+            rc = checkpoint(&T, it, err, errlen);
+    }
+    r.t_total = cg_now() - t_start;
+    if (rc == TRAIN_OK && end == cfg.iterations) { // finished: the last checkpoint and the model file
+        if (T.saved_iter != end) rc = checkpoint(&T, end, err, errlen);
+        if (rc == TRAIN_OK) rc = save_model(&T, end, err, errlen);
+        if (rc == TRAIN_OK && run->progress)
+            fprintf(stderr, "train: done at iteration %d: %s, %s\n", end, T.model_path, T.ckpt_path);
+    } else if (rc == TRAIN_OK && run->progress) {
+        fprintf(stderr, "train: stopped after iteration %d (checkpoint %s); continue with --resume %s\n", r.end_iteration,
+                T.ckpt_path, run->dir);
+    }
+    free(adv_step), free(adv_abs_step);
+    trainer_free(&T);
+    if (res) *res = r;
+    return rc;
+}

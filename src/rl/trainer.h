@@ -1,0 +1,181 @@
+// trainer.h: the Customized-GRPO training loop (DESIGN.md section 7, issue 6), as a library
+// function over a config struct so that tests drive it exactly as `cgrpo train` does.
+//
+// One iteration it = 1, 2, ... (trainer.c reads top to bottom in this order):
+//   1. rollouts    P (subject, prompt) pairs from the TRAIN subjects, a group of G images each
+//                  from the SDE sampler, every transition and its log-prob stored (rl/rollout.h)
+//   2. rewards     the identity reward and the prompt reward by name (rl/reward.h) on all P G images
+//   3. advantages  per group: z-scores, shaping (naive / SARS / ...), weighting (static / TDW by
+//                  the TRUE step index of each transition), clamp (rl/advantage.h); (G, N) per group
+//   4. diagnostic  every cos_every iterations, before the update: the cosine between the policy
+//                  gradients of the identity part and of the prompt part of the advantage (below)
+//   5. update      inner_epochs epochs; in each, every group trains on a random subset of
+//                  floor(timestep_fraction N) of its N steps (one subset per GROUP: the recompute
+//                  must use the group's batch layout, so the G samples share their steps;
+//                  DanceGRPO draws one per sample); micro-batch = one group at one step
+//                  (rl/grpo.h); the micro-batches of groups_per_step groups are accumulated into
+//                  one optimizer step (gradient accumulation; 0 = all groups: one step per epoch),
+//                  then the global gradient norm is clipped and AdamW steps
+//   6. log         one JSON line in DIR/metrics.jsonl, a progress line on stderr
+//   7. samples     every sample_every iterations: DIR/samples/iter_NNNNNN.png
+//   8. checkpoint  every ckpt_every iterations and at the end, atomically
+//
+// Gradient-cosine diagnostic. The advantage of sample b at step t is split into
+//   identity part  w_id(t) A_id,   prompt part  w_pr(t) A_pr,   rest  A - both
+// (A_id, A_pr the group z-scores, w the static or TDW weights; the rest is the SARS / harmonic
+// bonus and whatever the clamp or min / max shaping change). With the rollout's weights (r = 1)
+// the loss gradient is linear in the advantage, so g_id and g_pr are the gradients of the loss with
+// the advantage replaced by the identity part alone and by the prompt part alone, over the
+// micro-batches of epoch 0, no KL term. grad_cos_id_prompt = <g_id, g_pr> / (|g_id| |g_pr|): near
+// -1 the two rewards pull the generator in opposite directions (null when a gradient is zero).
+// It costs two extra forward + backward passes of one epoch, hence every cos_every iterations.
+//
+// Randomness: every draw is a pure function of (seed, iteration, index): pairs and rollout noise
+// (rollout.h), step subsets cg_rng_stream(TRAIN_STREAM_STEPS, iteration, epoch << 32 | p). The
+// checkpoint holds the policy, both AdamW moments, the reference policy (when kl_beta > 0), the
+// AdamW step and the iteration, so a run resumed from iteration k ends bit-identical to an
+// uninterrupted one (tests/cli_train.sh kills a run with SIGKILL and compares files with cmp).
+//
+// Run directory:
+//   DIR/config.cfg        the resolved config (`--resume` reads it back)
+//   DIR/metrics.jsonl     one line per iteration: {"iteration", "reward_id_mean", "reward_id_std",
+//                         "reward_prompt_mean", "reward_prompt_std", "both_pos", "conflict",
+//                         "both_neg", "zero" (shares of the P G samples per quadrant of
+//                         (A_id, A_pr)), "adv_mean_step" ([N] mean advantage per denoising step:
+//                         the z-scores have group mean 0, so this is the mean SARS bonus, step by
+//                         step only where the clamp acts), "adv_abs_step" ([N] mean |advantage|
+//                         per step: TDW's shift shows here), "adv_abs_mean", "loss", "policy_loss", "clip_frac", "approx_kl" (k3,
+//                         see grpo.h), "kl_ref", "ratio_min", "ratio_max", "grad_norm" (mean of the
+//                         optimizer steps, before clipping), "grad_cos_id_prompt" (or null),
+//                         "lr", "opt_step", "t_rollout", "t_reward", "t_diag", "t_update" (seconds),
+//                         "elapsed_s"}; a value that is not finite is written as null
+//   DIR/ckpt.safetensors  sections model., adam_m., adam_v. (+ ref. with kl_beta > 0) and metadata:
+//                         format, dit.*, iteration, opt_step, rng.*, cfg.<key> for every key,
+//                         base_model, rewards_dir
+//   DIR/model.safetensors at the end: the policy's weights (dit_save; `cgrpo sample --model` reads it)
+//   DIR/samples/iter_NNNNNN.png  4 VAL subjects (rows; templates 0, 7, 14, 21) x [reference | G
+//                         ODE samples from fixed noise], at iteration 0 (the base model, fresh runs),
+//                         every sample_every iterations and at the last iteration
+//
+// Failures: a NaN or Inf in a reward, a loss, a gradient norm or the weights stops the run with a
+// one-line reason (TRAIN_ERUNTIME) and leaves the last good checkpoint as it was.
+#ifndef CGRPO_RL_TRAINER_H
+#define CGRPO_RL_TRAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/config.h"
+#include "rl/advantage.h"
+#include "rl/grpo.h"
+#include "rl/reward.h"
+#include "rl/rollout.h"
+
+#define TRAIN_CKPT_FORMAT "cgrpo-grpo-ckpt-1"
+#define TRAIN_CKPT_FILE "ckpt.safetensors"
+#define TRAIN_MODEL_FILE "model.safetensors"
+#define TRAIN_CONFIG_FILE "config.cfg"
+#define TRAIN_METRICS_FILE "metrics.jsonl"
+#define TRAIN_SAMPLES_DIR "samples"
+#define TRAIN_STREAM_STEPS 0x4752504f00000001ull // "GRPO" 1: timestep subsets
+
+// Presets: the shaping and weighting of the paper's runs. Every preset has weights summing to 1,
+// so all give advantages on the same scale (naive-1-1.5 is the paper's 1:1.5 id:prompt ratio
+// normalized: 0.4 / 0.6).
+//   customized   SARS (gamma 0.4) + TDW                     (the default; Customized-GRPO)
+//   naive-1-1    naive, static w_id 0.5, w_prompt 0.5       (baseline 1:1)
+//   naive-1-1.5  naive, static w_id 0.4, w_prompt 0.6       (baseline 1:1.5)
+//   sars-only    SARS (gamma 0.4), static 0.5 / 0.5          (ablation)
+//   tdw-only     naive + TDW                                 (ablation)
+enum { TRAIN_PRESET_CUSTOMIZED, TRAIN_PRESET_NAIVE_1_1, TRAIN_PRESET_NAIVE_1_1_5, TRAIN_PRESET_SARS_ONLY,
+       TRAIN_PRESET_TDW_ONLY, TRAIN_N_PRESETS };
+#define TRAIN_PRESET_WORDS "customized|naive-1-1|naive-1-1.5|sars-only|tdw-only"
+#define TRAIN_SAMPLER_WORDS "dance|flow"
+#define TRAIN_REWARD_ID_WORDS "id|judge-id|judge-id-plain|judge-clip-i"
+#define TRAIN_REWARD_PROMPT_WORDS "prompt|judge-clip-t|attr"
+
+typedef struct {
+    int preset;              // TRAIN_PRESET_*: applied first, the keys below may override it
+    uint64_t seed;           // rollouts, step subsets (the policy starts from the base model)
+    uint64_t subjects_seed;  // the SubjectBench population
+    int iterations;          // total iterations
+    // rollouts
+    int pairs;               // P, (subject, prompt) pairs per iteration
+    int group_size;          // G, images per pair
+    int steps;               // N, denoising steps
+    float shift;             // sigma schedule time shift
+    int sampler;             // 0 dance, 1 flow (TRAIN_SAMPLER_WORDS)
+    float eta;               // SDE noise level; 0 = the sampler's default (dance 0.4, flow 0.7)
+    int shared_noise;        // 1: a group starts from one shared noise
+    float cfg_ref, cfg_txt;  // guidance scales (1 1 = none)
+    int ref_poses;           // reference pose drawn from [0, ref_poses)
+    // rewards and advantages
+    int reward_id;           // index into TRAIN_REWARD_ID_WORDS
+    int reward_prompt;       // index into TRAIN_REWARD_PROMPT_WORDS
+    int shaping;             // ShapingKind
+    int weighting;           // WeightingKind
+    float gamma, w_id, w_prompt, adv_clamp;
+    // policy update
+    float timestep_fraction; // share of each trajectory's steps trained per epoch
+    int inner_epochs;
+    int groups_per_step;     // groups accumulated per optimizer step; 0 = all P
+    float clip_eps, kl_beta;
+    float lr, beta1, beta2, adam_eps, weight_decay, grad_clip;
+    // output
+    int ckpt_every;          // 0: only at the end
+    int sample_every;        // 0: no sample grids
+    int cos_every;           // 0: no gradient-cosine diagnostic
+} TrainConfig;
+
+// The defaults: preset customized, P 4, G 8, N 16, dance with eta 0 (the sampler's default, 0.4,
+// once train_config_resolve ran; train_run resolves its copy), shared noise, no guidance,
+// fraction 0.6, 1 epoch, 1 group per optimizer step, eps 1e-4, beta 0, lr 1e-5, AdamW 0.9 / 0.999 /
+// 1e-8 / 1e-4, clip 1; ckpt every 10, samples every 50, cosine every 10, 200 iterations.
+TrainConfig train_config_default(void);
+const ConfigKey *train_config_keys(int *n);
+// Set the shaping, weighting, gamma and weights of preset `p` (and cfg->preset).
+void train_preset_apply(TrainConfig *cfg, int preset);
+// The preset index of a name, or -1.
+int train_preset_parse(const char *name);
+const char *train_preset_name(int preset);
+// Replace eta = 0 by the sampler's default (idempotent).
+void train_config_resolve(TrainConfig *cfg);
+// 0, or -1 with a one-line reason naming the key.
+int train_config_check(const TrainConfig *cfg, char *err, size_t errlen);
+// 1 for the keys a resumed run may change (iterations, ckpt_every, sample_every, cos_every).
+int train_key_is_resumable(const char *key);
+// The reward names of the config ("id", "prompt", ...).
+const char *train_reward_id_name(const TrainConfig *cfg);
+const char *train_reward_prompt_name(const TrainConfig *cfg);
+// The pieces of the config as the modules take them.
+RolloutConfig train_rollout_config(const TrainConfig *cfg);
+AdvConfig train_adv_config(const TrainConfig *cfg);
+// Steps trained per group and epoch: floor(timestep_fraction N), at least 1.
+int train_steps_per_epoch(const TrainConfig *cfg);
+
+typedef struct {
+    const char *dir;          // the run directory (created; a fresh run refuses one holding a checkpoint)
+    int resume;               // 1: continue from DIR/ckpt.safetensors (cfg: DIR/config.cfg, resumable keys changed)
+    int progress;             // 1: a progress line per iteration on stderr
+    const char *model_path;   // base generator: the initial policy and the KL reference (fresh runs)
+    const char *rewards_dir;  // recorded in the checkpoint (may be NULL)
+    Reward *reward_id;        // borrowed; reward_create_by_name(train_reward_id_name(cfg), ...) or a custom one
+    Reward *reward_prompt;    // borrowed
+    int stop_after;           // > 0: stop after this iteration with a checkpoint, as if interrupted
+    int kill_at;              // > 0 (tests): raise(SIGKILL) after the first optimizer step of this iteration
+} TrainRun;
+
+typedef struct {
+    int start_iteration, end_iteration; // 0 or the checkpoint's; the last one completed
+    int iterations_run;
+    double t_rollout, t_reward, t_diag, t_update, t_total; // seconds summed over this call's iterations
+    double last_loss, last_grad_norm;
+} TrainResult;
+
+#define TRAIN_OK 0
+#define TRAIN_ERUNTIME 1 // NaN/Inf, I/O failure: exit status 1
+#define TRAIN_EINPUT 2   // bad config, model, rewards or checkpoint: exit status 2
+
+int train_run(const TrainConfig *cfg, const TrainRun *run, TrainResult *res, char *err, size_t errlen);
+
+#endif

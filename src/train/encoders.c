@@ -1,0 +1,1046 @@
+// encoders.c: encoder models (create, save, load, embed), their SubjectBench training data and the
+// training loop. See encoders.h.
+#include "train/encoders.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "eval/reward_metrics.h"
+#include "nn/loss.h"
+#include "world/render.h"
+#include "world/tokenizer.h"
+
+// RNG purposes of the data maker (cg_rng_stream(purpose, step, b))
+#define ENC_STREAM_PICK 0x454e43504b31ULL // "ENCPK1": which subjects a step uses
+#define ENC_STREAM_ITEM 0x454e43495431ULL // "ENCIT1": one item's views, prompt, placement, noise
+#define ENC_VAL_SEED 0                    // render seeds of the validation set (fixed for every run)
+
+// ---- names ------------------------------------------------------------------------------------------
+
+static const char *const KIND_NAMES[ENC_N_KINDS] = {"id", "clip", "attr"};
+static const char *const POP_NAMES[3] = {"reward", "judge", "all"};
+
+const char *enc_kind_name(EncKind k) { return k >= 0 && k < ENC_N_KINDS ? KIND_NAMES[k] : "?"; }
+
+int enc_kind_from_name(const char *name) {
+    for (int k = 0; k < ENC_N_KINDS; k++)
+        if (strcmp(name, KIND_NAMES[k]) == 0) return k;
+    return -1;
+}
+
+const char *enc_population_name(EncPopulation p) { return p >= 0 && p <= ENC_POP_ALL ? POP_NAMES[p] : "?"; }
+
+int enc_population_from_name(const char *name) {
+    for (int p = 0; p <= ENC_POP_ALL; p++)
+        if (strcmp(name, POP_NAMES[p]) == 0) return p;
+    return -1;
+}
+
+int enc_population_has(EncPopulation p, int index) {
+    if (p == ENC_POP_ALL) return 1;
+    int reward_half = index % 4 < 2; // 0, 1 (an object and a live subject) | 2, 3
+    return p == ENC_POP_REWARD ? reward_half : !reward_half;
+}
+
+// ---- attributes -------------------------------------------------------------------------------------
+
+int attr_n_classes(int head) {
+    switch (head) {
+    case ATTR_SCENE: return PROMPT_N_SCENES + 1;
+    case ATTR_ACCESSORY: return PROMPT_N_ACCESSORIES + 1;
+    case ATTR_PROPERTY: return PROMPT_N_PROPERTIES + 1;
+    case ATTR_CLASS: return WORLD_N_CLASSES;
+    default: cg_die("attribute head %d does not exist", head);
+    }
+}
+
+const char *attr_head_name(int head) {
+    static const char *const names[ATTR_N_HEADS] = {"scene", "accessory", "property", "class"};
+    CG_CHECK(head >= 0 && head < ATTR_N_HEADS, "attribute head %d", head);
+    return names[head];
+}
+
+const char *attr_label_name(int head, int label) {
+    CG_CHECK(label >= 0 && label < attr_n_classes(head), "label %d of head %d", label, head);
+    switch (head) {
+    case ATTR_SCENE: return label == ATTR_SCENE_NONE ? "none" : prompt_item_name(PROMPT_SCENE, label);
+    case ATTR_ACCESSORY: return label == ATTR_ACCESSORY_NONE ? "none" : prompt_item_name(PROMPT_ACCESSORY, label);
+    case ATTR_PROPERTY: return label == ATTR_PROPERTY_NONE ? "none" : prompt_item_name(PROMPT_PROPERTY, label);
+    default: return world_class_word(label);
+    }
+}
+
+void attr_labels(int labels[ATTR_N_HEADS], const Prompt *p) {
+    labels[ATTR_SCENE] = p->kind == PROMPT_SCENE ? p->item : ATTR_SCENE_NONE;
+    labels[ATTR_ACCESSORY] = p->kind == PROMPT_ACCESSORY ? p->item : ATTR_ACCESSORY_NONE;
+    labels[ATTR_PROPERTY] = p->kind == PROMPT_PROPERTY ? p->item : ATTR_PROPERTY_NONE;
+    labels[ATTR_CLASS] = p->cls;
+}
+
+// ---- identity-attribute heads -------------------------------------------------------------------------
+
+int id_aux_n_classes(int head) {
+    switch (head) {
+    case IDA_BODY: return WORLD_N_CLASSES * WORLD_N_SHAPES;
+    case IDA_MAIN: return WORLD_N_MAIN_COLOURS;
+    case IDA_PATTERN: return WORLD_N_PATTERNS;
+    case IDA_SECOND: return WORLD_N_COLOURS + 1;
+    default: cg_die("identity head %d does not exist", head);
+    }
+}
+
+void id_aux_labels(int labels[ID_AUX_N_HEADS], const Subject *s) {
+    labels[IDA_BODY] = s->cls * WORLD_N_SHAPES + s->shape;
+    labels[IDA_MAIN] = s->main_colour;
+    labels[IDA_PATTERN] = s->pattern;
+    labels[IDA_SECOND] = s->pattern == PAT_NONE ? WORLD_N_COLOURS : s->second_colour;
+}
+
+// ---- models -----------------------------------------------------------------------------------------
+
+void enc_default_configs(EncKind kind, ViTConfig *v, TextEncConfig *t) {
+    *v = (ViTConfig){.img = 32, .patch = 4, .channels = 3, .width = 96, .depth = 4, .n_heads = 4,
+                     .embed_dim = 64, .logit_scale = kind != ENC_ATTR};
+    if (kind == ENC_ATTR) {
+        v->n_cls_heads = ATTR_N_HEADS;
+        for (int h = 0; h < ATTR_N_HEADS; h++) v->n_classes[h] = attr_n_classes(h);
+    }
+    if (t)
+        *t = (TextEncConfig){.max_len = TOK_MAX_TOKENS, .vocab = TOK_VOCAB_SIZE, .width = 64, .depth = 2,
+                             .n_heads = 4, .embed_dim = v->embed_dim};
+}
+
+static int check_kind_config(EncKind kind, const ViTConfig *v, const TextEncConfig *t, char *err, size_t errlen) {
+    if (kind < 0 || kind >= ENC_N_KINDS) return cg_errf(err, errlen, "unknown encoder kind %d", (int)kind);
+    if (v->channels != 3) return cg_errf(err, errlen, "encoders take RGB images, not %d channels", v->channels);
+    if (kind == ENC_ATTR) {
+        if (v->n_cls_heads != ATTR_N_HEADS) return cg_errf(err, errlen, "an attr model needs %d heads", ATTR_N_HEADS);
+        for (int h = 0; h < ATTR_N_HEADS; h++)
+            if (v->n_classes[h] != attr_n_classes(h))
+                return cg_errf(err, errlen, "attr head %s has %d classes, want %d", attr_head_name(h),
+                               v->n_classes[h], attr_n_classes(h));
+    } else {
+        if (!v->logit_scale) return cg_errf(err, errlen, "a contrastive encoder needs logit_scale");
+        // optional heads: the identity attributes on an id encoder, the prompt attributes on clip
+        int aux_ok = v->n_cls_heads == (kind == ENC_ID ? ID_AUX_N_HEADS : ATTR_N_HEADS);
+        for (int h = 0; aux_ok && h < v->n_cls_heads; h++)
+            aux_ok = v->n_classes[h] == (kind == ENC_ID ? id_aux_n_classes(h) : attr_n_classes(h));
+        if (v->n_cls_heads && !aux_ok)
+            return cg_errf(err, errlen, "an %s encoder has no classification heads but the %s ones", enc_kind_name(kind),
+                           kind == ENC_ID ? "identity-attribute" : "prompt-attribute");
+    }
+    if (kind == ENC_CLIP) {
+        if (!t) return cg_errf(err, errlen, "a clip model needs a text encoder config");
+        if (t->embed_dim != v->embed_dim)
+            return cg_errf(err, errlen, "text embed_dim %d != image embed_dim %d", t->embed_dim, v->embed_dim);
+        if (t->max_len != TOK_MAX_TOKENS || t->vocab != TOK_VOCAB_SIZE)
+            return cg_errf(err, errlen, "text encoder takes %d tokens of a %d-word vocabulary, the tokenizer %d of %d",
+                           t->max_len, t->vocab, TOK_MAX_TOKENS, TOK_VOCAB_SIZE);
+    }
+    return 0;
+}
+
+int enc_model_create(EncModel *m, EncKind kind, const ViTConfig *v, const TextEncConfig *t, int max_B,
+                     char *err, size_t errlen) {
+    memset(m, 0, sizeof(*m));
+    if (check_kind_config(kind, v, t, err, errlen)) return -1;
+    m->kind = kind;
+    if (vit_create(&m->img, v, max_B, err, errlen)) return -1;
+    if (kind == ENC_CLIP && textenc_create(&m->txt, t, max_B, err, errlen)) {
+        vit_free(&m->img);
+        return -1;
+    }
+    return 0;
+}
+
+void enc_model_init(EncModel *m, uint64_t seed) {
+    vit_init(&m->img, seed);
+    if (m->kind == ENC_CLIP) textenc_init(&m->txt, seed + 1);
+}
+
+void enc_model_free(EncModel *m) {
+    vit_free(&m->img);
+    if (m->kind == ENC_CLIP) textenc_free(&m->txt);
+    memset(m, 0, sizeof(*m));
+}
+
+void enc_model_zero_grad(EncModel *m) {
+    vit_zero_grad(&m->img);
+    if (m->kind == ENC_CLIP) textenc_zero_grad(&m->txt);
+}
+
+size_t enc_model_n_params(const EncModel *m) {
+    return m->img.table.total + (m->kind == ENC_CLIP ? m->txt.table.total : 0);
+}
+
+int enc_model_sections(const EncModel *m, CkptSection out[2], char names[2][64], const char *prefix,
+                       float *img_buf, float *txt_buf) {
+    if (m->kind != ENC_CLIP) {
+        snprintf(names[0], 64, "%s", prefix);
+        out[0] = (CkptSection){names[0], &m->img.table, img_buf};
+        return 1;
+    }
+    snprintf(names[0], 64, "%simage.", prefix);
+    snprintf(names[1], 64, "%stext.", prefix);
+    out[0] = (CkptSection){names[0], &m->img.table, img_buf};
+    out[1] = (CkptSection){names[1], &m->txt.table, txt_buf};
+    return 2;
+}
+
+static void vit_config_meta(CkptMeta *meta, const ViTConfig *v) {
+    ckpt_meta_set_int(meta, "vit.img", v->img);
+    ckpt_meta_set_int(meta, "vit.patch", v->patch);
+    ckpt_meta_set_int(meta, "vit.width", v->width);
+    ckpt_meta_set_int(meta, "vit.depth", v->depth);
+    ckpt_meta_set_int(meta, "vit.heads", v->n_heads);
+    ckpt_meta_set_int(meta, "vit.embed_dim", v->embed_dim);
+    ckpt_meta_set_int(meta, "vit.logit_scale", v->logit_scale);
+    char classes[64] = "";
+    for (int k = 0; k < v->n_cls_heads; k++) {
+        size_t len = strlen(classes);
+        snprintf(classes + len, sizeof(classes) - len, "%s%d", k ? "," : "", v->n_classes[k]);
+    }
+    ckpt_meta_set(meta, "vit.classes", classes);
+}
+
+static void text_config_meta(CkptMeta *meta, const TextEncConfig *t) {
+    ckpt_meta_set_int(meta, "text.max_len", t->max_len);
+    ckpt_meta_set_int(meta, "text.vocab", t->vocab);
+    ckpt_meta_set_int(meta, "text.width", t->width);
+    ckpt_meta_set_int(meta, "text.depth", t->depth);
+    ckpt_meta_set_int(meta, "text.heads", t->n_heads);
+    ckpt_meta_set_int(meta, "text.embed_dim", t->embed_dim);
+}
+
+static void kind_meta(CkptMeta *meta, EncKind kind) { ckpt_meta_setf(meta, "kind", "encoder-%s", enc_kind_name(kind)); }
+
+void enc_model_config_meta(const EncModel *m, CkptMeta *meta) {
+    kind_meta(meta, m->kind);
+    vit_config_meta(meta, &m->img.cfg);
+    if (m->kind == ENC_CLIP) text_config_meta(meta, &m->txt.cfg);
+}
+
+static int meta_int(const CkptMeta *meta, const char *key, long lo, long hi, int *out, char *err, size_t errlen) {
+    long v;
+    if (ckpt_meta_get_int(meta, key, lo, hi, &v, err, errlen)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int enc_model_config_from_meta(const CkptMeta *meta, EncKind *kind, ViTConfig *v, TextEncConfig *t, char *err,
+                               size_t errlen) {
+    const char *k = ckpt_meta_get(meta, "kind");
+    if (!k || strncmp(k, "encoder-", 8) != 0 || enc_kind_from_name(k + 8) < 0)
+        return cg_errf(err, errlen, "not an encoder model (kind=%s, want encoder-id, encoder-clip or encoder-attr)",
+                       k ? k : "(none)");
+    *kind = (EncKind)enc_kind_from_name(k + 8);
+    memset(v, 0, sizeof(*v));
+    v->channels = 3;
+    if (meta_int(meta, "vit.img", 1, 4096, &v->img, err, errlen) ||
+        meta_int(meta, "vit.patch", 1, 4096, &v->patch, err, errlen) ||
+        meta_int(meta, "vit.width", 1, 8192, &v->width, err, errlen) ||
+        meta_int(meta, "vit.depth", 0, 64, &v->depth, err, errlen) ||
+        meta_int(meta, "vit.heads", 1, 8192, &v->n_heads, err, errlen) ||
+        meta_int(meta, "vit.embed_dim", 1, 8192, &v->embed_dim, err, errlen) ||
+        meta_int(meta, "vit.logit_scale", 0, 1, &v->logit_scale, err, errlen))
+        return -1;
+    const char *classes = ckpt_meta_get(meta, "vit.classes");
+    if (!classes) return cg_errf(err, errlen, "model metadata has no vit.classes");
+    for (const char *p = classes; *p;) {
+        if (v->n_cls_heads == VIT_MAX_CLS_HEADS) return cg_errf(err, errlen, "vit.classes '%s': too many heads", classes);
+        char *end;
+        long n = strtol(p, &end, 10);
+        if (end == p || n < 2 || n > 65536 || (*end && *end != ','))
+            return cg_errf(err, errlen, "vit.classes '%s' is not a list of class counts", classes);
+        v->n_classes[v->n_cls_heads++] = (int)n;
+        p = *end ? end + 1 : end;
+    }
+    if (*kind == ENC_CLIP) {
+        memset(t, 0, sizeof(*t));
+        if (meta_int(meta, "text.max_len", 1, 4096, &t->max_len, err, errlen) ||
+            meta_int(meta, "text.vocab", 2, 1 << 20, &t->vocab, err, errlen) ||
+            meta_int(meta, "text.width", 1, 8192, &t->width, err, errlen) ||
+            meta_int(meta, "text.depth", 0, 64, &t->depth, err, errlen) ||
+            meta_int(meta, "text.heads", 1, 8192, &t->n_heads, err, errlen) ||
+            meta_int(meta, "text.embed_dim", 1, 8192, &t->embed_dim, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+int enc_model_save(const EncModel *m, const char *path, const CkptMeta *extra, char *err, size_t errlen) {
+    CkptMeta meta;
+    ckpt_meta_init(&meta);
+    enc_model_config_meta(m, &meta);
+    if (extra)
+        for (int i = 0; i < extra->n; i++) ckpt_meta_set(&meta, extra->keys[i], extra->values[i]);
+    CkptSection s[2];
+    char names[2][64];
+    int n = enc_model_sections(m, s, names, "", m->img.params, m->kind == ENC_CLIP ? m->txt.params : NULL);
+    int rc = ckpt_save(path, s, n, &meta, err, errlen);
+    ckpt_meta_free(&meta);
+    return rc;
+}
+
+int enc_model_load(EncModel *m, const char *path, int want_kind, int max_B, CkptMeta *meta_out, char *err,
+                   size_t errlen) {
+    memset(m, 0, sizeof(*m));
+    if (meta_out) ckpt_meta_init(meta_out);
+    st_file f;
+    if (st_open(path, &f, err, errlen)) return -1;
+    CkptMeta meta;
+    ckpt_meta_from_file(&f, &meta);
+    EncKind kind;
+    ViTConfig v;
+    TextEncConfig t;
+    char why[256];
+    int rc = -1;
+    if (enc_model_config_from_meta(&meta, &kind, &v, &t, why, sizeof(why))) {
+        cg_errf(err, errlen, "%s: %s", path, why);
+        goto done;
+    }
+    if (want_kind >= 0 && (int)kind != want_kind) {
+        cg_errf(err, errlen, "%s holds an encoder-%s model, not encoder-%s", path, enc_kind_name(kind),
+                enc_kind_name((EncKind)want_kind));
+        goto done;
+    }
+    if (enc_model_create(m, kind, &v, &t, max_B, why, sizeof(why))) {
+        cg_errf(err, errlen, "%s: %s", path, why);
+        goto done;
+    }
+    CkptSection s[2];
+    char names[2][64];
+    int n = enc_model_sections(m, s, names, "", m->img.params, kind == ENC_CLIP ? m->txt.params : NULL);
+    if (ckpt_load_file(&f, path, s, n, 0, err, errlen)) {
+        enc_model_free(m);
+        goto done;
+    }
+    rc = 0;
+    if (meta_out) {
+        *meta_out = meta;
+        ckpt_meta_init(&meta);
+    }
+done:
+    ckpt_meta_free(&meta);
+    st_close(&f);
+    return rc;
+}
+
+void enc_embed_images(EncModel *m, float *emb, const float *img, int N) { vit_embed(&m->img, emb, img, N); }
+
+void enc_embed_texts(EncModel *m, float *emb, const int *tokens, int N) {
+    CG_CHECK(m->kind == ENC_CLIP, "text embeddings of an encoder-%s model", enc_kind_name(m->kind));
+    textenc_embed(&m->txt, emb, tokens, N);
+}
+
+void enc_attr_probs(EncModel *m, float *const probs[ATTR_N_HEADS], const float *img, int N) {
+    CG_CHECK(m->kind == ENC_ATTR, "attribute probabilities of an encoder-%s model", enc_kind_name(m->kind));
+    const ViTConfig *c = &m->img.cfg;
+    size_t per_img = (size_t)c->img * c->img * c->channels;
+    for (int i0 = 0; i0 < N; i0 += m->img.max_B) {
+        int n = N - i0 < m->img.max_B ? N - i0 : m->img.max_B;
+        vit_forward(&m->img, img + (size_t)i0 * per_img, n);
+        for (int h = 0; h < ATTR_N_HEADS; h++) {
+            int K = c->n_classes[h];
+            for (int b = 0; b < n; b++) {
+                const float *z = m->img.logits[h] + (size_t)b * K;
+                float *p = probs[h] + (size_t)(i0 + b) * K;
+                float mx = z[0];
+                for (int j = 1; j < K; j++) mx = z[j] > mx ? z[j] : mx;
+                double sum = 0;
+                for (int j = 0; j < K; j++) sum += p[j] = expf(z[j] - mx);
+                for (int j = 0; j < K; j++) p[j] = (float)(p[j] / sum);
+            }
+        }
+    }
+}
+
+// ---- training data ----------------------------------------------------------------------------------
+
+void enc_data_init(EncData *d, const World *w, EncPopulation pop, int S, uint64_t seed, float noise,
+                   int property_views) {
+    memset(d, 0, sizeof(*d));
+    d->world = w, d->S = S, d->seed = seed, d->noise = noise, d->property_views = property_views;
+    d->focus = 1.0f;
+    d->subjects = cg_malloc(WORLD_N_TRAIN * sizeof(int));
+    for (int i = 0; i < WORLD_N_TRAIN; i++)
+        if (enc_population_has(pop, i)) d->subjects[d->n++] = i;
+}
+
+void enc_data_free(EncData *d) {
+    free(d->subjects);
+    memset(d, 0, sizeof(*d));
+}
+
+// B distinct population subjects for `step` (a partial Fisher-Yates shuffle; wraps when B > n)
+static void pick_subjects(const EncData *d, const Subject **out, long step, int B) {
+    int *perm = cg_malloc((size_t)d->n * sizeof(int));
+    memcpy(perm, d->subjects, (size_t)d->n * sizeof(int));
+    cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_PICK, (uint64_t)step, 0));
+    int m = B < d->n ? B : d->n;
+    for (int i = 0; i < m; i++) {
+        int j = i + (int)cg_rng_below(&rng, (uint32_t)(d->n - i));
+        int tmp = perm[i];
+        perm[i] = perm[j], perm[j] = tmp;
+    }
+    for (int b = 0; b < B; b++) out[b] = world_subject(d->world, SPLIT_TRAIN, perm[b % d->n]);
+    free(perm);
+}
+
+// [0, 1] render -> [-1, 1] model input, plus N(0, sigma^2) noise with sigma ~ U(0, noise)
+static void to_model_input(float *img, size_t n, float noise, cg_rng *rng) {
+    float sigma = noise > 0 ? noise * (float)cg_rng_uniform(rng) : 0.0f;
+    for (size_t i = 0; i < n; i++) img[i] = 2.0f * img[i] - 1.0f;
+    if (sigma > 0)
+        for (size_t i = 0; i < n; i++) img[i] += sigma * (float)cg_rng_normal(rng);
+}
+
+// a random template for subject s: with probability 1 - p_scene the plain prompt (-1, the studio
+// backdrop), else uniform over 0..19 (scenes, or accessories for live subjects) and property edits
+// 20..24 when with_props
+static int random_template(const Subject *s, int with_props, double p_scene, cg_rng *rng) {
+    (void)s;
+    double u = cg_rng_uniform(rng);
+    int n = with_props ? PROMPT_N_TEMPLATES : PROMPT_N_TEMPLATES - PROMPT_N_PROPERTIES;
+    int t = (int)cg_rng_below(rng, (uint32_t)n);
+    return u < p_scene ? t : -1;
+}
+
+static void render_random_target(float *img, const Subject *s, int with_props, double p_scene, int S, cg_rng *rng) {
+    Prompt p;
+    prompt_make(&p, s->cls, random_template(s, with_props, p_scene, rng));
+    render_target(img, NULL, s, &p, cg_rng_u64(rng), S);
+}
+
+// The identity curriculum: the share of target views drawn in a scene or with an accessory (the
+// rest in the plain studio) grows linearly from 1/4 at step 0 to all at step d->curriculum.
+static double scene_share(const EncData *d, long step) {
+    if (d->curriculum <= 0 || step >= d->curriculum) return 20.0 / 21.0; // as uniform over the 21 prompts
+    return 0.25 + (20.0 / 21.0 - 0.25) * (double)step / (double)d->curriculum;
+}
+
+void enc_id_batch(const EncData *d, float *views, int *labels, long step, int B, int V) {
+    CG_CHECK(B >= 1 && B <= d->n && V >= 2, "identity batch %d x %d views, %d subjects", B, V, d->n);
+    const Subject **subj = cg_malloc((size_t)B * sizeof(*subj));
+    pick_subjects(d, subj, step, B);
+    const int S = d->S;
+    const size_t per = (size_t)S * S * 3;
+    const double p_scene = scene_share(d, step);
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_ITEM, (uint64_t)step, (uint64_t)b));
+        for (int v = 0; v < V; v++) {
+            float *img = views + ((size_t)v * B + b) * per;
+            double u = v == 0 ? cg_rng_uniform(&rng) : 1.0; // view 0: a reference or a render
+            int pose = (int)cg_rng_below(&rng, 6);
+            if (u < 0.4) render_segmented_reference(img, NULL, subj[b], pose, S);
+            else if (u < 0.5) render_reference(img, NULL, subj[b], pose, S);
+            else render_random_target(img, subj[b], d->property_views, p_scene, S, &rng);
+            to_model_input(img, per, d->noise, &rng);
+            if (labels) id_aux_labels(labels + ((size_t)v * B + b) * ID_AUX_N_HEADS, subj[b]);
+        }
+    }
+    free(subj);
+}
+
+float enc_supcon(float *demb, float *dscale, float *acc, const float *emb, const int *group, int N, int D, float scale) {
+    double loss = 0, ds = 0;
+    int correct = 0;
+    double *z = cg_malloc((size_t)N * sizeof(double)), *g = cg_malloc((size_t)N * sizeof(double));
+    for (int i = 0; i < N; i++) {
+        const float *ei = emb + (size_t)i * D;
+        double mx = -INFINITY;
+        int n_pos = 0, best = -1;
+        for (int a = 0; a < N; a++) {
+            if (a == i) continue;
+            double dot = 0;
+            for (int k = 0; k < D; k++) dot += (double)ei[k] * emb[(size_t)a * D + k];
+            z[a] = scale * dot;
+            mx = z[a] > mx ? z[a] : mx;
+            n_pos += group[a] == group[i];
+            if (best < 0 || z[a] > z[best]) best = a;
+        }
+        CG_CHECK(n_pos > 0, "supcon: sample %d has no positive", i);
+        correct += group[best] == group[i];
+        double sum = 0;
+        for (int a = 0; a < N; a++)
+            if (a != i) sum += exp(z[a] - mx);
+        double lse = mx + log(sum);
+        for (int a = 0; a < N; a++) {
+            if (a == i) continue;
+            int pos = group[a] == group[i];
+            if (pos) loss += (lse - z[a]) / n_pos;
+            // d loss_i / d z_ia, divided by N for the mean over anchors
+            g[a] = (exp(z[a] - lse) - (pos ? 1.0 / n_pos : 0.0)) / N;
+        }
+        for (int a = 0; a < N; a++) {
+            if (a == i) continue;
+            const float *ea = emb + (size_t)a * D;
+            float *di = demb + (size_t)i * D, *da = demb + (size_t)a * D;
+            for (int k = 0; k < D; k++) {
+                di[k] += (float)(g[a] * scale * ea[k]);
+                da[k] += (float)(g[a] * scale * ei[k]);
+            }
+            ds += g[a] * z[a] / scale;
+        }
+    }
+    free(z), free(g);
+    if (dscale) *dscale += (float)ds;
+    if (acc) *acc = (float)correct / (float)N;
+    return (float)(loss / N);
+}
+
+// The kind of template t (-1..24) for a subject of class cls.
+static PromptKind template_kind(int cls, int t) {
+    if (t < 0) return PROMPT_PLAIN;
+    if (t >= PROMPT_N_TEMPLATES - PROMPT_N_PROPERTIES) return PROMPT_PROPERTY;
+    return t >= 10 && world_class_kind(cls) == KIND_LIVE ? PROMPT_ACCESSORY : PROMPT_SCENE;
+}
+
+// Draw a template of -1..24 for class cls, with weight d->focus for accessory and property
+// templates and 1 for the others, among those with avail[t + 1] != 0; -1 - 1 = -2 when none is.
+static int draw_template(const EncData *d, int cls, const unsigned char *avail, cg_rng *rng) {
+    enum { NT = PROMPT_N_TEMPLATES + 1 };
+    double w[NT], total = 0;
+    for (int t = -1; t < PROMPT_N_TEMPLATES; t++) {
+        PromptKind k = template_kind(cls, t);
+        w[t + 1] = avail[t + 1] ? (k == PROMPT_ACCESSORY || k == PROMPT_PROPERTY ? d->focus : 1.0) : 0.0;
+        total += w[t + 1];
+    }
+    double u = cg_rng_uniform(rng) * total;
+    for (int t = -1; t < PROMPT_N_TEMPLATES; t++) {
+        if (w[t + 1] <= 0) continue;
+        if (u < w[t + 1]) return t;
+        u -= w[t + 1];
+    }
+    for (int t = PROMPT_N_TEMPLATES - 1; t >= -1; t--) // rounding: the last available one
+        if (w[t + 1] > 0) return t;
+    return -2;
+}
+
+void enc_clip_batch(const EncData *d, float *images, int *tokens, int *labels, long step, int B) {
+    const int G = (B + ENC_CLIP_GROUP - 1) / ENC_CLIP_GROUP; // subjects in the batch
+    CG_CHECK(B >= 1 && G <= d->n, "clip batch %d needs %d subjects, the population has %d", B, G, d->n);
+    const Subject **subj = cg_malloc((size_t)G * sizeof(*subj));
+    pick_subjects(d, subj, step, G);
+    // templates: per subject, draws without replacement among the (class, template) pairs the batch
+    // does not hold yet, so that no two rows share a prompt text
+    enum { NT = PROMPT_N_TEMPLATES + 1 };
+    unsigned char avail[WORLD_N_CLASSES][NT];
+    memset(avail, 1, sizeof(avail));
+    int *tmpl = cg_malloc((size_t)B * sizeof(int));
+    for (int g = 0; g < G; g++) {
+        cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_PICK, (uint64_t)step, (uint64_t)g + 1));
+        int cls = subj[g]->cls;
+        for (int b = g * ENC_CLIP_GROUP; b < B && b < (g + 1) * ENC_CLIP_GROUP; b++) {
+            tmpl[b] = draw_template(d, cls, avail[cls], &rng);
+            CG_CHECK(tmpl[b] >= -1, "no unused template left for class %d", cls); // 26 templates, <= 4 per subject
+            avail[cls][tmpl[b] + 1] = 0;
+        }
+    }
+    const int S = d->S;
+    const size_t per = (size_t)S * S * 3;
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_ITEM, (uint64_t)step, (uint64_t)b));
+        const Subject *s = subj[b / ENC_CLIP_GROUP];
+        Prompt p;
+        prompt_make(&p, s->cls, tmpl[b]);
+        float *img = images + (size_t)b * per;
+        render_target(img, NULL, s, &p, cg_rng_u64(&rng), S);
+        to_model_input(img, per, d->noise, &rng);
+        char err[128];
+        int n = tok_encode(tokens + (size_t)b * TOK_MAX_TOKENS, p.text, err, sizeof(err));
+        CG_CHECK(n > 0, "tokenizing a template prompt: %s", err);
+        if (labels) attr_labels(labels + (size_t)b * ATTR_N_HEADS, &p);
+    }
+    free(tmpl);
+    free(subj);
+}
+
+void enc_attr_batch(const EncData *d, float *images, int *labels, long step, int B) {
+    const Subject **subj = cg_malloc((size_t)B * sizeof(*subj));
+    pick_subjects(d, subj, step, B);
+    const int S = d->S;
+    const size_t per = (size_t)S * S * 3;
+    unsigned char all[PROMPT_N_TEMPLATES + 1];
+    memset(all, 1, sizeof(all));
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_ITEM, (uint64_t)step, (uint64_t)b));
+        Prompt p;
+        prompt_make(&p, subj[b]->cls, draw_template(d, subj[b]->cls, all, &rng));
+        float *img = images + (size_t)b * per;
+        render_target(img, NULL, subj[b], &p, cg_rng_u64(&rng), S);
+        to_model_input(img, per, d->noise, &rng);
+        attr_labels(labels + (size_t)b * ATTR_N_HEADS, &p);
+    }
+    free(subj);
+}
+
+// ---- training configuration --------------------------------------------------------------------------
+
+void enc_train_defaults(EncTrainConfig *c, EncKind kind) {
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    enc_default_configs(kind, &c->vit, &c->text);
+    c->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED;
+    c->population = ENC_POP_REWARD;
+    c->seed = 1;
+    c->steps = 1000;
+    c->batch = 32;
+    c->warmup = 50;
+    c->lr = 1e-3f;
+    c->lr_min = 5e-5f;
+    c->weight_decay = 1e-4f;
+    c->grad_clip = 1.0f;
+    c->noise = 0.05f;
+    c->property_views = 0;
+    c->aux_heads = 0;
+    c->aux_weight = 1.0f;
+    c->curriculum = 0;
+    c->views = 2;
+    c->focus = 1.0f;
+    c->eval_every = 100;
+    c->ckpt_every = 100;
+    c->log_every = 10;
+    c->val_seeds = 1;
+}
+
+int enc_train_config_check(const EncTrainConfig *c, char *err, size_t errlen) {
+    if (check_kind_config(c->kind, &c->vit, &c->text, err, errlen)) return -1;
+    char why[256];
+    if (vit_config_check(&c->vit, why, sizeof(why))) return cg_errf(err, errlen, "image encoder: %s", why);
+    if (c->kind == ENC_CLIP && textenc_config_check(&c->text, why, sizeof(why)))
+        return cg_errf(err, errlen, "text encoder: %s", why);
+    if (c->population < 0 || c->population > ENC_POP_ALL) return cg_errf(err, errlen, "bad population");
+    if (c->steps < 1) return cg_errf(err, errlen, "steps %ld < 1", c->steps);
+    int max_batch = c->kind == ENC_ID ? WORLD_N_TRAIN / 2 : c->kind == ENC_CLIP ? WORLD_N_TRAIN / 2 * ENC_CLIP_GROUP : 4096;
+    if (c->batch < 2 || c->batch > max_batch) return cg_errf(err, errlen, "batch %d outside [2, %d]", c->batch, max_batch);
+    if (c->warmup < 0) return cg_errf(err, errlen, "warmup %d < 0", c->warmup);
+    if (!(c->lr > 0) || !(c->lr_min >= 0) || c->lr_min > c->lr)
+        return cg_errf(err, errlen, "want 0 <= lr_min <= lr and lr > 0 (lr %g, lr_min %g)", c->lr, c->lr_min);
+    if (!(c->weight_decay >= 0) || !(c->grad_clip > 0) || !(c->noise >= 0))
+        return cg_errf(err, errlen, "weight_decay and noise must be >= 0, grad_clip > 0");
+    if (c->eval_every < 1 || c->ckpt_every < 1 || c->log_every < 1)
+        return cg_errf(err, errlen, "eval_every, ckpt_every and log_every must be >= 1");
+    if (c->views < 2 || c->views > 16 || (c->views != 2 && c->kind != ENC_ID))
+        return cg_errf(err, errlen, "views %d: id encoders take 2..16 views per subject, the others 2", c->views);
+    if (c->aux_heads && c->kind == ENC_ATTR) return cg_errf(err, errlen, "aux_heads is for id and clip encoders");
+    if (c->aux_heads != (c->vit.n_cls_heads > 0) && c->kind != ENC_ATTR)
+        return cg_errf(err, errlen, "aux_heads %d but the image encoder has %d heads", c->aux_heads, c->vit.n_cls_heads);
+    if (!(c->focus > 0)) return cg_errf(err, errlen, "focus %g must be > 0", c->focus);
+    if (!(c->aux_weight >= 0)) return cg_errf(err, errlen, "aux_weight %g < 0", c->aux_weight);
+    if (c->val_seeds < 1 || c->val_seeds > 16) return cg_errf(err, errlen, "val_seeds %d outside [1, 16]", c->val_seeds);
+    return 0;
+}
+
+void enc_train_config_meta(const EncTrainConfig *c, CkptMeta *meta) {
+    kind_meta(meta, c->kind);
+    vit_config_meta(meta, &c->vit);
+    if (c->kind == ENC_CLIP) text_config_meta(meta, &c->text);
+    ckpt_meta_set_u64(meta, "train.subjects_seed", c->subjects_seed);
+    ckpt_meta_set(meta, "train.population", enc_population_name(c->population));
+    ckpt_meta_set_u64(meta, "train.seed", c->seed);
+    ckpt_meta_set_int(meta, "train.steps", c->steps);
+    ckpt_meta_set_int(meta, "train.batch", c->batch);
+    ckpt_meta_set_int(meta, "train.warmup", c->warmup);
+    ckpt_meta_setf(meta, "train.lr", "%.9g", c->lr);
+    ckpt_meta_setf(meta, "train.lr_min", "%.9g", c->lr_min);
+    ckpt_meta_setf(meta, "train.weight_decay", "%.9g", c->weight_decay);
+    ckpt_meta_setf(meta, "train.grad_clip", "%.9g", c->grad_clip);
+    ckpt_meta_setf(meta, "train.noise", "%.9g", c->noise);
+    ckpt_meta_set_int(meta, "train.property_views", c->property_views);
+    ckpt_meta_set_int(meta, "train.aux_heads", c->aux_heads);
+    ckpt_meta_setf(meta, "train.aux_weight", "%.9g", c->aux_weight);
+    ckpt_meta_set_int(meta, "train.curriculum", c->curriculum);
+    ckpt_meta_set_int(meta, "train.views", c->views);
+    ckpt_meta_setf(meta, "train.focus", "%.9g", c->focus);
+    ckpt_meta_set_int(meta, "train.eval_every", c->eval_every);
+    ckpt_meta_set_int(meta, "train.ckpt_every", c->ckpt_every);
+    ckpt_meta_set_int(meta, "train.log_every", c->log_every);
+    ckpt_meta_set_int(meta, "train.val_seeds", c->val_seeds);
+}
+
+float enc_lr_at(const EncTrainConfig *c, long step) {
+    if (step <= c->warmup) return c->lr * (float)step / (float)(c->warmup + 1);
+    double span = (double)(c->steps - c->warmup);
+    double t = span > 0 ? (double)(step - c->warmup) / span : 1.0;
+    if (t > 1) t = 1;
+    return (float)(c->lr_min + 0.5 * (c->lr - c->lr_min) * (1.0 + cos(M_PI * t)));
+}
+
+// ---- the training loop --------------------------------------------------------------------------------
+
+typedef struct {
+    float loss, acc, scale;
+    float acc_heads[ATTR_N_HEADS];
+} StepStats;
+
+// Cross-entropy of every classification head of the last forward (N rows, labels (N, K)) with
+// gradient weight w into m->dlogits (dl[h] points at them); acc_heads[h] gets head h's accuracy.
+static void heads_loss(ViT *m, const float **dl, const int *labels, int N, float w, float acc_heads[VIT_MAX_CLS_HEADS]) {
+    const int K = m->cfg.n_cls_heads;
+    for (int h = 0; h < K; h++) {
+        const int n = m->cfg.n_classes[h];
+        for (int i = 0; i < N; i++) m->targets[i] = labels[(size_t)i * K + h];
+        crossentropy_forward(m->probs[h], m->logits[h], m->targets, N, n);
+        memset(m->dlogits[h], 0, (size_t)N * n * sizeof(float));
+        crossentropy_backward(m->dlogits[h], w, m->probs[h], m->targets, N, n);
+        dl[h] = m->dlogits[h];
+        int correct = 0;
+        for (int i = 0; i < N; i++) {
+            const float *row = m->logits[h] + (size_t)i * n;
+            int best = 0;
+            for (int j = 1; j < n; j++)
+                if (row[j] > row[best]) best = j;
+            correct += best == m->targets[i];
+        }
+        acc_heads[h] = (float)correct / (float)N;
+    }
+}
+
+// The identity step, one forward and one backward over the V x B views (rows v B + b: view v of
+// subject b): the contrastive loss (V = 2: InfoNCE between the two views, as vit_identity_step;
+// V > 2: enc_supcon over all views) plus, when the encoder has the identity-attribute heads,
+// aux_weight x the sum over heads of their mean cross-entropy (labels (V B, ID_AUX_N_HEADS)).
+// The returned loss is the contrastive part; acc_heads gets the heads' accuracies.
+static ContrastiveResult id_step(ViT *m, const float *views, const int *labels, int B, int V, float aux_weight,
+                                 float acc_heads[VIT_MAX_CLS_HEADS]) {
+    const int D = m->cfg.embed_dim, N = V * B, K = m->cfg.n_cls_heads;
+    CG_CHECK(N <= m->max_B, "id step: %d x %d views, max batch %d", V, B, m->max_B);
+    ContrastiveResult r;
+    r.scale = vit_clamp_logit_scale(m);
+    vit_forward(m, views, N);
+    memset(m->demb, 0, (size_t)N * D * sizeof(float));
+    float dscale = 0.0f;
+    if (V == 2) {
+        const float *a = m->emb, *b = m->emb + (size_t)B * D;
+        r.loss = infonce_forward(m->probs_ab, m->probs_ba, a, b, r.scale, B, D);
+        r.acc = vit_infonce_accuracy(m, B);
+        infonce_backward(m->demb, m->demb + (size_t)B * D, &dscale, 1.0f, m->probs_ab, m->probs_ba, a, b, r.scale, B, D);
+    } else {
+        int *group = cg_malloc((size_t)N * sizeof(int));
+        for (int i = 0; i < N; i++) group[i] = i % B;
+        r.loss = enc_supcon(m->demb, &dscale, &r.acc, m->emb, group, N, D, r.scale);
+        free(group);
+    }
+    *m->g.logit_scale += dscale * r.scale; // scale = exp(p)
+    const float *dl[VIT_MAX_CLS_HEADS] = {0};
+    heads_loss(m, dl, labels, N, aux_weight, acc_heads);
+    vit_backward(m, m->demb, K ? dl : NULL, NULL);
+    return r;
+}
+
+// clip_step plus the prompt-attribute heads (ATTR_*) on the image tower, one forward and backward
+// of each tower: loss = InfoNCE(images, prompts) + aux_weight x the heads' cross-entropies.
+static ContrastiveResult clip_aux_step(EncModel *em, const float *images, const int *tokens, const int *labels, int B,
+                                       float aux_weight, float acc_heads[VIT_MAX_CLS_HEADS]) {
+    ViT *m = &em->img;
+    TextEnc *t = &em->txt;
+    const int D = m->cfg.embed_dim;
+    ContrastiveResult r;
+    r.scale = vit_clamp_logit_scale(m);
+    vit_forward(m, images, B);
+    textenc_forward(t, tokens, B);
+    r.loss = infonce_forward(m->probs_ab, m->probs_ba, m->emb, t->emb, r.scale, B, D);
+    r.acc = vit_infonce_accuracy(m, B);
+    memset(m->demb, 0, (size_t)B * D * sizeof(float));
+    memset(t->demb, 0, (size_t)B * D * sizeof(float));
+    float dscale = 0.0f;
+    infonce_backward(m->demb, t->demb, &dscale, 1.0f, m->probs_ab, m->probs_ba, m->emb, t->emb, r.scale, B, D);
+    *m->g.logit_scale += dscale * r.scale;
+    const float *dl[VIT_MAX_CLS_HEADS] = {0};
+    heads_loss(m, dl, labels, B, aux_weight, acc_heads);
+    vit_backward(m, m->demb, dl, NULL);
+    textenc_backward(t, t->demb);
+    return r;
+}
+
+// One optimizer step on the batch of `step`. bufs: images (max_B, S, S, 3), tokens, labels.
+static StepStats train_step(EncModel *m, const EncTrainConfig *c, const EncData *d, long step, float *images,
+                            int *tokens, int *labels, double *grad_norm) {
+    StepStats st;
+    memset(&st, 0, sizeof(st));
+    enc_model_zero_grad(m);
+    if (c->kind == ENC_ID) {
+        enc_id_batch(d, images, c->aux_heads ? labels : NULL, step, c->batch, c->views);
+        ContrastiveResult r = id_step(&m->img, images, labels, c->batch, c->views, c->aux_weight, st.acc_heads);
+        st.loss = r.loss, st.acc = r.acc, st.scale = r.scale;
+    } else if (c->kind == ENC_CLIP) {
+        enc_clip_batch(d, images, tokens, c->aux_heads ? labels : NULL, step, c->batch);
+        ContrastiveResult r = c->aux_heads ? clip_aux_step(m, images, tokens, labels, c->batch, c->aux_weight, st.acc_heads)
+                                           : clip_step(&m->img, &m->txt, images, tokens, c->batch);
+        st.loss = r.loss, st.acc = r.acc, st.scale = r.scale;
+    } else {
+        enc_attr_batch(d, images, labels, step, c->batch);
+        ClassifyResult r = vit_classify_step(&m->img, images, labels, c->batch);
+        st.loss = r.loss;
+        for (int h = 0; h < ATTR_N_HEADS; h++) st.acc_heads[h] = r.acc[h], st.acc += r.acc[h] / ATTR_N_HEADS;
+    }
+    // one global gradient norm over both towers, clipped together
+    double n_img = grad_global_norm(m->img.grads, m->img.table.total);
+    double n_txt = c->kind == ENC_CLIP ? grad_global_norm(m->txt.grads, m->txt.table.total) : 0.0;
+    double norm = sqrt(n_img * n_img + n_txt * n_txt);
+    *grad_norm = norm;
+    if (norm > c->grad_clip) {
+        float k = (float)(c->grad_clip / norm);
+        for (size_t i = 0; i < m->img.table.total; i++) m->img.grads[i] *= k;
+        if (c->kind == ENC_CLIP)
+            for (size_t i = 0; i < m->txt.table.total; i++) m->txt.grads[i] *= k;
+    }
+    AdamWConfig a = {enc_lr_at(c, step), 0.9f, 0.999f, 1e-8f, c->weight_decay};
+    adamw_step(m->img.params, m->img.grads, m->img.m, m->img.v, &m->img.table, (int)step, &a);
+    if (c->kind == ENC_CLIP) adamw_step(m->txt.params, m->txt.grads, m->txt.m, m->txt.v, &m->txt.table, (int)step, &a);
+    return st;
+}
+
+static void join_path(char *out, size_t len, const char *dir, const char *name) { snprintf(out, len, "%s/%s", dir, name); }
+
+// Keep the lines of metrics.jsonl whose step is <= last (a resumed run rewrites what follows).
+static int truncate_metrics(const char *path, long last, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0; // nothing logged yet
+    char *kept = NULL;
+    size_t n_kept = 0, cap = 0;
+    char line[4096];
+    while (fgets(line, sizeof(line), f)) {
+        long step;
+        if (sscanf(line, "{\"step\":%ld", &step) == 1 && step > last) continue;
+        size_t len = strlen(line);
+        if (n_kept + len + 1 > cap) {
+            cap = 2 * (n_kept + len + 1);
+            kept = cg_realloc(kept, cap);
+        }
+        memcpy(kept + n_kept, line, len);
+        n_kept += len;
+    }
+    fclose(f);
+    f = fopen(path, "wb");
+    if (!f) {
+        free(kept);
+        return cg_errf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
+    }
+    if (n_kept) fwrite(kept, 1, n_kept, f);
+    free(kept);
+    if (fclose(f)) return cg_errf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int write_config_txt(const char *path, const CkptMeta *meta, char *err, size_t errlen) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    for (int i = 0; i < meta->n; i++) fprintf(f, "%s=%s\n", meta->keys[i], meta->values[i]);
+    if (fclose(f)) return cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+// The checkpoint: model, AdamW moments and the best-so-far weights, plus config and counters.
+typedef struct {
+    CkptSection s[8];
+    char names[8][64];
+    int n;
+} CkptLayout;
+
+static void ckpt_layout(CkptLayout *L, EncModel *m, float *best_img, float *best_txt) {
+    L->n = 0;
+    L->n += enc_model_sections(m, L->s + L->n, L->names + L->n, "model.", m->img.params, m->txt.params);
+    L->n += enc_model_sections(m, L->s + L->n, L->names + L->n, "adam_m.", m->img.m, m->txt.m);
+    L->n += enc_model_sections(m, L->s + L->n, L->names + L->n, "adam_v.", m->img.v, m->txt.v);
+    L->n += enc_model_sections(m, L->s + L->n, L->names + L->n, "best.", best_img, best_txt);
+}
+
+static void fmt_eta(char *buf, size_t len, double sec) {
+    if (sec < 0 || !isfinite(sec)) sec = 0;
+    long s = (long)(sec + 0.5);
+    if (s >= 3600) snprintf(buf, len, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+}
+
+int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err, size_t errlen) {
+    if (enc_train_config_check(c, err, errlen)) return -1;
+    if (mkdir(run_dir, 0777) != 0 && errno != EEXIST) {
+        cg_errf(err, errlen, "cannot create run directory %s: %s", run_dir, strerror(errno));
+        return -2;
+    }
+    char p_ckpt[4096], p_metrics[4096], p_model[4096], p_config[4096];
+    join_path(p_ckpt, sizeof(p_ckpt), run_dir, "ckpt.safetensors");
+    join_path(p_metrics, sizeof(p_metrics), run_dir, "metrics.jsonl");
+    join_path(p_model, sizeof(p_model), run_dir, "model.safetensors");
+    join_path(p_config, sizeof(p_config), run_dir, "config.txt");
+
+    World *world = cg_malloc(sizeof(World));
+    world_init(world, c->subjects_seed);
+    EncData data;
+    enc_data_init(&data, world, c->population, c->vit.img, c->seed, c->noise, c->property_views);
+    data.curriculum = c->curriculum;
+    data.focus = c->focus;
+    int max_B = c->kind == ENC_ID ? c->views * c->batch : c->batch;
+    if (max_B < 64) max_B = 64; // validation embeds in chunks of max_B
+    EncModel m;
+    CG_CHECK(enc_model_create(&m, c->kind, &c->vit, &c->text, max_B, err, errlen) == 0, "%s", err);
+    enc_model_init(&m, c->seed);
+    float *best_img = cg_calloc(m.img.table.total, sizeof(float));
+    float *best_txt = c->kind == ENC_CLIP ? cg_calloc(m.txt.table.total, sizeof(float)) : NULL;
+    CkptLayout L;
+    ckpt_layout(&L, &m, best_img, best_txt);
+    CkptMeta cfg_meta;
+    ckpt_meta_init(&cfg_meta);
+    enc_train_config_meta(c, &cfg_meta);
+
+    long start = 0, best_step = 0;
+    double best_score = -1.0;
+    int rc = -1;
+    FILE *mf = NULL;
+    RmSet val;
+    memset(&val, 0, sizeof(val));
+    float *images = NULL;
+    int *tokens = NULL, *labels = NULL;
+    if (o->resume) {
+        CkptMeta got;
+        char why[512];
+        if (ckpt_load(p_ckpt, L.s, L.n, &got, 0, why, sizeof(why))) {
+            cg_errf(err, errlen, "resume: %s", why);
+            rc = -2;
+            goto done;
+        }
+        int bad = 0;
+        for (int i = 0; i < cfg_meta.n && !bad; i++)
+            bad = ckpt_meta_expect(&got, cfg_meta.keys[i], cfg_meta.values[i], why, sizeof(why)) != 0;
+        long bs;
+        const char *score = ckpt_meta_get(&got, "best.score");
+        if (!bad) bad = ckpt_meta_get_int(&got, "step", 0, c->steps, &start, why, sizeof(why)) != 0;
+        if (!bad) bad = ckpt_meta_get_int(&got, "best.step", 0, c->steps, &bs, why, sizeof(why)) != 0;
+        if (!bad && !score) bad = 1, snprintf(why, sizeof(why), "checkpoint has no best.score");
+        if (!bad) best_score = strtod(score, NULL);
+        ckpt_meta_free(&got);
+        if (bad) {
+            cg_errf(err, errlen, "resume from %s: %s", p_ckpt, why);
+            rc = -2;
+            goto done;
+        }
+        best_step = bs;
+        if (truncate_metrics(p_metrics, start, err, errlen)) goto done;
+    } else {
+        if (write_config_txt(p_config, &cfg_meta, err, errlen)) {
+            rc = -2;
+            goto done;
+        }
+        if (truncate_metrics(p_metrics, -1, err, errlen)) goto done;
+    }
+    mf = fopen(p_metrics, "ab");
+    if (!mf) {
+        cg_errf(err, errlen, "cannot append to %s: %s", p_metrics, strerror(errno));
+        goto done;
+    }
+    rm_set_build(&val, world, SPLIT_VAL, c->vit.img, c->val_seeds, ENC_VAL_SEED);
+    images = cg_malloc(cg_mul_size((size_t)max_B, (size_t)c->vit.img * c->vit.img * 3) * sizeof(float));
+    tokens = cg_calloc((size_t)max_B * TOK_MAX_TOKENS, sizeof(int));
+    labels = cg_calloc((size_t)max_B * VIT_MAX_CLS_HEADS, sizeof(int)); // attr or identity-attribute labels
+
+    const long end = o->stop_at > 0 && o->stop_at < c->steps ? o->stop_at : c->steps;
+    const int imgs_per_step = c->kind == ENC_ID ? c->views * c->batch : c->batch;
+    const double t0 = cg_now();
+    double t_last = t0;
+    const char *metric = "";
+    StepStats st = {0};
+    if (o->progress)
+        fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %ld\n", enc_kind_name(c->kind),
+                enc_model_n_params(&m), start + 1, end, c->steps);
+    for (long step = start + 1; step <= end; step++) {
+        double gnorm;
+        st = train_step(&m, c, &data, step, images, tokens, labels, &gnorm);
+        if (!isfinite(st.loss)) {
+            cg_errf(err, errlen, "loss is %g at step %ld (try a lower --lr)", st.loss, step);
+            goto done;
+        }
+        double now = cg_now(), rate = (double)(step - start) * imgs_per_step / (now - t0 > 1e-9 ? now - t0 : 1e-9);
+        if (step % c->log_every == 0 || step == c->steps) {
+            fprintf(mf, "{\"step\":%ld,\"loss\":%.6f,\"acc\":%.4f,\"lr\":%.6g,\"grad_norm\":%.5g", step, st.loss,
+                    st.acc, enc_lr_at(c, step), gnorm);
+            if (c->kind == ENC_ATTR)
+                for (int h = 0; h < ATTR_N_HEADS; h++) fprintf(mf, ",\"acc_%s\":%.4f", attr_head_name(h), st.acc_heads[h]);
+            else fprintf(mf, ",\"scale\":%.4f", st.scale);
+            if (c->kind == ENC_ID && c->aux_heads)
+                fprintf(mf, ",\"acc_body\":%.4f,\"acc_main\":%.4f,\"acc_pattern\":%.4f,\"acc_second\":%.4f",
+                        st.acc_heads[0], st.acc_heads[1], st.acc_heads[2], st.acc_heads[3]);
+            if (c->kind == ENC_CLIP && c->aux_heads)
+                for (int h = 0; h < ATTR_N_HEADS; h++) fprintf(mf, ",\"acc_%s\":%.4f", attr_head_name(h), st.acc_heads[h]);
+            fprintf(mf, ",\"img_per_s\":%.1f}\n", rate);
+            fflush(mf);
+        }
+        if (step % c->eval_every == 0 || step == c->steps) {
+            double score = rm_selection_score(&m, &val, &metric);
+            if (score > best_score) {
+                best_score = score, best_step = step;
+                memcpy(best_img, m.img.params, m.img.table.total * sizeof(float));
+                if (best_txt) memcpy(best_txt, m.txt.params, m.txt.table.total * sizeof(float));
+            }
+            fprintf(mf, "{\"step\":%ld,\"val_metric\":\"%s\",\"val\":%.4f,\"best\":%.4f,\"best_step\":%ld}\n", step,
+                    metric, score, best_score, best_step);
+            fflush(mf);
+            char eta[32];
+            fmt_eta(eta, sizeof(eta), (double)(end - step) * (cg_now() - t0) / (double)(step - start));
+            fprintf(stderr, "%sstep %ld/%ld  loss %.4f  acc %.3f  val %s %.4f (best %.4f @ %ld)  %.0f img/s  ETA %s\n",
+                    o->progress ? "\r\033[K" : "", step, c->steps, st.loss, st.acc, metric, score, best_score,
+                    best_step, rate, eta);
+        } else if (o->progress && (now - t_last > 0.5 || step == end)) {
+            char eta[32];
+            fmt_eta(eta, sizeof(eta), (double)(end - step) * (now - t0) / (double)(step - start));
+            fprintf(stderr, "\r\033[Kstep %ld/%ld  loss %.4f  acc %.3f  %.0f img/s  ETA %s", step, c->steps, st.loss,
+                    st.acc, rate, eta);
+            t_last = now;
+        }
+        if (step % c->ckpt_every == 0 || step == end) {
+            CkptMeta meta;
+            ckpt_meta_init(&meta);
+            for (int i = 0; i < cfg_meta.n; i++) ckpt_meta_set(&meta, cfg_meta.keys[i], cfg_meta.values[i]);
+            ckpt_meta_set_int(&meta, "step", step);
+            ckpt_meta_set_int(&meta, "best.step", best_step);
+            ckpt_meta_setf(&meta, "best.score", "%.17g", best_score);
+            int bad = ckpt_save(p_ckpt, L.s, L.n, &meta, err, errlen);
+            ckpt_meta_free(&meta);
+            if (bad) goto done;
+        }
+    }
+    if (o->progress) fprintf(stderr, "\r\033[K");
+    if (end == c->steps) {
+        // export the weights with the best validation score (the final ones when none was better)
+        EncModel *src = &m;
+        memcpy(m.img.params, best_img, m.img.table.total * sizeof(float));
+        if (best_txt) memcpy(m.txt.params, best_txt, m.txt.table.total * sizeof(float));
+        CkptMeta extra;
+        ckpt_meta_init(&extra);
+        for (int i = 0; i < cfg_meta.n; i++)
+            if (strncmp(cfg_meta.keys[i], "train.", 6) == 0) ckpt_meta_set(&extra, cfg_meta.keys[i], cfg_meta.values[i]);
+        ckpt_meta_set_int(&extra, "train.best_step", best_step);
+        ckpt_meta_set(&extra, "train.val_metric", metric);
+        ckpt_meta_setf(&extra, "train.val_score", "%.4f", best_score);
+        int bad = enc_model_save(src, p_model, &extra, err, errlen);
+        if (!bad && o->export_path) bad = enc_model_save(src, o->export_path, &extra, err, errlen);
+        ckpt_meta_free(&extra);
+        if (bad) goto done;
+        fprintf(stderr, "train-encoder %s: done in %.1f s; best %s %.4f at step %ld -> %s\n", enc_kind_name(c->kind),
+                cg_now() - t0, metric, best_score, best_step, o->export_path ? o->export_path : p_model);
+    } else {
+        fprintf(stderr, "train-encoder %s: stopped at step %ld (checkpoint %s)\n", enc_kind_name(c->kind), end, p_ckpt);
+    }
+    rc = 0;
+done:
+    if (mf) fclose(mf);
+    free(images), free(tokens), free(labels);
+    rm_set_free(&val);
+    ckpt_meta_free(&cfg_meta);
+    free(best_img), free(best_txt);
+    enc_model_free(&m);
+    enc_data_free(&data);
+    free(world);
+    return rc;
+}

@@ -1,0 +1,123 @@
+# cli_train.sh: `cgrpo train` end to end on tiny models made here (a 16x16 DiT from cgrpo pretrain,
+# tiny identity and prompt encoders from cgrpo train-encoder): the run directory, presets and config
+# resolution, bit-exact resume after a real SIGKILL in the middle of an iteration (and after
+# --stop-after), and one-line errors with exit 2 for bad input. Seconds in all.
+source "$(dirname "$0")/lib_cli.sh"
+# tiny models run fastest on one thread; run "a" uses two, its resumed twin one (thread-count independence)
+export OMP_NUM_THREADS=1
+
+M=$TMP/models
+mkdir -p "$M"
+# the tiny models (a few tenths of a second each)
+check "tiny base model" "$CGRPO" pretrain --out "$TMP/pre" --steps 2 --img 16 --width 16 --depth 1 --heads 2 --tdim 16 \
+    --batch 2 --val-samples 2 --quiet
+cp "$TMP/pre/model.safetensors" "$M/base.safetensors"
+enc() { # kind img out
+    "$CGRPO" train-encoder --kind "$1" --out "$TMP/enc_$1_$2" --steps 1 --batch 4 --img "$2" --width 8 --depth 1 \
+        --heads 2 --embed-dim 8 --text-width 8 --text-depth 1 --text-heads 2 --eval-every 1 --val-seeds 1 \
+        --export "$3" --progress off
+}
+check "tiny identity reward" enc id 16 "$M/id.safetensors"
+check "tiny prompt reward" enc clip 16 "$M/prompt.safetensors"
+mkdir -p "$TMP/m8"
+check "8x8 identity reward" enc id 8 "$TMP/m8/id.safetensors"
+cp "$M/prompt.safetensors" "$TMP/m8/prompt.safetensors"
+
+TINY="--model $M/base.safetensors --rewards-dir $M --iterations 4 --pairs 2 --group-size 3 --steps 4 --lr 1e-3
+      --inner-epochs 2 --groups-per-step 1 --ckpt-every 1 --sample-every 0 --cos-every 2"
+
+# ---- help and presets -----------------------------------------------------------------------------------
+check "help" "$CGRPO" train --help
+grep -q "naive-1-1.5" "$TMP/out" && grep -q "timestep_fraction" "$TMP/out" && pass "help lists presets and keys" ||
+    fail "help lists presets and keys" "$(head -n 3 "$TMP/out")"
+preset_is() { # preset shaping weighting w_id w_prompt
+    "$CGRPO" train --print-config --preset "$1" >"$TMP/out" 2>"$TMP/err" &&
+        grep -qx "preset = $1" "$TMP/out" && grep -qx "shaping = $2" "$TMP/out" && grep -qx "weighting = $3" "$TMP/out" &&
+        grep -qx "w_id = $4" "$TMP/out" && grep -qx "w_prompt = $5" "$TMP/out" && grep -qx "gamma = 0.4" "$TMP/out"
+}
+for p in "customized sars tdw 0.5 0.5" "naive-1-1 naive static 0.5 0.5" "naive-1-1.5 naive static 0.4 0.6" \
+         "sars-only sars static 0.5 0.5" "tdw-only naive tdw 0.5 0.5"; do
+    set -- $p
+    preset_is "$@" && pass "preset $1 -> $2 + $3, w $4/$5" || fail "preset $1" "$(grep -E 'preset|shaping|weighting|w_' "$TMP/out")"
+done
+check "default config" "$CGRPO" train --print-config
+grep -qx "preset = customized" "$TMP/out" && grep -qx "sampler = dance" "$TMP/out" && grep -qx "eta = 0.4" "$TMP/out" &&
+    grep -qx "clip_eps = 0.0001" "$TMP/out" && grep -qx "kl_beta = 0" "$TMP/out" && grep -qx "timestep_fraction = 0.6" "$TMP/out" &&
+    pass "defaults: customized, dance 0.4, eps 1e-4, beta 0, fraction 0.6" || fail "defaults" "$(cat "$TMP/out")"
+check "flow sampler's eta" "$CGRPO" train --print-config --sampler flow
+grep -qx "eta = 0.7" "$TMP/out" && pass "sampler flow resolves eta 0.7" || fail "flow eta" "$(grep eta "$TMP/out")"
+printf 'preset = naive-1-1.5   # the baseline\nsteps = 10\n' >"$TMP/p.cfg"
+check "preset from a config file" "$CGRPO" train --print-config --config "$TMP/p.cfg" --w-id 0.3
+grep -qx "shaping = naive" "$TMP/out" && grep -qx "w_prompt = 0.6" "$TMP/out" && grep -qx "w_id = 0.3" "$TMP/out" &&
+    grep -qx "steps = 10" "$TMP/out" && pass "file preset, file key, option override" || fail "file preset" "$(cat "$TMP/out")"
+check "--preset beats the file's preset" "$CGRPO" train --print-config --config "$TMP/p.cfg" --preset customized
+grep -qx "shaping = sars" "$TMP/out" && grep -qx "weighting = tdw" "$TMP/out" && grep -qx "steps = 10" "$TMP/out" &&
+    pass "--preset customized with the file's keys" || fail "--preset over file" "$(cat "$TMP/out")"
+
+# ---- a run -------------------------------------------------------------------------------------------------
+check "train 4 iterations" env OMP_NUM_THREADS=2 "$CGRPO" train --out "$TMP/a" $TINY
+for f in config.cfg metrics.jsonl ckpt.safetensors model.safetensors; do
+    [ -s "$TMP/a/$f" ] && pass "run dir has $f" || fail "run dir has $f" "missing"
+done
+[ "$(wc -l <"$TMP/a/metrics.jsonl")" -eq 4 ] && pass "one metrics line per iteration" || fail "metrics lines" "$(wc -l <"$TMP/a/metrics.jsonl")"
+for k in reward_id_mean reward_id_std reward_prompt_mean reward_prompt_std both_pos conflict both_neg adv_mean_step adv_abs_step \
+         clip_frac approx_kl grad_norm grad_cos_id_prompt t_rollout t_reward t_update; do
+    grep -q "\"$k\":" "$TMP/a/metrics.jsonl" || fail "metrics key $k" "missing"
+done
+pass "metrics keys"
+grep -q '"iteration":2,.*"grad_cos_id_prompt":-\?[0-9]' "$TMP/a/metrics.jsonl" && grep -q '"iteration":1,.*"grad_cos_id_prompt":null' "$TMP/a/metrics.jsonl" &&
+    pass "gradient cosine every cos_every iterations" || fail "gradient cosine" "$(head -n 2 "$TMP/a/metrics.jsonl")"
+grep -q "^train: iter 4/4 r_id" "$TMP/err" && grep -q "ETA" "$TMP/err" && pass "progress lines" || fail "progress" "$(head -c 300 "$TMP/err")"
+grep -qx "shaping = sars *# advantage aggregation" "$TMP/a/config.cfg" && pass "config.cfg resolved" || fail "config.cfg" "$(head -n 5 "$TMP/a/config.cfg")"
+check "sample grids" "$CGRPO" train --out "$TMP/s" $TINY --iterations 3 --sample-every 2 --quiet
+for f in samples/iter_000000.png samples/iter_000002.png samples/iter_000003.png; do
+    [ -s "$TMP/s/$f" ] && pass "run dir has $f" || fail "run dir has $f" "missing"
+done
+
+# ---- kill -9 in the middle of iteration 3, resume: bit-identical -----------------------------------------
+# (in a subshell whose stderr is dropped: bash reports the killed job there)
+( CGRPO_TEST_KILL_AT_ITER=3 "$CGRPO" train --out "$TMP/b" $TINY --quiet >"$TMP/out" 2>"$TMP/err"; echo $? >"$TMP/rc" ) 2>/dev/null
+rc=$(cat "$TMP/rc")
+[ "$rc" -eq 137 ] && pass "killed by SIGKILL in iteration 3" || fail "SIGKILL" "exit $rc"
+"$CGRPO" inspect "$TMP/b/ckpt.safetensors" >"$TMP/out" 2>&1
+grep -qx "iteration = 2" "$TMP/out" && pass "the checkpoint on disk is iteration 2's" || fail "killed checkpoint" "$(grep iteration "$TMP/out")"
+check "resume after kill -9 (another thread count)" env OMP_NUM_THREADS=1 "$CGRPO" train --resume "$TMP/b" --quiet
+for f in model.safetensors ckpt.safetensors config.cfg; do
+    cmp -s "$TMP/a/$f" "$TMP/b/$f" && pass "kill -9 + resume bit-exact: $f" || fail "kill -9 + resume: $f" "differs"
+done
+[ "$(wc -l <"$TMP/b/metrics.jsonl")" -eq 4 ] && pass "resumed metrics: 4 lines" || fail "resumed metrics" "$(cut -c1-20 "$TMP/b/metrics.jsonl")"
+
+# ---- --stop-after 2, resume, extend ------------------------------------------------------------------------
+check "stop after 2" "$CGRPO" train --out "$TMP/c" $TINY --stop-after 2 --quiet
+[ ! -e "$TMP/c/model.safetensors" ] && pass "a stopped run has no final model" || fail "stopped run" "model.safetensors written"
+check "resume to 4" "$CGRPO" train --resume "$TMP/c" --quiet
+cmp -s "$TMP/a/model.safetensors" "$TMP/c/model.safetensors" && pass "stop + resume bit-exact" || fail "stop + resume" "differs"
+check "extend to 5 iterations" "$CGRPO" train --resume "$TMP/c" --iterations 5 --quiet
+[ "$(wc -l <"$TMP/c/metrics.jsonl")" -eq 5 ] && grep -qx "iterations = 5 *#.*" "$TMP/c/config.cfg" &&
+    pass "resume with more iterations" || fail "extend" "$(wc -l <"$TMP/c/metrics.jsonl")"
+
+# ---- bad input: exit 2, one line ---------------------------------------------------------------------------
+check_exit 2 "unknown preset" "$CGRPO" train --preset naive-2 --out "$TMP/x"
+grep -q "naive-2" "$TMP/err" && grep -q "customized" "$TMP/err" && pass "unknown preset named with the known ones" ||
+    fail "unknown preset message" "$(cat "$TMP/err")"
+check_exit 2 "unknown key" "$CGRPO" train --out "$TMP/x" --group-szie 4
+grep -q "group_size" "$TMP/err" && pass "unknown key names the nearest" || fail "unknown key message" "$(cat "$TMP/err")"
+printf 'pairs = 2\nclip_esp = 0.1\n' >"$TMP/typo.cfg"
+check_exit 2 "unknown key in a config file" "$CGRPO" train --out "$TMP/x" --config "$TMP/typo.cfg"
+grep -q "typo.cfg:2" "$TMP/err" && grep -q "clip_eps" "$TMP/err" && pass "config file key error names line and key" ||
+    fail "config typo message" "$(cat "$TMP/err")"
+check_exit 2 "bad value" "$CGRPO" train --out "$TMP/x" --group-size 1
+check_exit 2 "missing model file" "$CGRPO" train --out "$TMP/x" --model "$TMP/nope.safetensors" --rewards-dir "$M"
+grep -q "nope.safetensors" "$TMP/err" && pass "missing model named" || fail "missing model message" "$(cat "$TMP/err")"
+check_exit 2 "missing reward file" "$CGRPO" train --out "$TMP/x" --model "$M/base.safetensors" --rewards-dir "$TMP/pre"
+check_exit 2 "model/reward image size mismatch" "$CGRPO" train --out "$TMP/x" $TINY --rewards-dir "$TMP/m8"
+grep -q "16x16" "$TMP/err" && grep -q "8x8" "$TMP/err" && pass "size mismatch names both sizes" || fail "size mismatch message" "$(cat "$TMP/err")"
+check_exit 2 "--out and --resume" "$CGRPO" train --out "$TMP/x" --resume "$TMP/a"
+check_exit 2 "resume a missing run" "$CGRPO" train --resume "$TMP/none"
+check_exit 2 "resume with a changed key" "$CGRPO" train --resume "$TMP/a" --lr 0.5
+grep -q "lr" "$TMP/err" && pass "changed key named" || fail "changed key message" "$(cat "$TMP/err")"
+check_exit 2 "a directory that holds a run" "$CGRPO" train --out "$TMP/a" $TINY
+cmp -s "$TMP/a/ckpt.safetensors" "$TMP/b/ckpt.safetensors" && pass "refused runs leave the checkpoint alone" ||
+    fail "refused run" "checkpoint changed"
+
+cli_summary cli_train
