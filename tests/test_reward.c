@@ -322,6 +322,38 @@ static void test_model_roundtrip(void) {
     }
 }
 
+// A file whose metadata claims a model far larger than its tensors is refused before allocating.
+static void test_model_file_lies(void) {
+    char err[256], path[512];
+    ViTConfig v;
+    TextEncConfig t;
+    tiny_configs(ENC_ID, &v, &t);
+    EncModel a, b;
+    CG_CHECK(enc_model_create(&a, ENC_ID, &v, &t, 4, err, sizeof(err)) == 0, "%s", err);
+    enc_model_init(&a, 1);
+    CkptMeta meta;
+    ckpt_meta_init(&meta);
+    enc_model_config_meta(&a, &meta);
+    ckpt_meta_set(&meta, "vit.width", "8192");
+    ckpt_meta_set(&meta, "vit.depth", "64");
+    CkptSection sec[2];
+    char names[2][64];
+    int n = enc_model_sections(&a, sec, names, "", a.img.params, NULL);
+    snprintf(path, sizeof(path), "%s/liar.safetensors", tmpdir);
+    CG_CHECK(ckpt_save(path, sec, n, &meta, err, sizeof(err)) == 0, "%s", err);
+    EXPECT(enc_model_load(&b, path, -1, 4, NULL, err, sizeof(err)) == -1 && strstr(err, "needs at least"), "%s", err);
+    ckpt_meta_set(&meta, "vit.width", "17"); // consistent size, but not the tensors' shapes
+    ckpt_meta_set(&meta, "vit.depth", "1");
+    ckpt_meta_set(&meta, "vit.heads", "1");
+    CG_CHECK(ckpt_save(path, sec, n, &meta, err, sizeof(err)) == 0, "%s", err);
+    EXPECT(enc_model_load(&b, path, -1, 4, NULL, err, sizeof(err)) == -1 && strstr(err, "shape"), "%s", err);
+    ckpt_meta_set(&meta, "kind", "dit");
+    CG_CHECK(ckpt_save(path, sec, n, &meta, err, sizeof(err)) == 0, "%s", err);
+    EXPECT(enc_model_load(&b, path, -1, 4, NULL, err, sizeof(err)) == -1 && strstr(err, "not an encoder"), "%s", err);
+    ckpt_meta_free(&meta);
+    enc_model_free(&a);
+}
+
 static void test_populations(void) {
     int n_reward = 0, n_judge = 0, live[2] = {0, 0};
     for (int i = 0; i < WORLD_N_TRAIN; i++) {
@@ -359,6 +391,14 @@ static void test_data_determinism(void) {
                 EXPECT(memcmp(tokens + i * TOK_MAX_TOKENS, tokens + j * TOK_MAX_TOKENS, sizeof(int) * TOK_MAX_TOKENS) != 0,
                        "step %ld: rows %d and %d have the same prompt", step, j, i);
     }
+    // the judge half with 64-row batches: classes crowd (more than 26 rows of one class) without a failure
+    EncData dj;
+    enc_data_init(&dj, world, ENC_POP_JUDGE, SZ, 3, 0.0f, 0); // seed 3 crowds a class at step 38
+    int *tok64 = cg_malloc(64 * TOK_MAX_TOKENS * sizeof(int));
+    float *img64 = cg_malloc(64 * PER * sizeof(float));
+    for (long step = 36; step <= 40; step++) enc_clip_batch(&dj, img64, tok64, NULL, step, 64);
+    free(tok64), free(img64);
+    enc_data_free(&dj);
     int labels[32 * ATTR_N_HEADS], counts[ATTR_N_HEADS] = {0};
     enc_attr_batch(&d, imgs, labels, 1, 32);
     for (int i = 0; i < 32; i++)
@@ -585,6 +625,33 @@ static void test_train_smoke(void) {
     EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "train.lr"), "%s", err);
 }
 
+// The shipped weights (models/, when present): every built-in reward loads with the expected kind
+// and image size and gives finite scores in range. Their quality is measured by eval-rewards,
+// not here.
+static void test_shipped_models(void) {
+    char err[256];
+    Batch b;
+    make_batch(&b, 4, 0);
+    RewardBatch rb = reward_batch(&b);
+    int found = 0;
+    for (int k = 0; k < reward_n_builtin(); k++) {
+        char path[512];
+        snprintf(path, sizeof(path), "models/%s", reward_builtin_file(k));
+        if (access(path, F_OK) != 0) continue;
+        found++;
+        Reward *r = reward_create_by_name(reward_builtin_name(k), "models", err, sizeof(err));
+        EXPECT(r != NULL, "%s: %s", path, err);
+        if (!r) continue;
+        EXPECT(r->S == SZ, "%s takes %d px", path, r->S);
+        float sc[4];
+        EXPECT(reward_score(r, &rb, sc, err, sizeof(err)) == 0, "%s", err);
+        for (int i = 0; i < 4; i++) EXPECT(isfinite(sc[i]) && sc[i] >= -100.001f && sc[i] <= 100.001f, "%s: %g", path, sc[i]);
+        reward_free(r);
+    }
+    printf("     (%d shipped model files checked)\n", found);
+    free_batch(&b);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/cgrpo_test_reward_XXXXXX");
     CG_CHECK(mkdtemp(tmpdir) != NULL, "mkdtemp");
@@ -602,6 +669,7 @@ int main(void) {
     RUN(test_shared_reference);
     RUN(test_reward_errors);
     RUN(test_model_roundtrip);
+    RUN(test_model_file_lies);
     RUN(test_populations);
     RUN(test_data_determinism);
     RUN(test_attr_labels);
@@ -610,6 +678,7 @@ int main(void) {
     RUN(test_metrics_constructed);
     RUN(test_metrics_on_model);
     RUN(test_train_smoke);
+    RUN(test_shipped_models);
 
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);

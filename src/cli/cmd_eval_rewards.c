@@ -203,11 +203,12 @@ int cmd_eval_rewards(int argc, char **argv) {
             cJSON *ja = cJSON_AddObjectToObject(j, "accuracy");
             cJSON *jp = cJSON_AddObjectToObject(j, "accuracy_present");
             for (int h = 0; h < ATTR_N_HEADS; h++) {
+                // gated: is the prompted scene / accessory / property recognized (DESIGN.md section 8)
                 char name[64];
                 snprintf(name, sizeof(name), "%s accuracy, all renders", attr_head_name(h));
-                row("attr", name, a.acc_all[h], h == ATTR_CLASS ? -1 : 0.95, &n_fail);
-                snprintf(name, sizeof(name), "%s accuracy, renders with a %s", attr_head_name(h), attr_head_name(h));
-                if (h != ATTR_CLASS) row("attr", name, a.acc_present[h], -1, &n_fail);
+                row("attr", name, a.acc_all[h], -1, &n_fail);
+                snprintf(name, sizeof(name), "%s accuracy, renders of %s prompts", attr_head_name(h), attr_head_name(h));
+                if (h != ATTR_CLASS) row("attr", name, a.acc_present[h], 0.95, &n_fail);
                 cJSON_AddNumberToObject(ja, attr_head_name(h), a.acc_all[h]);
                 cJSON_AddNumberToObject(jp, attr_head_name(h), a.acc_present[h]);
             }

@@ -48,7 +48,7 @@ static const char *USAGE =
     "                       clip, images for attr\n"
     "  --eval-every N --ckpt-every N --log-every N --val-seeds N   (defaults 100, 100, 10, 1)\n"
     " model\n"
-    "  --img N --patch N --width N --depth N --heads N --embed-dim N   image encoder (32 4 96 4 4 64)\n"
+    "  --img N --patch N --width N --depth N --heads N --embed-dim N   image encoder (32 8 96 4 4 64)\n"
     "  --text-width N --text-depth N --text-heads N                      text encoder (64 2 4)\n";
 
 typedef struct {

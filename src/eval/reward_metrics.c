@@ -235,6 +235,6 @@ double rm_selection_score(EncModel *m, const RmSet *set, const char **name) {
     }
     RmAttr r;
     rm_attr(m, set, &r);
-    *name = "attr_acc";
-    return (r.acc_all[ATTR_SCENE] + r.acc_all[ATTR_ACCESSORY] + r.acc_all[ATTR_PROPERTY]) / 3.0;
+    *name = "attr_acc_present";
+    return (r.acc_present[ATTR_SCENE] + r.acc_present[ATTR_ACCESSORY] + r.acc_present[ATTR_PROPERTY]) / 3.0;
 }

@@ -85,8 +85,9 @@ void rm_prompt_from_emb(const RmSet *set, const float *emb, const float *txt, in
 void rm_attr_from_probs(const RmSet *set, const float *const probs[ATTR_N_HEADS], RmAttr *out);
 
 // The validation score that selects a model while it trains, in [0, 1]: id -> identity top1_ctx
-// against segmented references; clip -> prompt top1_all; attr -> the mean of acc_all over the
-// scene, accessory and property heads. *name receives "id_top1_ctx", "prompt_top1" or "attr_acc".
+// against segmented references; clip -> prompt top1_all; attr -> the mean of acc_present over the
+// scene, accessory and property heads. *name receives "id_top1_ctx", "prompt_top1" or
+// "attr_acc_present".
 double rm_selection_score(EncModel *m, const RmSet *set, const char **name);
 
 #endif

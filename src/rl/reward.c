@@ -45,7 +45,7 @@ typedef struct {
 } EncReward;
 
 // Embed the rows of x (n rows of `row` elements) into emb (n, D), computing each run of equal
-// consecutive rows once. kind 0: images, 1: token rows.
+// consecutive rows once. texts 0: rows are images, 1: rows are token ids.
 static void embed_dedup(EncModel *m, float *emb, const void *x, size_t row_bytes, int n, int texts, int D) {
     const unsigned char *bytes = x;
     int i = 0;

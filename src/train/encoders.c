@@ -106,7 +106,7 @@ void id_aux_labels(int labels[ID_AUX_N_HEADS], const Subject *s) {
 // ---- models -----------------------------------------------------------------------------------------
 
 void enc_default_configs(EncKind kind, ViTConfig *v, TextEncConfig *t) {
-    *v = (ViTConfig){.img = 32, .patch = 4, .channels = 3, .width = 96, .depth = 4, .n_heads = 4,
+    *v = (ViTConfig){.img = 32, .patch = 8, .channels = 3, .width = 96, .depth = 4, .n_heads = 4,
                      .embed_dim = 64, .logit_scale = kind != ENC_ATTR};
     if (kind == ENC_ATTR) {
         v->n_cls_heads = ATTR_N_HEADS;
@@ -306,6 +306,17 @@ int enc_model_load(EncModel *m, const char *path, int want_kind, int max_B, Ckpt
         cg_errf(err, errlen, "%s: %s", path, why);
         goto done;
     }
+    // before allocating for the config: its weights must fit in the file (2-byte floats at least)
+    size_t need = cg_mul_size(cg_mul_size((size_t)v.depth * 12, (size_t)v.width), (size_t)v.width) +
+                  cg_mul_size((size_t)v.embed_dim, (size_t)v.width);
+    if (kind == ENC_CLIP)
+        need += cg_mul_size(cg_mul_size((size_t)t.depth * 12, (size_t)t.width), (size_t)t.width) +
+                cg_mul_size((size_t)t.vocab, (size_t)t.width);
+    if (need > f.data_len / 2) {
+        cg_errf(err, errlen, "%s: its config needs at least %zu weights, the file holds %zu bytes of tensors", path, need,
+                f.data_len);
+        goto done;
+    }
     if (want_kind >= 0 && (int)kind != want_kind) {
         cg_errf(err, errlen, "%s holds an encoder-%s model, not encoder-%s", path, enc_kind_name(kind),
                 enc_kind_name((EncKind)want_kind));
@@ -402,11 +413,10 @@ static void to_model_input(float *img, size_t n, float noise, cg_rng *rng) {
         for (size_t i = 0; i < n; i++) img[i] += sigma * (float)cg_rng_normal(rng);
 }
 
-// a random template for subject s: with probability 1 - p_scene the plain prompt (-1, the studio
-// backdrop), else uniform over 0..19 (scenes, or accessories for live subjects) and property edits
-// 20..24 when with_props
-static int random_template(const Subject *s, int with_props, double p_scene, cg_rng *rng) {
-    (void)s;
+// a random template: with probability 1 - p_scene the plain prompt (-1, the studio backdrop),
+// else uniform over 0..19 (scenes, or accessories for live subjects) and property edits 20..24
+// when with_props
+static int random_template(int with_props, double p_scene, cg_rng *rng) {
     double u = cg_rng_uniform(rng);
     int n = with_props ? PROMPT_N_TEMPLATES : PROMPT_N_TEMPLATES - PROMPT_N_PROPERTIES;
     int t = (int)cg_rng_below(rng, (uint32_t)n);
@@ -415,7 +425,7 @@ static int random_template(const Subject *s, int with_props, double p_scene, cg_
 
 static void render_random_target(float *img, const Subject *s, int with_props, double p_scene, int S, cg_rng *rng) {
     Prompt p;
-    prompt_make(&p, s->cls, random_template(s, with_props, p_scene, rng));
+    prompt_make(&p, s->cls, random_template(with_props, p_scene, rng));
     render_target(img, NULL, s, &p, cg_rng_u64(rng), S);
 }
 
@@ -541,7 +551,11 @@ void enc_clip_batch(const EncData *d, float *images, int *tokens, int *labels, l
         int cls = subj[g]->cls;
         for (int b = g * ENC_CLIP_GROUP; b < B && b < (g + 1) * ENC_CLIP_GROUP; b++) {
             tmpl[b] = draw_template(d, cls, avail[cls], &rng);
-            CG_CHECK(tmpl[b] >= -1, "no unused template left for class %d", cls); // 26 templates, <= 4 per subject
+            if (tmpl[b] < -1) { // one class filled all 26 templates (7 or more of its subjects in the batch):
+                memset(avail[cls], 1, NT); // from here on its texts may repeat
+                for (int b2 = g * ENC_CLIP_GROUP; b2 < b; b2++) avail[cls][tmpl[b2] + 1] = 0;
+                tmpl[b] = draw_template(d, cls, avail[cls], &rng);
+            }
             avail[cls][tmpl[b] + 1] = 0;
         }
     }
@@ -864,9 +878,23 @@ static void fmt_eta(char *buf, size_t len, double sec) {
     else snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
 }
 
+// mkdir -p: 0, or -1 with errno set
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) return errno = ENAMETOOLONG, -1;
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+    return 0;
+}
+
 int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err, size_t errlen) {
     if (enc_train_config_check(c, err, errlen)) return -1;
-    if (mkdir(run_dir, 0777) != 0 && errno != EEXIST) {
+    if (mkdir_p(run_dir)) {
         cg_errf(err, errlen, "cannot create run directory %s: %s", run_dir, strerror(errno));
         return -2;
     }

@@ -153,7 +153,8 @@ float enc_supcon(float *demb, float *dscale, float *acc, const float *emb, const
 // CLIP batch: images (B, S, S, 3), tokens (B, TOK_MAX_TOKENS) and labels (B, ATTR_N_HEADS) or
 // NULL: ENC_CLIP_GROUP prompts per subject (distinct templates among the 25 and the plain one,
 // accessory and property templates weighted by d->focus), so that every image meets other prompts
-// of the same subject in its batch, and never two equal prompt texts in one batch.
+// of the same subject in its batch, and no two equal prompt texts in one batch (unless one class
+// has 7 or more subjects in it: 26 templates cannot go round, and its texts may then repeat).
 #define ENC_CLIP_GROUP 4
 void enc_clip_batch(const EncData *d, float *images, int *tokens, int *labels, long step, int B);
 // Attribute batch: images (B, S, S, 3) and labels (B, ATTR_N_HEADS); templates drawn from the
