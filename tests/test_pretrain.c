@@ -81,7 +81,7 @@ static PretrainConfig tiny_config(void) {
 }
 
 static int run_quiet(const PretrainConfig *c, const char *dir, int resume, PretrainResult *res, char *err, size_t n) {
-    PretrainRun run = {dir, resume, 0};
+    PretrainRun run = {dir, resume, 0, 0};
     err[0] = '\0';
     return pretrain_run(c, &run, res, err, n);
 }

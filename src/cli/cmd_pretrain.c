@@ -14,13 +14,15 @@
 #include "train/pretrain.h"
 
 static void print_usage(FILE *f) {
-    fputs("usage: cgrpo pretrain --out DIR [--config FILE] [--KEY VALUE ...] [--quiet]\n"
-          "       cgrpo pretrain --resume DIR [--steps N] [--log-every N] [--val-every N] [--ckpt-every N] [--quiet]\n"
+    fputs("usage: cgrpo pretrain --out DIR [--config FILE] [--KEY VALUE ...] [--stop-at N] [--quiet]\n"
+          "       cgrpo pretrain --resume DIR [--steps N] [--log-every N] [--val-every N] [--ckpt-every N] [--stop-at N] [--quiet]\n"
           "       cgrpo pretrain --print-config [--config FILE] [--KEY VALUE ...]\n"
           "Rectified-flow pretraining of the subject-driven DiT on (reference, prompt, target) triples drawn on\n"
           "the fly from the SubjectBench TRAIN subjects. DIR receives config.cfg (the resolved config),\n"
           "metrics.jsonl, ckpt.safetensors (every ckpt_every steps, atomically) and model.safetensors (the EMA\n"
           "weights, at the end). --resume continues bit-exactly from DIR/ckpt.safetensors; --steps may be raised.\n"
+          "--stop-at N ends this call after step N of the schedule (validation, checkpoint and model.safetensors of\n"
+          "step N), so a long schedule can run in pieces; on a checkpoint already at step N it only writes the model.\n"
           "Exit status: 0 done, 1 diverged (NaN/Inf) or I/O failure, 2 bad usage, config or checkpoint.\n"
           "Keys (in a config file as `key = value`, on the command line as --key VALUE), with their defaults:\n",
           f);
@@ -40,6 +42,7 @@ static void print_usage(FILE *f) {
 int cmd_pretrain(int argc, char **argv) {
     const char *out = NULL, *resume = NULL, *config = NULL;
     int quiet = 0, print_config = 0, n_over = 0;
+    long stop_at = 0;
     const char *over_key[MAX_OVERRIDES], *over_val[MAX_OVERRIDES];
     int nk;
     const ConfigKey *keys = pretrain_config_keys(&nk);
@@ -55,6 +58,12 @@ int cmd_pretrain(int argc, char **argv) {
         }
         if (strcmp(a, "--print-config") == 0) {
             print_config = 1;
+            continue;
+        }
+        if (strcmp(a, "--stop-at") == 0) {
+            if (!v) cg_usage("pretrain: --stop-at needs a value");
+            stop_at = cli_parse_long(a, v, 1, 1000000000);
+            i++;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) cg_usage("pretrain: unexpected argument '%s' (see cgrpo pretrain --help)", a);
@@ -105,7 +114,8 @@ int cmd_pretrain(int argc, char **argv) {
         }
         return 0;
     }
-    PretrainRun run = {resume ? resume : out, resume != NULL, !quiet};
+    if (stop_at > cfg.steps) cg_usage("pretrain: --stop-at %ld is beyond steps = %d", stop_at, cfg.steps);
+    PretrainRun run = {resume ? resume : out, resume != NULL, !quiet, (int)stop_at};
     int rc = pretrain_run(&cfg, &run, NULL, err, sizeof err);
     if (rc != PRETRAIN_OK) {
         fflush(stdout);

@@ -325,6 +325,9 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
             rc = PRETRAIN_EINPUT;
             cg_errf(err, errlen, "steps = %d is below the checkpoint's step %d", cfg->steps,
                     step0);
+        } else if (run->stop_at > 0 && run->stop_at < step0) {
+            rc = PRETRAIN_EINPUT;
+            cg_errf(err, errlen, "--stop-at %d is below the checkpoint's step %d", run->stop_at, step0);
         }
     } else {
         dit_init(&m, cfg->seed);
@@ -384,7 +387,8 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
     double sum_loss = 0.0, sum_gn = 0.0, t_interval = 0.0;
     int n_interval = 0;
     const double t_loop = cg_now();
-    for (int s = step0 + 1; s <= cfg->steps; s++) {
+    const int end = run->stop_at > 0 && run->stop_at < cfg->steps ? run->stop_at : cfg->steps;
+    for (int s = step0 + 1; s <= end; s++) {
         const double t0 = cg_now();
         data_make_train(&st.batch, &data, st.world, cfg->seed, (uint64_t)s, B);
         dit_zero_grad(&m);
@@ -409,7 +413,7 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
         sum_loss += loss, sum_gn += gn, n_interval++;
         r.last_loss = loss, r.end_step = s, r.steps_run++;
 
-        const int last = s == cfg->steps;
+        const int last = s == end;
         const int do_val = last || (cfg->val_every > 0 && s % cfg->val_every == 0);
         const int do_log = last || do_val || s % cfg->log_every == 0;
         double ve = NAN, vr = NAN;
@@ -479,7 +483,8 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
     if (rc == PRETRAIN_OK && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
         rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
     if (rc == PRETRAIN_OK && run->progress)
-        fprintf(stderr, "pretrain: done at step %d: %s (EMA weights), %s\n", r.end_step, model_path, ckpt_path);
+        fprintf(stderr, "pretrain: %s at step %d of %d: %s (EMA weights), %s\n", r.end_step < cfg->steps ? "stopped" : "done",
+                r.end_step, cfg->steps, model_path, ckpt_path);
 
     fclose(st.metrics);
     data_batch_free(&st.batch);

@@ -17,6 +17,8 @@
 //   every log_every steps: one JSON line in DIR/metrics.jsonl and a progress line
 //   every ckpt_every steps and at the end: DIR/ckpt.safetensors, atomically
 //   at the end: DIR/model.safetensors = the EMA weights (dit_save), the recipe in its metadata.
+//   PretrainRun.stop_at ends a call early at a given step with the same outputs (the shipped base
+//   model is the step-K model of the configs/pretrain_base.cfg schedule; see README).
 //
 // Run directory:
 //   DIR/config.cfg        the resolved config (io/config.h format; `--resume` reads it back)
@@ -104,6 +106,10 @@ typedef struct {
                      // with resumable keys changed)
     int progress;    // 0: silent; 1: progress on stderr (a self-overwriting line on a terminal,
                      // a plain line per log interval otherwise)
+    int stop_at;     // > 0: stop after this step (below cfg->steps) as if the run ended there: a
+                     // validation, DIR/ckpt.safetensors and DIR/model.safetensors (the EMA weights of
+                     // that step, metadata step = stop_at); --resume continues the schedule later.
+                     // A checkpoint already at stop_at only writes the model. 0: run to cfg->steps
 } PretrainRun;
 
 typedef struct {
