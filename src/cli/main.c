@@ -17,6 +17,7 @@ static const Command COMMANDS[] = {
     {"train", cmd_train, "GRPO fine-tuning of the generator (presets customized, naive-1-1, naive-1-1.5, sars-only, tdw-only)"},
     {"train-encoder", cmd_train_encoder, "train a reward or judge encoder (--kind id|clip|attr) on SubjectBench"},
     {"score", cmd_score, "score images with every reward and judge (one JSON object per image)"},
+    {"eval", cmd_eval, "evaluate a generator on the held-out test subjects (DreamBench-shaped metrics, grids)"},
     {"eval-rewards", cmd_eval_rewards, "reward and judge metrics on the held-out test subjects"},
     {"advantages", cmd_advantages, "print GRPO advantages (naive/SARS, static/TDW) for CSV rewards on stdin"},
     {"plot", cmd_plot, "PNG plots: curves from JSONL metrics, a labelled scatter (Pareto) from CSV"},

@@ -1,0 +1,249 @@
+// cmd_eval.c: `cgrpo eval`: the DreamBench-shaped evaluation of a generator (eval/evaluate.h) on
+// the held-out TEST subjects: writes DIR/results.json (settings and metrics per prompt kind),
+// DIR/images.jsonl (every image's scores) and DIR/grid_<kind>.png, prints a table, and with
+// --baseline a comparison with another run's results.json.
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "core/check.h"
+#include "core/timer.h"
+#include "eval/evaluate.h"
+#include "flow/schedule.h"
+#include "io/checkpoint.h"
+#include "io/rundir.h"
+#include "models/dit.h"
+#include "rl/trainer.h"
+#include "train/pretrain.h"
+
+static const char *USAGE =
+    "usage: cgrpo eval --model FILE --out DIR [options]\n"
+    "Evaluates a generator on the held-out TEST subjects (DreamBench-shaped): for every test subject, prompt\n"
+    "template and image k, one ODE sample from fixed noise (a function of seed, subject, template, k), scored by\n"
+    "the judges (identity = DINO-Seg, dino, clip_i, clip_t), the training rewards (reward_id, reward_prompt),\n"
+    "identity retrieval top-1 among the evaluated subjects (id_top1) and prompt attribute accuracy (attr_acc).\n"
+    "Writes DIR/results.json, DIR/images.jsonl and DIR/grid_{scene,accessory,property}.png; prints a table.\n"
+    "  --model FILE            a model.safetensors (pretrain, train) or a pretraining / GRPO ckpt.safetensors\n"
+    "  --out DIR               output directory (created)\n"
+    "  --models DIR            reward and judge weights (default models)\n"
+    "  --subjects-seed N       SubjectBench population (default 1)\n"
+    "  --subjects N            the first N of the 30 test subjects (default 30)\n"
+    "  --prompts LIST          template indices 0..24, e.g. 0,5,10,20 (default all 25)\n"
+    "  --images-per-prompt K   images per (subject, prompt) (default 1, at most 32)\n"
+    "  --steps N               ODE steps (default 20)\n"
+    "  --shift S               time shift of the sigma schedule (default 3)\n"
+    "  --cfg-ref R, --cfg-txt T  guidance scales (default 1 1 = no guidance)\n"
+    "  --seed S                seed of the initial noise (default 0)\n"
+    "  --baseline FILE         another run's results.json: print baseline, this model and the delta\n"
+    "  --quiet                 no progress or rate on stderr\n"
+    "Bad input exits with status 2 and one line on stderr.\n";
+
+#define GRID_ZOOM 2
+
+typedef struct {
+    const char *model, *out, *models, *prompts, *baseline;
+    long subjects_seed, subjects, k, steps, seed;
+    double shift, cfg_ref, cfg_txt;
+    int quiet;
+} Opts;
+
+static void parse(Opts *o, int argc, char **argv) {
+    *o = (Opts){0};
+    o->models = "models", o->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, o->subjects = WORLD_N_TEST, o->k = 1;
+    o->steps = 20, o->shift = FLOW_DEFAULT_SHIFT, o->cfg_ref = 1.0, o->cfg_txt = 1.0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            fputs(USAGE, stdout);
+            exit(0);
+        }
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (!v) cg_usage("eval: %s needs a value (see cgrpo eval --help)", a);
+        if (strcmp(a, "--model") == 0) o->model = v;
+        else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--models") == 0) o->models = v;
+        else if (strcmp(a, "--prompts") == 0) o->prompts = v;
+        else if (strcmp(a, "--baseline") == 0) o->baseline = v;
+        else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
+        else if (strcmp(a, "--subjects") == 0) o->subjects = cli_parse_long(a, v, 1, WORLD_N_TEST);
+        else if (strcmp(a, "--images-per-prompt") == 0) o->k = cli_parse_long(a, v, 1, EVAL_MAX_K);
+        else if (strcmp(a, "--steps") == 0) o->steps = cli_parse_long(a, v, 1, 1000);
+        else if (strcmp(a, "--seed") == 0) o->seed = cli_parse_long(a, v, 0, LONG_MAX);
+        else if (strcmp(a, "--shift") == 0) o->shift = cli_parse_double(a, v, 1e-3, 1e3);
+        else if (strcmp(a, "--cfg-ref") == 0) o->cfg_ref = cli_parse_double(a, v, -100.0, 100.0);
+        else if (strcmp(a, "--cfg-txt") == 0) o->cfg_txt = cli_parse_double(a, v, -100.0, 100.0);
+        else cg_usage("eval: unknown option '%s' (see cgrpo eval --help)", a);
+        i++;
+    }
+    if (!o->model) cg_usage("eval: --model FILE is required");
+    if (!o->out) cg_usage("eval: --out DIR is required");
+}
+
+// A model file, or the weights inside a pretraining ("ema.") or GRPO ("model.") checkpoint; *weights
+// names which. Exits 2 with the reason.
+static void load_model(DiTModel *m, const char *path, int max_B, const char **weights) {
+    char err[1024];
+    CkptMeta meta;
+    if (ckpt_read_meta(path, &meta, err, sizeof err)) cg_usage("--model: %s", err);
+    const char *fmt = ckpt_meta_get(&meta, "format");
+    const char *prefix = "";
+    *weights = "model";
+    if (fmt && strcmp(fmt, PRETRAIN_CKPT_FORMAT) == 0) prefix = "ema.", *weights = "ema";
+    else if (fmt && strcmp(fmt, TRAIN_CKPT_FORMAT) == 0) prefix = "model.", *weights = "policy";
+    ckpt_meta_free(&meta);
+    if (dit_load_section(path, prefix, m, max_B, err, sizeof err)) cg_usage("--model: %s", err);
+}
+
+typedef struct {
+    double t0;
+    int show; // a live line on a terminal
+} Progress;
+
+static void on_progress(void *ctx, long done, long total) {
+    Progress *p = ctx;
+    if (!p->show) return;
+    const double dt = cg_now() - p->t0, rate = done / (dt > 0 ? dt : 1e-9);
+    char eta[32];
+    rundir_fmt_duration(eta, sizeof eta, (double)(total - done) / rate);
+    fprintf(stderr, "\reval: %ld/%ld images, %.2f images/s, ETA %s   ", done, total, rate, eta);
+    if (done == total) fputc('\n', stderr);
+}
+
+static void print_value(double v) {
+    if (isfinite(v)) printf(" %10.4f", v);
+    else printf(" %10s", "-");
+}
+
+static void print_table(const EvalSummary *s) {
+    printf("%-14s", "metric");
+    for (int g = 0; g < EVAL_N_GROUPS; g++) printf(" %10s", eval_group_name(g));
+    printf("\n%-14s", "n_images");
+    for (int g = 0; g < EVAL_N_GROUPS; g++) printf(" %10ld", s->n[g]);
+    printf("\n");
+    for (int m = 0; m < EVAL_N_METRICS; m++) {
+        printf("%-14s", eval_metric_name(m));
+        for (int g = 0; g < EVAL_N_GROUPS; g++) print_value(s->mean[g][m]);
+        printf("\n");
+    }
+}
+
+static void print_comparison(const EvalSummary *base, const EvalSummary *cur) {
+    printf("%-14s %-10s %10s %10s %10s\n", "metric", "group", "baseline", "this", "delta");
+    for (int m = 0; m < EVAL_N_METRICS; m++)
+        for (int g = 0; g < EVAL_N_GROUPS; g++) {
+            const double b = base->mean[g][m], c = cur->mean[g][m];
+            printf("%-14s %-10s", g == 0 ? eval_metric_name(m) : "", eval_group_name(g));
+            print_value(b), print_value(c);
+            if (isfinite(b) && isfinite(c)) printf(" %+10.4f\n", c - b);
+            else printf(" %10s\n", "-");
+        }
+}
+
+// The model's name as results.json stores it: the last path component.
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+int cmd_eval(int argc, char **argv) {
+    Opts o;
+    parse(&o, argc, argv);
+    char err[1024];
+    EvalConfig c = eval_config_default();
+    c.subjects_seed = (uint64_t)o.subjects_seed, c.n_subjects = (int)o.subjects, c.K = (int)o.k;
+    c.steps = (int)o.steps, c.shift = (float)o.shift, c.cfg_ref = (float)o.cfg_ref, c.cfg_txt = (float)o.cfg_txt;
+    c.seed = (uint64_t)o.seed;
+    if (o.prompts && eval_parse_templates(o.prompts, c.templates, &c.n_templates, err, sizeof err))
+        cg_usage("--prompts: %s", err);
+    if (eval_config_check(&c, err, sizeof err)) cg_usage("eval: %s", err);
+
+    // every input is checked before the long part: baseline, output directory, model, judges
+    EvalSummary base;
+    char *base_settings = NULL;
+    if (o.baseline && eval_read_summary(o.baseline, &base, &base_settings, err, sizeof err)) cg_usage("--baseline: %s", err);
+    const int guided = !(c.cfg_ref == 1.0f && c.cfg_txt == 1.0f);
+    DiTModel m;
+    const char *weights;
+    load_model(&m, o.model, guided ? 3 * c.K : c.K, &weights);
+    EvalJudges judges;
+    if (eval_judges_load(&judges, o.models, err, sizeof err)) cg_usage("--models: %s", err);
+    if (rundir_mkdirs(o.out, err, sizeof err)) cg_usage("--out: %s", err);
+    if (access(o.out, W_OK | X_OK) != 0) cg_usage("--out: cannot write into '%s': %s", o.out, strerror(errno));
+
+    EvalProvenance prov = {0};
+    prov.model = base_name(o.model), prov.weights = weights;
+    if (eval_fnv1a64_file(o.model, &prov.model_fnv, err, sizeof err)) cg_usage("--model: %s", err);
+    char paths[8][4096];
+    for (int i = 0; i < EVAL_N_REWARDS; i++) // the distinct weights files behind the rewards
+        for (int b = 0; b < reward_n_builtin(); b++) {
+            if (strcmp(reward_builtin_name(b), eval_reward_name(i)) != 0) continue;
+            const char *file = reward_builtin_file(b);
+            int dup = 0;
+            for (int f = 0; f < prov.n_files; f++) dup |= strcmp(prov.files[f], file) == 0;
+            if (dup) continue;
+            snprintf(paths[prov.n_files], sizeof paths[0], "%s/%s", o.models, file);
+            if (eval_fnv1a64_file(paths[prov.n_files], &prov.file_fnv[prov.n_files], err, sizeof err))
+                cg_usage("--models: %s", err);
+            prov.files[prov.n_files++] = file;
+        }
+
+    Progress prog = {cg_now(), !o.quiet && isatty(STDERR_FILENO)};
+    EvalResult r;
+    if (eval_run(&r, &m, &judges, &c, on_progress, &prog, err, sizeof err)) cg_usage("eval: %s", err);
+    const double secs = cg_now() - prog.t0;
+
+    char path[4096];
+    char *json = eval_results_json(&r, &prov), *lines = eval_images_jsonl(&r);
+    rundir_join(path, sizeof path, o.out, "results.json");
+    if (eval_write_atomic(path, json, err, sizeof err)) cg_die("%s", err);
+    rundir_join(path, sizeof path, o.out, "images.jsonl");
+    if (eval_write_atomic(path, lines, err, sizeof err)) cg_die("%s", err);
+    static const struct {
+        PromptKind kind;
+        const char *file;
+    } GRIDS[] = {{PROMPT_SCENE, "grid_scene.png"}, {PROMPT_ACCESSORY, "grid_accessory.png"},
+                 {PROMPT_PROPERTY, "grid_property.png"}};
+    for (size_t g = 0; g < sizeof GRIDS / sizeof GRIDS[0]; g++) {
+        rundir_join(path, sizeof path, o.out, GRIDS[g].file);
+        int rc = eval_write_grid(&r, GRIDS[g].kind, GRID_ZOOM, path, err, sizeof err);
+        if (rc < 0) cg_die("%s", err);
+        if (rc == 0) unlink(path); // no image of that kind: no stale grid of an earlier run either
+    }
+    if (!o.quiet)
+        fprintf(stderr, "eval: %ld images in %.1f s (%.2f images/s)\n", r.n_images, secs, r.n_images / (secs > 0 ? secs : 1e-9));
+
+    printf("eval: %s (%s weights), %d test subjects (subjects seed %llu) x %d prompts x %d = %ld images; %d ode steps, "
+           "shift %g, cfg %g/%g, seed %llu\n",
+           prov.model, weights, c.n_subjects, (unsigned long long)c.subjects_seed, c.n_templates, c.K, r.n_images,
+           c.steps, c.shift, c.cfg_ref, c.cfg_txt, (unsigned long long)c.seed);
+    print_table(&r.summary);
+    if (o.baseline) {
+        const char *bmodel = "?";
+        cJSON *bs = base_settings ? cJSON_Parse(base_settings) : NULL;
+        const cJSON *bm = cJSON_GetObjectItemCaseSensitive(bs, "model");
+        if (cJSON_IsString(bm)) bmodel = bm->valuestring;
+        printf("\nbaseline: %s (model %s)\n", o.baseline, bmodel);
+        char diff[1024];
+        if (base_settings && eval_settings_diff(base_settings, json, diff, sizeof diff) > 0)
+            printf("note: the settings differ (baseline vs this): %s\n", diff);
+        print_comparison(&base, &r.summary);
+        cJSON_Delete(bs);
+    }
+    printf("wrote %s/results.json, images.jsonl and the grids\n", o.out);
+
+    free(json), free(lines), free(base_settings);
+    eval_result_free(&r);
+    eval_judges_free(&judges);
+    dit_free(&m);
+    return 0;
+}
