@@ -63,6 +63,17 @@ cmp -s "$TMP/t1/results.json" "$TMP/a/results.json" && cmp -s "$TMP/t2/results.j
     pass "the same bytes with 1 and 2 threads" || fail "thread count" "results differ"
 check "another subjects seed" "$CGRPO" eval --model "$M" --out "$TMP/c" "${E[@]}" --subjects-seed 2 --quiet
 cmp -s "$TMP/a/results.json" "$TMP/c/results.json" && fail "subjects seed" "same results" || pass "another subjects seed, other results"
+# --split val: the validation subjects, for choosing settings without seeing the test subjects
+check "val split" "$CGRPO" eval --model "$M" --out "$TMP/v" "${E[@]}" --split val --quiet
+grep -q '"split": "val"' "$TMP/v/results.json" && pass "results name the val split" || fail "val split" "$(grep split "$TMP/v/results.json")"
+grep -q '"split": "test"' "$TMP/a/results.json" && pass "results name the test split" || fail "test split name" "missing"
+"$CGRPO" world list --split val >"$TMP/listv" 2>/dev/null
+clsv=$(awk -F'\t' 'NR <= 3 {print $2}' "$TMP/listv" | paste -sd, -)
+gotv=$(grep -o '"class": "[a-z ]*"' "$TMP/v/results.json" | sed 's/"class": "//; s/"$//' | paste -sd, -)
+[ "$clsv" = "$gotv" ] && pass "the val split's subjects (world list agrees)" || fail "val subjects" "'$clsv' vs '$gotv'"
+check_exit 2 "train split refused" "$CGRPO" eval --model "$M" --out "$TMP/x" "${E[@]}" --split train
+grep -q "never on train" "$TMP/err" && pass "train split refused with the reason" || fail "train refusal" "$(cat "$TMP/err")"
+check_exit 2 "more subjects than the test split" "$CGRPO" eval --model "$M" --out "$TMP/x" --subjects 31
 looks() { grep '"look"' "$1"; }
 [ "$(looks "$TMP/a/results.json")" != "$(looks "$TMP/c/results.json")" ] && pass "another subjects seed, other test subjects" ||
     fail "subjects seed" "same subjects"

@@ -34,7 +34,8 @@ static const char *USAGE =
     "  --out DIR               output directory (created)\n"
     "  --models DIR            reward and judge weights (default models)\n"
     "  --subjects-seed N       SubjectBench population (default 1)\n"
-    "  --subjects N            the first N of the 30 test subjects (default 30)\n"
+    "  --subjects N            the first N subjects of the split (default all: 30 test, 40 val)\n"
+    "  --split test|val        test (default): the benchmark; val: for choosing settings without seeing test\n"
     "  --prompts LIST          template indices 0..24, e.g. 0,5,10,20 (default all 25)\n"
     "  --images-per-prompt K   images per (subject, prompt) (default 1, at most 32)\n"
     "  --steps N               ODE steps (default 20)\n"
@@ -50,13 +51,14 @@ static const char *USAGE =
 typedef struct {
     const char *model, *out, *models, *prompts, *baseline;
     long subjects_seed, subjects, k, steps, seed;
+    int split;
     double shift, cfg_ref, cfg_txt;
     int quiet;
 } Opts;
 
 static void parse(Opts *o, int argc, char **argv) {
     *o = (Opts){0};
-    o->models = "models", o->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, o->subjects = WORLD_N_TEST, o->k = 1;
+    o->models = "models", o->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, o->subjects = 0, o->k = 1, o->split = SPLIT_TEST;
     o->steps = 20, o->shift = FLOW_DEFAULT_SHIFT, o->cfg_ref = 1.0, o->cfg_txt = 1.0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,7 +77,13 @@ static void parse(Opts *o, int argc, char **argv) {
         else if (strcmp(a, "--prompts") == 0) o->prompts = v;
         else if (strcmp(a, "--baseline") == 0) o->baseline = v;
         else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--subjects") == 0) o->subjects = cli_parse_long(a, v, 1, WORLD_N_TEST);
+        else if (strcmp(a, "--subjects") == 0) o->subjects = cli_parse_long(a, v, 1, WORLD_N_VAL);
+        else if (strcmp(a, "--split") == 0) {
+            o->split = world_split_from_name(v);
+            if (o->split != SPLIT_TEST && o->split != SPLIT_VAL)
+                cg_usage("eval: --split %s: evaluation runs on test (the benchmark) or val (for choosing settings), "
+                         "never on train", v);
+        }
         else if (strcmp(a, "--images-per-prompt") == 0) o->k = cli_parse_long(a, v, 1, EVAL_MAX_K);
         else if (strcmp(a, "--steps") == 0) o->steps = cli_parse_long(a, v, 1, 1000);
         else if (strcmp(a, "--seed") == 0) o->seed = cli_parse_long(a, v, 0, LONG_MAX);
@@ -86,6 +94,10 @@ static void parse(Opts *o, int argc, char **argv) {
         i++;
     }
     if (!o->model) cg_usage("eval: --model FILE is required");
+    if (o->subjects == 0) o->subjects = world_split_count(o->split);
+    if (o->subjects > world_split_count(o->split))
+        cg_usage("eval: --subjects %ld: the %s split has %d subjects", o->subjects, world_split_name(o->split),
+                 world_split_count(o->split));
     if (!o->out) cg_usage("eval: --out DIR is required");
 }
 
@@ -160,7 +172,7 @@ int cmd_eval(int argc, char **argv) {
     parse(&o, argc, argv);
     char err[1024];
     EvalConfig c = eval_config_default();
-    c.subjects_seed = (uint64_t)o.subjects_seed, c.n_subjects = (int)o.subjects, c.K = (int)o.k;
+    c.subjects_seed = (uint64_t)o.subjects_seed, c.split = o.split, c.n_subjects = (int)o.subjects, c.K = (int)o.k;
     c.steps = (int)o.steps, c.shift = (float)o.shift, c.cfg_ref = (float)o.cfg_ref, c.cfg_txt = (float)o.cfg_txt;
     c.seed = (uint64_t)o.seed;
     if (o.prompts && eval_parse_templates(o.prompts, c.templates, &c.n_templates, err, sizeof err))

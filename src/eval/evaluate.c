@@ -55,6 +55,7 @@ void eval_judges_free(EvalJudges *j) {
 EvalConfig eval_config_default(void) {
     EvalConfig c = {0};
     c.subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED;
+    c.split = SPLIT_TEST;
     c.n_subjects = WORLD_N_TEST;
     c.n_templates = PROMPT_N_TEMPLATES;
     for (int t = 0; t < PROMPT_N_TEMPLATES; t++) c.templates[t] = t;
@@ -63,8 +64,11 @@ EvalConfig eval_config_default(void) {
 }
 
 int eval_config_check(const EvalConfig *c, char *err, size_t errlen) {
-    if (c->n_subjects < 1 || c->n_subjects > WORLD_N_TEST)
-        return cg_errf(err, errlen, "subjects: %d is out of range [1, %d] (the test split)", c->n_subjects, WORLD_N_TEST);
+    if (c->split != SPLIT_TEST && c->split != SPLIT_VAL)
+        return cg_errf(err, errlen, "split: evaluation runs on the test or the val subjects, never on the training ones");
+    if (c->n_subjects < 1 || c->n_subjects > world_split_count(c->split))
+        return cg_errf(err, errlen, "subjects: %d is out of range [1, %d] (the %s split)", c->n_subjects,
+                       world_split_count(c->split), world_split_name(c->split));
     if (c->n_templates < 1 || c->n_templates > PROMPT_N_TEMPLATES)
         return cg_errf(err, errlen, "prompts: %d templates, expected 1..%d", c->n_templates, PROMPT_N_TEMPLATES);
     for (int i = 0; i < c->n_templates; i++) {
@@ -181,7 +185,7 @@ static int check_inputs(const DiTModel *m, EvalJudges *j, const EvalConfig *c, c
     for (int s = 0; s < c->n_subjects; s++)
         for (int ti = 0; ti < c->n_templates; ti++) {
             Prompt p;
-            prompt_make(&p, world_subject(w, SPLIT_TEST, s)->cls, c->templates[ti]);
+            prompt_make(&p, world_subject(w, c->split, s)->cls, c->templates[ti]);
             int ids[TOK_MAX_TOKENS];
             int nw = tok_encode(ids, p.text, err, errlen);
             if (nw < 0) return -1;
@@ -205,7 +209,7 @@ int eval_run(EvalResult *r, DiTModel *m, EvalJudges *j, const EvalConfig *c, eva
     const int K = c->K, S = m->cfg.img, Lt = m->cfg.text_len, NS = c->n_subjects, NT = c->n_templates;
     const size_t n = dit_image_floats(&m->cfg);
     r->cfg = *c, r->S = S, r->world = w;
-    for (int s = 0; s < NS; s++) r->subjects[s] = world_subject(w, SPLIT_TEST, s);
+    for (int s = 0; s < NS; s++) r->subjects[s] = world_subject(w, c->split, s);
     r->n_images = (long)NS * NT * K;
     r->img = cg_calloc((size_t)r->n_images, sizeof(EvalImage));
     r->images = cg_malloc(cg_mul_size((size_t)r->n_images, n) * sizeof(float));
@@ -359,8 +363,8 @@ char *eval_results_json(const EvalResult *r, const EvalProvenance *p) {
     str_json_string(&b, p->model);
     str_printf(&b, ",\n    \"model_fnv1a64\": \"%016llx\",\n    \"weights\": ", (unsigned long long)p->model_fnv);
     str_json_string(&b, p->weights);
-    str_printf(&b, ",\n    \"subjects_seed\": %llu,\n    \"split\": \"test\",\n    \"subjects\": %d,\n    \"prompts\": [",
-               (unsigned long long)c->subjects_seed, c->n_subjects);
+    str_printf(&b, ",\n    \"subjects_seed\": %llu,\n    \"split\": \"%s\",\n    \"subjects\": %d,\n    \"prompts\": [",
+               (unsigned long long)c->subjects_seed, world_split_name(c->split), c->n_subjects);
     for (int i = 0; i < c->n_templates; i++) str_printf(&b, "%s%d", i ? ", " : "", c->templates[i]);
     str_printf(&b, "],\n    \"images_per_prompt\": %d,\n    \"sampler\": \"ode\",\n    \"steps\": %d,\n", c->K, c->steps);
     str_printf(&b, "    \"shift\": %.6f,\n    \"cfg_ref\": %.6f,\n    \"cfg_txt\": %.6f,\n", c->shift, c->cfg_ref, c->cfg_txt);

@@ -75,7 +75,9 @@ void eval_judges_free(EvalJudges *j);
 
 typedef struct {
     uint64_t subjects_seed;                // the SubjectBench population (world.h)
-    int n_subjects;                        // the first N test subjects, 1..WORLD_N_TEST
+    int split;                             // SPLIT_TEST (the benchmark) or SPLIT_VAL: settings are chosen
+                                           // on VAL so that the test subjects stay unseen; never TRAIN
+    int n_subjects;                        // the first N subjects of the split, 1..its size
     int templates[PROMPT_N_TEMPLATES];     // template indices, increasing, distinct
     int n_templates;                       // 1..25
     int K;                                 // images per (subject, template), 1..EVAL_MAX_K
@@ -85,7 +87,7 @@ typedef struct {
     uint64_t seed;                         // of the initial noise
 } EvalConfig;
 
-// All 25 templates, 30 subjects, K 1, 20 steps, shift 3, no guidance, seed 0, subjects seed 1.
+// TEST split, all 25 templates, 30 subjects, K 1, 20 steps, shift 3, no guidance, seed 0, subjects seed 1.
 EvalConfig eval_config_default(void);
 // 0, or -1 with a one-line reason (ranges, template list, schedule).
 int eval_config_check(const EvalConfig *c, char *err, size_t errlen);
@@ -116,7 +118,7 @@ typedef struct {
     EvalConfig cfg;
     int S;                             // image side
     World *world;                      // the population of cfg.subjects_seed (owned)
-    const Subject *subjects[WORLD_N_TEST]; // (cfg.n_subjects) the evaluated subjects: world_subject(TEST, i)
+    const Subject *subjects[WORLD_N_VAL]; // (cfg.n_subjects) the evaluated subjects: world_subject(split, i)
     long n_images;                     // n_subjects * n_templates * K
     EvalImage *img;                    // (n_images), index eval_image_index(r, s, ti, k)
     float *images;                     // (n_images, S, S, 3) in [0, 1], 8-bit values: what was scored
