@@ -234,9 +234,9 @@ int cmd_eval(int argc, char **argv) {
     if (!o.quiet)
         fprintf(stderr, "eval: %ld images in %.1f s (%.2f images/s)\n", r.n_images, secs, r.n_images / (secs > 0 ? secs : 1e-9));
 
-    printf("eval: %s (%s weights), %d test subjects (subjects seed %llu) x %d prompts x %d = %ld images; %d ode steps, "
+    printf("eval: %s (%s weights), %d %s subjects (subjects seed %llu) x %d prompts x %d = %ld images; %d ode steps, "
            "shift %g, cfg %g/%g, seed %llu\n",
-           prov.model, weights, c.n_subjects, (unsigned long long)c.subjects_seed, c.n_templates, c.K, r.n_images,
+           prov.model, weights, c.n_subjects, world_split_name(c.split), (unsigned long long)c.subjects_seed, c.n_templates, c.K, r.n_images,
            c.steps, c.shift, c.cfg_ref, c.cfg_txt, (unsigned long long)c.seed);
     print_table(&r.summary);
     if (o.baseline) {
