@@ -16,7 +16,7 @@ check "help" "$CGRPO" eval --help
 grep -q -- "--images-per-prompt" "$TMP/out" && pass "help lists the options" || fail "help" "$(head -3 "$TMP/out")"
 check "eval" "$CGRPO" eval --model "$M" --out "$TMP/a" "${E[@]}"
 cp "$TMP/out" "$TMP/a.stdout"
-for f in results.json images.jsonl grid_scene.png grid_accessory.png grid_property.png; do
+for f in results.json images.jsonl grid_scene.png grid_accessory.png grid_property.png grid_all.png; do
     [ -s "$TMP/a/$f" ] && pass "writes $f" || fail "writes $f" "missing"
 done
 # test subjects 0..2 of seed 1: object, live, object. Scene grid: 3 rows, 4 images (objects: templates 0, 10 x 2)
@@ -63,6 +63,10 @@ cmp -s "$TMP/t1/results.json" "$TMP/a/results.json" && cmp -s "$TMP/t2/results.j
     pass "the same bytes with 1 and 2 threads" || fail "thread count" "results differ"
 check "another subjects seed" "$CGRPO" eval --model "$M" --out "$TMP/c" "${E[@]}" --subjects-seed 2 --quiet
 cmp -s "$TMP/a/results.json" "$TMP/c/results.json" && fail "subjects seed" "same results" || pass "another subjects seed, other results"
+# grid_all.png: 3 subjects x (reference + 6 images) at zoom 2: width 4+64+12 + 6*68 = 488, height 4 + 3*68 = 208
+png_wh() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+[ "$(png_wh "$TMP/a/grid_all.png")" = "488x208" ] && pass "grid_all: every subject, every image" ||
+    fail "grid_all size" "$(png_wh "$TMP/a/grid_all.png")"
 # --split val: the validation subjects, for choosing settings without seeing the test subjects
 check "val split" "$CGRPO" eval --model "$M" --out "$TMP/v" "${E[@]}" --split val --quiet
 grep -q '"split": "val"' "$TMP/v/results.json" && pass "results name the val split" || fail "val split" "$(grep split "$TMP/v/results.json")"

@@ -29,7 +29,8 @@ static const char *USAGE =
     "template and image k, one ODE sample from fixed noise (a function of seed, subject, template, k), scored by\n"
     "the judges (identity = DINO-Seg, dino, clip_i, clip_t), the training rewards (reward_id, reward_prompt),\n"
     "identity retrieval top-1 among the evaluated subjects (id_top1) and prompt attribute accuracy (attr_acc).\n"
-    "Writes DIR/results.json, DIR/images.jsonl and DIR/grid_{scene,accessory,property}.png; prints a table.\n"
+    "Writes DIR/results.json, DIR/images.jsonl and DIR/grid_{scene,accessory,property}.png (10 subjects each) and\n"
+    "DIR/grid_all.png (every subject: reference, then its first 12 images); prints a table.\n"
     "  --model FILE            a model.safetensors (pretrain, train) or a pretraining / GRPO ckpt.safetensors\n"
     "  --out DIR               output directory (created)\n"
     "  --models DIR            reward and judge weights (default models)\n"
@@ -231,6 +232,8 @@ int cmd_eval(int argc, char **argv) {
         if (rc < 0) cg_die("%s", err);
         if (rc == 0) unlink(path); // no image of that kind: no stale grid of an earlier run either
     }
+    rundir_join(path, sizeof path, o.out, "grid_all.png"); // every subject: reference | its first 12 images
+    if (eval_write_grid_all(&r, 12, GRID_ZOOM, path, err, sizeof err) < 0) cg_die("%s", err);
     if (!o.quiet)
         fprintf(stderr, "eval: %ld images in %.1f s (%.2f images/s)\n", r.n_images, secs, r.n_images / (secs > 0 ? secs : 1e-9));
 

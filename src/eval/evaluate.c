@@ -455,34 +455,49 @@ static void blit(unsigned char *rgb, int Wt, const float *img, int S, int z, int
         }
 }
 
-int eval_write_grid(const EvalResult *r, PromptKind kind, int zoom, const char *path, char *err, size_t errlen) {
+// The grid writer behind both: kind < 0 takes every image. Rows: subjects with at least one such
+// image (up to max_rows); columns: their first max_cols such images in (template, k) order.
+static int write_grid(const EvalResult *r, int kind, int max_rows, int max_cols, int zoom, const char *path, char *err,
+                      size_t errlen) {
     const int S = r->S, NS = r->cfg.n_subjects;
     const size_t n = (size_t)S * S * 3;
-    long pick[GRID_MAX_ROWS][GRID_MAX_COLS];
-    int row_subject[GRID_MAX_ROWS], cols[GRID_MAX_ROWS], rows = 0, max_cols = 0;
-    for (int s = 0; s < NS && rows < GRID_MAX_ROWS; s++) {
+    long *pick = cg_malloc((size_t)max_rows * max_cols * sizeof(long)); // (max_rows, max_cols) image indices
+    int *row_subject = cg_malloc((size_t)max_rows * sizeof(int)), *cols = cg_malloc((size_t)max_rows * sizeof(int));
+    int rows = 0, widest = 0;
+    for (int s = 0; s < NS && rows < max_rows; s++) {
         int nc = 0;
-        for (long i = eval_image_index(r, s, 0, 0); i < eval_image_index(r, s + 1, 0, 0) && nc < GRID_MAX_COLS; i++)
-            if (r->img[i].kind == kind) pick[rows][nc++] = i;
+        for (long i = eval_image_index(r, s, 0, 0); i < eval_image_index(r, s + 1, 0, 0) && nc < max_cols; i++)
+            if (kind < 0 || (int)r->img[i].kind == kind) pick[(size_t)rows * max_cols + nc++] = i;
         if (!nc) continue;
         row_subject[rows] = s, cols[rows] = nc;
-        if (nc > max_cols) max_cols = nc;
+        if (nc > widest) widest = nc;
         rows++;
     }
-    if (!rows) return 0;
-    const int z = zoom < 1 ? 1 : zoom, cell = S * z, gap = 2 * z, x0 = gap + cell + 3 * gap;
-    const int W = x0 + max_cols * (cell + gap), H = gap + rows * (cell + gap);
-    unsigned char *rgb = cg_malloc((size_t)W * H * 3);
-    memset(rgb, 40, (size_t)W * H * 3);
-    for (int row = 0; row < rows; row++) {
-        const int y = gap + row * (cell + gap);
-        blit(rgb, W, r->refs + (size_t)row_subject[row] * n, S, z, gap, y);
-        for (int col = 0; col < cols[row]; col++)
-            blit(rgb, W, r->images + (size_t)pick[row][col] * n, S, z, x0 + col * (cell + gap), y);
+    int rc = 0;
+    if (rows) {
+        const int z = zoom < 1 ? 1 : zoom, cell = S * z, gap = 2 * z, x0 = gap + cell + 3 * gap;
+        const int W = x0 + widest * (cell + gap), H = gap + rows * (cell + gap);
+        unsigned char *rgb = cg_malloc((size_t)W * H * 3);
+        memset(rgb, 40, (size_t)W * H * 3);
+        for (int row = 0; row < rows; row++) {
+            const int y = gap + row * (cell + gap);
+            blit(rgb, W, r->refs + (size_t)row_subject[row] * n, S, z, gap, y);
+            for (int col = 0; col < cols[row]; col++)
+                blit(rgb, W, r->images + (size_t)pick[(size_t)row * max_cols + col] * n, S, z, x0 + col * (cell + gap), y);
+        }
+        rc = cg_png_write_rgb8(path, rgb, W, H, err, errlen) ? -1 : 1;
+        free(rgb);
     }
-    int rc = cg_png_write_rgb8(path, rgb, W, H, err, errlen);
-    free(rgb);
-    return rc ? -1 : 1;
+    free(pick), free(row_subject), free(cols);
+    return rc;
+}
+
+int eval_write_grid(const EvalResult *r, PromptKind kind, int zoom, const char *path, char *err, size_t errlen) {
+    return write_grid(r, (int)kind, GRID_MAX_ROWS, GRID_MAX_COLS, zoom, path, err, errlen);
+}
+
+int eval_write_grid_all(const EvalResult *r, int max_cols, int zoom, const char *path, char *err, size_t errlen) {
+    return write_grid(r, -1, r->cfg.n_subjects, max_cols < 1 ? 1 : max_cols, zoom, path, err, errlen);
 }
 
 // ---- files ----------------------------------------------------------------------------------------

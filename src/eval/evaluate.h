@@ -182,6 +182,9 @@ int eval_write_atomic(const char *path, const char *text, char *err, size_t errl
 // reference, then its first (up to 6) images of that kind in (template, k) order, zoomed z times.
 // Returns 1 when written, 0 when no image has that kind (nothing written), -1 with a reason.
 int eval_write_grid(const EvalResult *r, PromptKind kind, int zoom, const char *path, char *err, size_t errlen);
+// Every evaluated subject (a row: reference, then its first max_cols images of any kind in (template,
+// k) order): the overview grid (grid_all.png). 1 when written, -1 with a reason.
+int eval_write_grid_all(const EvalResult *r, int max_cols, int zoom, const char *path, char *err, size_t errlen);
 
 // Read the metrics of a results.json (another run: the baseline). Every group and metric must be
 // present (a number, or null for NaN). settings (may be NULL) receives its "settings" object as
