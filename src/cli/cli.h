@@ -13,6 +13,7 @@ int cmd_train(int argc, char **argv);         // cmd_train.c: Customized-GRPO fi
 int cmd_train_encoder(int argc, char **argv); // cmd_train_encoder.c: train a reward / judge encoder
 int cmd_score(int argc, char **argv);         // cmd_score.c: every reward and judge score of images
 int cmd_eval(int argc, char **argv);          // cmd_eval.c: evaluate a generator on the test subjects
+int cmd_compare(int argc, char **argv);      // cmd_compare.c: presets x seeds -> trained, evaluated, reported
 int cmd_eval_rewards(int argc, char **argv);  // cmd_eval_rewards.c: reward and judge metrics on test subjects
 int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
 

@@ -18,6 +18,7 @@ static const Command COMMANDS[] = {
     {"train-encoder", cmd_train_encoder, "train a reward or judge encoder (--kind id|clip|attr) on SubjectBench"},
     {"score", cmd_score, "score images with every reward and judge (one JSON object per image)"},
     {"eval", cmd_eval, "evaluate a generator on the held-out test subjects (DreamBench-shaped metrics, grids)"},
+    {"compare", cmd_compare, "train every preset x seed from the base, evaluate all on the test subjects, write a report (resumable)"},
     {"eval-rewards", cmd_eval_rewards, "reward and judge metrics on the held-out test subjects"},
     {"advantages", cmd_advantages, "print GRPO advantages (naive/SARS, static/TDW) for CSV rewards on stdin"},
     {"plot", cmd_plot, "PNG plots: curves from JSONL metrics, a labelled scatter (Pareto) from CSV"},
@@ -27,7 +28,7 @@ static const Command COMMANDS[] = {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: cgrpo <command> [options]   (cgrpo <command> --help for its options)\n\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-13s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
 
 int main(int argc, char **argv) {

@@ -1,0 +1,117 @@
+// cmd_compare.c: `cgrpo compare`: does Customized-GRPO beat naive GRPO? Every preset x seed trained
+// as `cgrpo train` does, the base model and every run evaluated as `cgrpo eval` does, one report
+// (eval/compare.h does the work; this file turns the command line into a CompareSpec).
+//
+// Test hook: CGRPO_TEST_KILL_AT_ITER=N kills the process with SIGKILL after the first optimizer
+// step of iteration N of the first run this call trains (as for cgrpo train).
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/check.h"
+#include "eval/compare.h"
+
+static void print_usage(FILE *f) {
+    fprintf(f,
+            "usage: cgrpo compare --out DIR [--presets LIST] [--seeds LIST] [--model FILE] [--rewards-dir DIR]\n"
+            "                     [--config FILE] [--KEY VALUE ...] [--eval-prompts LIST] [--eval-k K]\n"
+            "                     [--eval-steps N] [--eval-subjects N] [--stop-after-runs N] [--quiet]\n"
+            "Does Customized-GRPO beat naive GRPO? Trains every preset x seed (DIR/runs/<preset>-s<seed>/, a cgrpo train\n"
+            "run directory), evaluates the base model and every run on the held-out TEST subjects (DIR/eval/*/, as\n"
+            "cgrpo eval), and writes DIR/report.md with a results table (mean ± half-range over seeds), tables by\n"
+            "prompt kind, pareto.png, curves_rewards.png, curves_conflict.png, curves_gradcos.png and grid.png.\n"
+            "Resumable: rerun the same command after an interruption and it continues (finished runs and evaluations\n"
+            "are kept, an interrupted run resumes from its checkpoint); a rerun whose training settings differ from a\n"
+            "stored run's is refused, naming the key (iterations may grow: the runs continue).\n"
+            "  --out DIR             the compare directory (created)\n"
+            "  --presets LIST        presets to compare (default %s)\n"
+            "  --seeds LIST          training seeds of every preset (default %s)\n"
+            "  --model FILE          the base generator (default models/base.safetensors)\n"
+            "  --rewards-dir DIR     reward and judge weights (default models)\n"
+            "  --config FILE         training keys shared by every run (`key = value`, as for cgrpo train)\n"
+            "  --KEY VALUE           a training key for every run (cgrpo train --help lists them); preset, seed,\n"
+            "                        shaping, weighting, w_id and w_prompt are set per run and cannot be given\n"
+            "  --eval-prompts LIST   template indices 0..24 (default %s: scenes, accessories\n"
+            "                        or object scenes, property edits)\n"
+            "  --eval-k K            images per (subject, prompt) (default 1)\n"
+            "  --eval-steps N        ODE steps of the evaluation (default 20)\n"
+            "  --eval-subjects N     the first N of the 30 test subjects (default 30)\n"
+            "  --stop-after-runs N   return after the first N runs are trained, before the evaluations\n"
+            "  --quiet               no progress on stderr\n"
+            "Training config of each run: defaults, preset, --config FILE, --KEY VALUE options, seed. The evaluation\n"
+            "uses the training config's subjects_seed, shift and guidance scales.\n"
+            "Prints the results table on stdout. Exit status: 0 done (or stopped by --stop-after-runs), 1 a run\n"
+            "diverged or I/O failed, 2 bad usage, input files, or a stored run with other settings.\n",
+            COMPARE_DEFAULT_PRESETS, COMPARE_DEFAULT_SEEDS, COMPARE_DEFAULT_TEMPLATES);
+}
+
+static int is_flag(const char *a, const char *name) { return strcmp(a, name) == 0; }
+
+int cmd_compare(int argc, char **argv) {
+    CompareSpec s = compare_spec_default();
+    char err[2048];
+    const char *presets = NULL, *seeds = NULL, *prompts = NULL;
+    int nk;
+    const ConfigKey *keys = train_config_keys(&nk);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            print_usage(stdout);
+            return 0;
+        }
+        if (is_flag(a, "--quiet")) {
+            s.progress = 0;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) cg_usage("compare: unexpected argument '%s' (see cgrpo compare --help)", a);
+        static const char *const OPTS[] = {"--out", "--presets", "--seeds", "--model", "--rewards-dir", "--config",
+                                           "--eval-prompts", "--eval-k", "--eval-steps", "--eval-subjects",
+                                           "--stop-after-runs"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof OPTS / sizeof OPTS[0]; k++) known |= is_flag(a, OPTS[k]);
+        if (!known && !config_find(keys, nk, a + 2))
+            cg_usage("compare: unknown option '%s' (nearest training key: --%s; see cgrpo compare --help)", a,
+                     config_nearest(keys, nk, a + 2));
+        if (!v) cg_usage("compare: %s needs a value", a);
+        if (is_flag(a, "--out")) s.out = v;
+        else if (is_flag(a, "--presets")) presets = v;
+        else if (is_flag(a, "--seeds")) seeds = v;
+        else if (is_flag(a, "--model")) s.model = v;
+        else if (is_flag(a, "--rewards-dir")) s.rewards_dir = v;
+        else if (is_flag(a, "--config")) s.config_file = v;
+        else if (is_flag(a, "--eval-prompts")) prompts = v;
+        else if (is_flag(a, "--eval-k")) s.eval.K = (int)cli_parse_long(a, v, 1, EVAL_MAX_K);
+        else if (is_flag(a, "--eval-steps")) s.eval.steps = (int)cli_parse_long(a, v, 1, 1000);
+        else if (is_flag(a, "--eval-subjects")) s.eval.n_subjects = (int)cli_parse_long(a, v, 1, WORLD_N_TEST);
+        else if (is_flag(a, "--stop-after-runs")) s.stop_after_runs = (int)cli_parse_long(a, v, 1, INT_MAX);
+        else {
+            if (s.n_over == COMPARE_MAX_OVERRIDES) cg_usage("compare: more than %d training options", COMPARE_MAX_OVERRIDES);
+            s.over_key[s.n_over] = a + 2, s.over_val[s.n_over] = v, s.n_over++;
+        }
+        i++;
+    }
+    if (!s.out) cg_usage("compare: --out DIR is required (see cgrpo compare --help)");
+    if (presets && compare_parse_presets(presets, s.presets, &s.n_presets, err, sizeof err)) cg_usage("--presets: %s", err);
+    if (seeds && compare_parse_seeds(seeds, s.seeds, &s.n_seeds, err, sizeof err)) cg_usage("--seeds: %s", err);
+    if (prompts && eval_parse_templates(prompts, s.eval.templates, &s.eval.n_templates, err, sizeof err))
+        cg_usage("--eval-prompts: %s", err);
+    const char *kill_env = getenv("CGRPO_TEST_KILL_AT_ITER");
+    if (kill_env && kill_env[0]) s.kill_at = (int)cli_parse_long("CGRPO_TEST_KILL_AT_ITER", kill_env, 1, INT_MAX);
+
+    CompareResult res;
+    const int rc = compare_run(&s, &res, err, sizeof err);
+    if (rc == COMPARE_EINPUT) cg_usage("compare: %s", err);
+    if (rc != COMPARE_OK) {
+        fflush(stdout);
+        fprintf(stderr, "cgrpo: compare: %s\n", err);
+        compare_result_free(&res);
+        return rc;
+    }
+    if (res.stopped)
+        printf("compare: stopped after %d of %d runs; rerun the same command to continue\n", s.stop_after_runs, res.runs_total);
+    else printf("%s\nwrote %s/report.md\n", res.table, s.out);
+    compare_result_free(&res);
+    return 0;
+}
