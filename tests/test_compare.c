@@ -83,7 +83,7 @@ static void test_train_config(void) {
     EXPECT(c.gamma == 0.7f, "file gamma %g", (double)c.gamma);
     EXPECT(c.pairs == 5 && c.group_size == 4 && c.steps == 6, "overrides and file: %d %d %d", c.pairs, c.group_size, c.steps);
     EXPECT(c.seed == 9, "seed %llu", (unsigned long long)c.seed);
-    EXPECT(c.eta == 0.4f, "resolved eta %g", (double)c.eta);
+    EXPECT(c.eta == train_config_default().eta, "default eta %g", (double)c.eta);
     EXPECT(compare_train_config(&c, &s, TRAIN_PRESET_CUSTOMIZED, 1, err, sizeof err) == 0, "%s", err);
     EXPECT(c.shaping == SHAPING_SARS && c.weighting == WEIGHTING_TDW && c.gamma == 0.7f && c.pairs == 5, "customized");
 
@@ -123,7 +123,7 @@ static void test_check_stored(void) {
     EXPECT(compare_check_stored(&want, &st, err, sizeof err) == 0, "fewer stored iterations: %s", err);
     st.iterations = want.iterations + 1;
     EXPECT(compare_check_stored(&want, &st, err, sizeof err) == -1 && strstr(err, "iterations"), "more stored: %s", err);
-    st = want, st.lr = 2e-5f;
+    want.lr = 1e-5f, st = want, st.lr = 2e-5f;
     EXPECT(compare_check_stored(&want, &st, err, sizeof err) == -1 && strstr(err, "lr = 2e-05") && strstr(err, "1e-05"),
            "lr named with both values: %s", err);
     st = want, st.cos_every = 5;
