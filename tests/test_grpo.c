@@ -536,8 +536,11 @@ static void test_presets(void) {
     EXPECT(train_preset_parse("naive") == -1, "an unknown preset parsed");
     TrainConfig d = train_config_default();
     train_config_resolve(&d);
-    EXPECT(d.preset == TRAIN_PRESET_CUSTOMIZED && d.eta == 0.4f && train_steps_per_epoch(&d) == 9,
+    EXPECT(d.preset == TRAIN_PRESET_CUSTOMIZED && d.eta == 0.7f && train_steps_per_epoch(&d) == 6,
            "defaults: preset %d eta %g K %d", d.preset, (double)d.eta, train_steps_per_epoch(&d));
+    d.eta = 0.0f;
+    train_config_resolve(&d);
+    EXPECT(d.eta == 0.4f, "dance's default eta %g", (double)d.eta);
     d.sampler = 1, d.eta = 0.0f;
     train_config_resolve(&d);
     EXPECT(d.eta == 0.7f, "flow's default eta %g", (double)d.eta);
