@@ -340,7 +340,7 @@ static void test_jsonl_columns(void) {
     remove(tmp_path("nul.jsonl"));
     EXPECT(cg_jsonl_read_columns(tmp_path("missing.jsonl"), keys, 2, &cols, &n, NULL, err, sizeof(err)) == -1 &&
                strstr(err, "missing.jsonl") && strstr(err, "No such file"), "missing: '%s'", err);
-    remove(p);
+    remove(tmp_path("good.jsonl")); // not p: tmp_path's buffer now holds another name
 }
 
 int main(void) {
