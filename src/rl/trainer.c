@@ -112,6 +112,7 @@ TrainConfig train_config_default(void) {
     //   shared noise, eta 0.4:     identity +0.7, CLIP-T -0.6 (drifts to copying the reference)
     //   own noise per sample:      identity -0.4, CLIP-T +0.9 (prompt reward spread 4 -> 17)
     //   own noise, eta 0.7:        identity +0.2, CLIP-T +0.0, DINO +0.5, prompt reward +0.5
+    //   ... with lr 5e-5:          identity -0.7, CLIP-T -2.0;  with P 2 x G 16: +0.4, -0.7
     // lr 1e-4 degraded both (CLIP-T -13 on pb6000), 1e-5 moved nothing; one optimizer step per
     // iteration (groups_per_step 0) keeps every ratio at 1, so the 1e-4 clip never discards a group.
     c.seed = 1, c.subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, c.iterations = 60;
