@@ -75,6 +75,14 @@ pass "metrics keys"
 grep -q '"iteration":2,.*"grad_cos_id_prompt":-\?[0-9]' "$TMP/a/metrics.jsonl" && grep -q '"iteration":1,.*"grad_cos_id_prompt":null' "$TMP/a/metrics.jsonl" &&
     pass "gradient cosine every cos_every iterations" || fail "gradient cosine" "$(head -n 2 "$TMP/a/metrics.jsonl")"
 grep -q "^train: iter 4/4 r_id" "$TMP/err" && grep -q "ETA" "$TMP/err" && pass "progress lines" || fail "progress" "$(head -c 300 "$TMP/err")"
+# a GRPO checkpoint is a model too (dit_load_any takes its policy): the same samples as model.safetensors
+prompt0=$("$CGRPO" world prompts --split test --subject 0 | head -n 1)
+"$CGRPO" sample --model "$TMP/a/ckpt.safetensors" --split test --subject 0 --prompt "$prompt0" --n 2 --steps 2 \
+    --out "$TMP/gck.png" --quiet 2>"$TMP/gck.err"
+"$CGRPO" sample --model "$TMP/a/model.safetensors" --split test --subject 0 --prompt "$prompt0" --n 2 --steps 2 \
+    --out "$TMP/gm.png" --quiet 2>>"$TMP/gck.err"
+[ -s "$TMP/gck.png" ] && cmp -s "$TMP/gck.png" "$TMP/gm.png" && pass "GRPO checkpoint's policy == model file" ||
+    fail "GRPO checkpoint as model" "$(head -c 300 "$TMP/gck.err")"
 grep -qx "shaping = sars *# advantage aggregation" "$TMP/a/config.cfg" && pass "config.cfg resolved" || fail "config.cfg" "$(head -n 5 "$TMP/a/config.cfg")"
 check "sample grids" "$CGRPO" train --out "$TMP/s" $TINY --iterations 3 --sample-every 2 --quiet
 for f in samples/iter_000000.png samples/iter_000002.png samples/iter_000003.png; do

@@ -106,15 +106,7 @@ static void parse(Opts *o, int argc, char **argv) {
 // names which. Exits 2 with the reason.
 static void load_model(DiTModel *m, const char *path, int max_B, const char **weights) {
     char err[1024];
-    CkptMeta meta;
-    if (ckpt_read_meta(path, &meta, err, sizeof err)) cg_usage("--model: %s", err);
-    const char *fmt = ckpt_meta_get(&meta, "format");
-    const char *prefix = "";
-    *weights = "model";
-    if (fmt && strcmp(fmt, PRETRAIN_CKPT_FORMAT) == 0) prefix = "ema.", *weights = "ema";
-    else if (fmt && strcmp(fmt, TRAIN_CKPT_FORMAT) == 0) prefix = "model.", *weights = "policy";
-    ckpt_meta_free(&meta);
-    if (dit_load_section(path, prefix, m, max_B, err, sizeof err)) cg_usage("--model: %s", err);
+    if (dit_load_any(path, m, max_B, weights, err, sizeof err)) cg_usage("--model: %s", err);
 }
 
 typedef struct {

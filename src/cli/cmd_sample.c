@@ -113,12 +113,7 @@ static void parse(Opts *o, int argc, char **argv) {
 // Load a model file or the EMA weights of a pretraining checkpoint. Exits 2 with the reason.
 static void load_model(DiTModel *m, const char *path, int max_B) {
     char err[1024];
-    CkptMeta meta;
-    if (ckpt_read_meta(path, &meta, err, sizeof err)) cg_usage("--model: %s", err);
-    const char *fmt = ckpt_meta_get(&meta, "format");
-    const char *prefix = fmt && strcmp(fmt, PRETRAIN_CKPT_FORMAT) == 0 ? "ema." : "";
-    ckpt_meta_free(&meta);
-    if (dit_load_section(path, prefix, m, max_B, err, sizeof err)) cg_usage("--model: %s", err);
+    if (dit_load_any(path, m, max_B, NULL, err, sizeof err)) cg_usage("--model: %s", err);
     if (m->cfg.channels != DATA_CHANNELS)
         cg_usage("--model: %s has %d channels, cgrpo draws RGB (3)", path, m->cfg.channels);
     if (m->cfg.vocab < TOK_VOCAB_SIZE)

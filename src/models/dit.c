@@ -701,3 +701,14 @@ int dit_load_section(const char *path, const char *prefix, DiTModel *m, int max_
 int dit_load(const char *path, DiTModel *m, int max_B, char *err, size_t errlen) {
     return dit_load_section(path, "", m, max_B, err, errlen);
 }
+
+int dit_load_any(const char *path, DiTModel *m, int max_B, const char **weights, char *err, size_t errlen) {
+    st_file f;
+    if (st_open(path, &f, err, errlen)) return -1;
+    const char *prefix = "", *w = "model";
+    if (st_find(&f, "ema.patch_embed.weight")) prefix = "ema.", w = "ema";
+    else if (st_find(&f, "model.patch_embed.weight")) prefix = "model.", w = "policy";
+    st_close(&f);
+    if (weights) *weights = w;
+    return dit_load_section(path, prefix, m, max_B, err, errlen);
+}

@@ -213,5 +213,9 @@ int dit_load(const char *path, DiTModel *m, int max_B, char *err, size_t errlen)
 // checkpoint that also holds "model.", "adam_m.", ...); the other tensors are ignored.
 int dit_load_section(const char *path, const char *prefix, DiTModel *m, int max_B, char *err,
                      size_t errlen);
+// A generator from any file cgrpo writes: a model file (plain names), a pretraining checkpoint (its
+// EMA weights, "ema.") or a GRPO checkpoint (its policy, "model."), told apart by the tensors the
+// file holds. *weights (when not NULL) names which: "model", "ema" or "policy".
+int dit_load_any(const char *path, DiTModel *m, int max_B, const char **weights, char *err, size_t errlen);
 
 #endif
