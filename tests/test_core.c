@@ -1,11 +1,14 @@
 // test_core.c: Philox known-answer vectors, stream independence, distribution moments, the arena.
 #include <omp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/check.h"
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "test.h"
 
 // Known-answer vectors of Philox4x32-10 from the Random123 distribution (kat_vectors).
@@ -94,11 +97,27 @@ static void test_mul_size(void) {
     EXPECT(cg_mul_size(1u << 20, 1u << 10) == (size_t)1 << 30, "product");
 }
 
+// strbuf: appends that cross many reallocations give exactly the text snprintf would build
+static void test_strbuf(void) {
+    StrBuf b = {0};
+    char want[8192];
+    size_t n = 0;
+    for (int i = 0; i < 600; i++) {
+        strbuf_printf(&b, "%d,", i * 7);
+        n += (size_t)snprintf(want + n, sizeof want - n, "%d,", i * 7);
+    }
+    strbuf_printf(&b, "%s", ""); // an empty append keeps the text
+    EXPECT(b.s && b.len == n && strlen(b.s) == n && strcmp(b.s, want) == 0, "strbuf text of %zu bytes vs %zu", b.len, n);
+    EXPECT(b.cap > b.len, "room for the NUL: cap %zu len %zu", b.cap, b.len);
+    free(b.s);
+}
+
 int main(void) {
     RUN(test_philox_known_answers);
     RUN(test_fill_is_thread_independent);
     RUN(test_streams_differ);
     RUN(test_arena);
     RUN(test_mul_size);
+    RUN(test_strbuf);
     return test_summary("core");
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "core/strbuf.h"
 #include "eval/plot.h"
 #include "io/config.h"
 #include "io/jsonl.h"
@@ -21,30 +22,6 @@
 #define FIG_W 640
 #define FIG_H 400
 #define BASE_COLOR 7 // teal; presets take palette colours 0.. in list order
-
-// ---- a growing string -------------------------------------------------------------------------------
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} Str;
-
-static void sb_printf(Str *b, const char *fmt, ...) CG_PRINTF(2, 3);
-static void sb_printf(Str *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int need = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        CG_CHECK(need >= 0, "formatting text");
-        if (b->s && b->len + (size_t)need < b->cap) {
-            b->len += (size_t)need;
-            return;
-        }
-        b->cap = (b->len + (size_t)need + 1) * 2;
-        b->s = cg_realloc(b->s, b->cap);
-    }
-}
 
 // ---- what the report is made of -----------------------------------------------------------------------
 
@@ -169,85 +146,85 @@ static void free_report(Report *R) {
 
 // ---- tables -----------------------------------------------------------------------------------------
 
-static void stat_cell(Str *b, CompareStat st, int metric) {
+static void stat_cell(StrBuf *b, CompareStat st, int metric) {
     char cell[96];
     compare_format_stat(cell, sizeof cell, st, decimals_of(metric));
-    sb_printf(b, " %s |", cell);
+    strbuf_printf(b, " %s |", cell);
 }
 
 // The results table: base + presets, every metric over all prompts.
-static void results_table(Str *b, const Report *R) {
+static void results_table(StrBuf *b, const Report *R) {
     const CompareSpec *s = R->s;
-    sb_printf(b, "| model | seeds |");
-    for (int m = 0; m < EVAL_N_METRICS; m++) sb_printf(b, " %s |", eval_metric_name(m));
-    sb_printf(b, "\n|---|---|");
-    for (int m = 0; m < EVAL_N_METRICS; m++) sb_printf(b, "---|");
-    sb_printf(b, "\n| base | - |");
+    strbuf_printf(b, "| model | seeds |");
+    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, " %s |", eval_metric_name(m));
+    strbuf_printf(b, "\n|---|---|");
+    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, "---|");
+    strbuf_printf(b, "\n| base | - |");
     for (int m = 0; m < EVAL_N_METRICS; m++) stat_cell(b, R->base_stat[EVAL_OVERALL][m], m);
     for (int p = 0; p < s->n_presets; p++) {
-        sb_printf(b, "\n| %s | %d |", train_preset_name(s->presets[p]), s->n_seeds);
+        strbuf_printf(b, "\n| %s | %d |", train_preset_name(s->presets[p]), s->n_seeds);
         for (int m = 0; m < EVAL_N_METRICS; m++) stat_cell(b, R->stat[p][EVAL_OVERALL][m], m);
     }
-    sb_printf(b, "\n");
+    strbuf_printf(b, "\n");
 }
 
-static void delta_table(Str *b, const Report *R) {
+static void delta_table(StrBuf *b, const Report *R) {
     static const int METRICS[] = {EM_IDENTITY, EM_CLIP_T, EM_ID_TOP1, EM_ATTR_ACC, EM_REWARD_ID, EM_REWARD_PROMPT};
     const int nm = (int)(sizeof METRICS / sizeof METRICS[0]);
-    sb_printf(b, "| model |");
-    for (int i = 0; i < nm; i++) sb_printf(b, " Δ %s |", eval_metric_name(METRICS[i]));
-    sb_printf(b, "\n|---|");
-    for (int i = 0; i < nm; i++) sb_printf(b, "---|");
+    strbuf_printf(b, "| model |");
+    for (int i = 0; i < nm; i++) strbuf_printf(b, " Δ %s |", eval_metric_name(METRICS[i]));
+    strbuf_printf(b, "\n|---|");
+    for (int i = 0; i < nm; i++) strbuf_printf(b, "---|");
     for (int p = 0; p < R->s->n_presets; p++) {
-        sb_printf(b, "\n| %s |", train_preset_name(R->s->presets[p]));
+        strbuf_printf(b, "\n| %s |", train_preset_name(R->s->presets[p]));
         for (int i = 0; i < nm; i++) {
             const int m = METRICS[i];
             const double d = R->stat[p][EVAL_OVERALL][m].mean - R->base_stat[EVAL_OVERALL][m].mean;
-            if (isfinite(d)) sb_printf(b, " %+.*f |", decimals_of(m), d);
-            else sb_printf(b, " - |");
+            if (isfinite(d)) strbuf_printf(b, " %+.*f |", decimals_of(m), d);
+            else strbuf_printf(b, " - |");
         }
     }
-    sb_printf(b, "\n");
+    strbuf_printf(b, "\n");
 }
 
 // One metric by prompt kind: base + presets x (the kinds the evaluation has) + all.
-static void kind_table(Str *b, const Report *R, int metric) {
+static void kind_table(StrBuf *b, const Report *R, int metric) {
     const CompareSpec *s = R->s;
-    sb_printf(b, "| model |");
+    strbuf_printf(b, "| model |");
     for (int g = 1; g < EVAL_N_GROUPS; g++)
-        if (R->base.n[g]) sb_printf(b, " %s (%ld images) |", eval_group_name(g), R->base.n[g]);
-    sb_printf(b, " all (%ld) |\n|---|", R->base.n[EVAL_OVERALL]);
+        if (R->base.n[g]) strbuf_printf(b, " %s (%ld images) |", eval_group_name(g), R->base.n[g]);
+    strbuf_printf(b, " all (%ld) |\n|---|", R->base.n[EVAL_OVERALL]);
     for (int g = 1; g < EVAL_N_GROUPS; g++)
-        if (R->base.n[g]) sb_printf(b, "---|");
-    sb_printf(b, "---|");
+        if (R->base.n[g]) strbuf_printf(b, "---|");
+    strbuf_printf(b, "---|");
     for (int p = -1; p < s->n_presets; p++) {
-        sb_printf(b, "\n| %s |", p < 0 ? "base" : train_preset_name(s->presets[p]));
+        strbuf_printf(b, "\n| %s |", p < 0 ? "base" : train_preset_name(s->presets[p]));
         for (int g = 1; g <= EVAL_N_GROUPS; g++) {
             const int gg = g == EVAL_N_GROUPS ? EVAL_OVERALL : g;
             if (gg != EVAL_OVERALL && !R->base.n[gg]) continue;
             stat_cell(b, p < 0 ? R->base_stat[gg][metric] : R->stat[p][gg][metric], metric);
         }
     }
-    sb_printf(b, "\n");
+    strbuf_printf(b, "\n");
 }
 
-static void per_run_table(Str *b, const Report *R) {
+static void per_run_table(StrBuf *b, const Report *R) {
     const CompareSpec *s = R->s;
-    sb_printf(b, "| run |");
-    for (int m = 0; m < EVAL_N_METRICS; m++) sb_printf(b, " %s |", eval_metric_name(m));
-    sb_printf(b, "\n|---|");
-    for (int m = 0; m < EVAL_N_METRICS; m++) sb_printf(b, "---|");
+    strbuf_printf(b, "| run |");
+    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, " %s |", eval_metric_name(m));
+    strbuf_printf(b, "\n|---|");
+    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, "---|");
     for (int i = 0; i < s->n_presets * s->n_seeds; i++) {
         char name[96];
         compare_run_name(name, sizeof name, s->presets[i / s->n_seeds], s->seeds[i % s->n_seeds]);
-        sb_printf(b, "\n| %s |", name);
+        strbuf_printf(b, "\n| %s |", name);
         for (int m = 0; m < EVAL_N_METRICS; m++) {
             const double v = R->sum[i].mean[EVAL_OVERALL][m];
-            if (isfinite(v)) sb_printf(b, " %.*f |", decimals_of(m), v);
-            else sb_printf(b, " - |");
+            if (isfinite(v)) strbuf_printf(b, " %.*f |", decimals_of(m), v);
+            else strbuf_printf(b, " - |");
         }
     }
-    sb_printf(b, "\n");
+    strbuf_printf(b, "\n");
 }
 
 // ---- figures ------------------------------------------------------------------------------------------
@@ -430,12 +407,12 @@ static int grid_png(const Report *R, const char *path, char *err, size_t errlen)
 // ---- settings and times ---------------------------------------------------------------------------------
 
 // "0 (scene: jungle)", "12 (objects: scene eiffel_tower; live: accessory rainbow_scarf)", "20 (property: red)"
-static void template_desc(Str *b, int t) {
-    if (t < PROMPT_N_COMMON_SCENES) sb_printf(b, "%d (scene: %s)", t, prompt_item_name(PROMPT_SCENE, t));
+static void template_desc(StrBuf *b, int t) {
+    if (t < PROMPT_N_COMMON_SCENES) strbuf_printf(b, "%d (scene: %s)", t, prompt_item_name(PROMPT_SCENE, t));
     else if (t < 20)
-        sb_printf(b, "%d (objects: scene %s; live subjects: accessory %s)", t, prompt_item_name(PROMPT_SCENE, t),
+        strbuf_printf(b, "%d (objects: scene %s; live subjects: accessory %s)", t, prompt_item_name(PROMPT_SCENE, t),
                   prompt_item_name(PROMPT_ACCESSORY, t - 10));
-    else sb_printf(b, "%d (property: %s)", t, prompt_item_name(PROMPT_PROPERTY, t - 20));
+    else strbuf_printf(b, "%d (property: %s)", t, prompt_item_name(PROMPT_PROPERTY, t - 20));
 }
 
 static double read_seconds(const char *path) {
@@ -466,33 +443,33 @@ static double train_seconds(const char *dir) {
 }
 
 // "0.4 s", "42.0 s", "3m05s", "2h14m"; "?" when unknown
-static void duration(Str *b, double secs) {
+static void duration(StrBuf *b, double secs) {
     char d[32];
     if (!isfinite(secs) || secs < 0) snprintf(d, sizeof d, "?");
     else if (secs < 60.0) snprintf(d, sizeof d, "%.1f s", secs);
     else rundir_fmt_duration(d, sizeof d, secs);
-    sb_printf(b, "%s", d);
+    strbuf_printf(b, "%s", d);
 }
 
-static void wall_section(Str *b, const Report *R, const CompareResult *times) {
+static void wall_section(StrBuf *b, const Report *R, const CompareResult *times) {
     const CompareSpec *s = R->s;
-    sb_printf(b, "## Wall time\n\n");
+    strbuf_printf(b, "## Wall time\n\n");
     if (times) {
-        sb_printf(b, "This call: ");
+        strbuf_printf(b, "This call: ");
         duration(b, times->t_total);
-        sb_printf(b, " (inputs ");
+        strbuf_printf(b, " (inputs ");
         duration(b, times->t_inputs);
-        sb_printf(b, ", training ");
+        strbuf_printf(b, ", training ");
         duration(b, times->t_train);
-        sb_printf(b, ", evaluation ");
+        strbuf_printf(b, ", evaluation ");
         duration(b, times->t_eval);
-        sb_printf(b, ", report: the rest); it trained %d runs (%d resumed) and evaluated %d models, the others were on disk.\n\n",
+        strbuf_printf(b, ", report: the rest); it trained %d runs (%d resumed) and evaluated %d models, the others were on disk.\n\n",
                   times->runs_started + times->runs_resumed, times->runs_resumed, times->evals_run);
     }
     char path[4400], dir[4200], name[96];
     double tt = 0.0, te = 0.0;
-    Str rows = {0};
-    sb_printf(&rows, "%s", "");
+    StrBuf rows = {0};
+    strbuf_printf(&rows, "%s", "");
     for (int i = -1; i < s->n_presets * s->n_seeds; i++) {
         double tr = NAN;
         if (i < 0) snprintf(name, sizeof name, "base");
@@ -505,20 +482,20 @@ static void wall_section(Str *b, const Report *R, const CompareResult *times) {
         const double ev = read_seconds(path);
         if (isfinite(tr)) tt += tr;
         if (isfinite(ev)) te += ev;
-        sb_printf(&rows, "| %s | ", name);
-        if (i < 0) sb_printf(&rows, "-");
+        strbuf_printf(&rows, "| %s | ", name);
+        if (i < 0) strbuf_printf(&rows, "-");
         else duration(&rows, tr);
-        sb_printf(&rows, " | ");
+        strbuf_printf(&rows, " | ");
         duration(&rows, ev);
-        sb_printf(&rows, " |\n");
+        strbuf_printf(&rows, " |\n");
     }
-    sb_printf(b, "The work stored in this directory, summed over the calls that did it: training ");
+    strbuf_printf(b, "The work stored in this directory, summed over the calls that did it: training ");
     duration(b, tt);
-    sb_printf(b, ", evaluation ");
+    strbuf_printf(b, ", evaluation ");
     duration(b, te);
-    sb_printf(b, ", together ");
+    strbuf_printf(b, ", together ");
     duration(b, tt + te);
-    sb_printf(b, ".\n\n| model | training | evaluation |\n|---|---|---|\n%s", rows.s);
+    strbuf_printf(b, ".\n\n| model | training | evaluation |\n|---|---|---|\n%s", rows.s);
     free(rows.s);
 }
 
@@ -527,110 +504,110 @@ static void wall_section(Str *b, const Report *R, const CompareResult *times) {
 static char *report_text(const Report *R, const char *table, const CompareResult *times) {
     const CompareSpec *s = R->s;
     const EvalConfig *ec = &R->ec;
-    Str b = {0};
-    sb_printf(&b, "# Customized-GRPO vs naive GRPO (cgrpo compare)\n\n");
-    sb_printf(&b, "Does Customized-GRPO (SARS + TDW) keep the subject's identity *and* follow the prompt better than naive "
+    StrBuf b = {0};
+    strbuf_printf(&b, "# Customized-GRPO vs naive GRPO (cgrpo compare)\n\n");
+    strbuf_printf(&b, "Does Customized-GRPO (SARS + TDW) keep the subject's identity *and* follow the prompt better than naive "
                   "GRPO with static reward weights? Every preset was trained from the same base model (FNV-1a 64 `%s`) with "
                   "%d seed%s (", R->base_fnv, s->n_seeds, s->n_seeds > 1 ? "s" : "");
-    for (int q = 0; q < s->n_seeds; q++) sb_printf(&b, "%s%llu", q ? ", " : "", (unsigned long long)s->seeds[q]);
-    sb_printf(&b, ") and evaluated with the judges (evaluator models never used as rewards) on %d held-out TEST subjects x %d "
+    for (int q = 0; q < s->n_seeds; q++) strbuf_printf(&b, "%s%llu", q ? ", " : "", (unsigned long long)s->seeds[q]);
+    strbuf_printf(&b, ") and evaluated with the judges (evaluator models never used as rewards) on %d held-out TEST subjects x %d "
                   "prompts x %d image%s. Values are the mean over the seeds ± half the range ((max - min) / 2: the interval "
                   "holds every seed); one seed shows the value alone.\n\n",
               ec->n_subjects, ec->n_templates, ec->K, ec->K > 1 ? "s" : "");
-    sb_printf(&b, "Metrics: identity = judge-id vs the segmented reference (DINO-Seg), dino = the same vs the plain "
+    strbuf_printf(&b, "Metrics: identity = judge-id vs the segmented reference (DINO-Seg), dino = the same vs the plain "
                   "reference, clip_i = image-image similarity, clip_t = image-text score (prompt following), reward_id and "
                   "reward_prompt = the training rewards (a reward that rises while its judge stays flat is reward hacking), "
                   "id_top1 = identity retrieval among the evaluated subjects, attr_acc = the prompted scene / accessory / "
                   "property recognized (eval/evaluate.h).\n\n");
-    sb_printf(&b, "## Results (all prompts)\n\n%s\n", table);
-    sb_printf(&b, "## Change from the base model (means)\n\n");
+    strbuf_printf(&b, "## Results (all prompts)\n\n%s\n", table);
+    strbuf_printf(&b, "## Change from the base model (means)\n\n");
     delta_table(&b, R);
-    sb_printf(&b, "\n## By prompt kind\n\nProperty edits (red, shiny, cube shaped, ...) conflict with identity by design: "
+    strbuf_printf(&b, "\n## By prompt kind\n\nProperty edits (red, shiny, cube shaped, ...) conflict with identity by design: "
                   "that is where the trade-off shows.\n\n");
     static const int KIND_METRICS[] = {EM_IDENTITY, EM_CLIP_T, EM_ATTR_ACC};
     for (size_t i = 0; i < sizeof KIND_METRICS / sizeof KIND_METRICS[0]; i++) {
-        sb_printf(&b, "### %s\n\n", eval_metric_name(KIND_METRICS[i]));
+        strbuf_printf(&b, "### %s\n\n", eval_metric_name(KIND_METRICS[i]));
         kind_table(&b, R, KIND_METRICS[i]);
-        sb_printf(&b, "\n");
+        strbuf_printf(&b, "\n");
     }
-    sb_printf(&b, "## Per run (all prompts)\n\n");
+    strbuf_printf(&b, "## Per run (all prompts)\n\n");
     per_run_table(&b, R);
 
-    sb_printf(&b, "\n## Figures\n\n");
-    sb_printf(&b, "![identity vs prompt following](pareto.png)\n\n*pareto.png*: identity (x) against clip_t (y), one point "
+    strbuf_printf(&b, "\n## Figures\n\n");
+    strbuf_printf(&b, "![identity vs prompt following](pareto.png)\n\n*pareto.png*: identity (x) against clip_t (y), one point "
                   "per preset (mean over seeds, error bars ± half-range) and the base model. Up and to the right is better; "
                   "naive GRPO tends to move right and down (copy-paste), Customized-GRPO should move up or right without "
                   "giving up the other.\n\n");
-    sb_printf(&b, "![training rewards](curves_rewards.png)\n\n*curves_rewards.png*: the training rewards' batch means per "
+    strbuf_printf(&b, "![training rewards](curves_rewards.png)\n\n*curves_rewards.png*: the training rewards' batch means per "
                   "iteration (top identity, bottom prompt), mean over seeds, centred moving average of %d iterations.\n\n",
               COMPARE_SMOOTH);
-    sb_printf(&b, "![conflict share](curves_conflict.png)\n\n*curves_conflict.png*: the share of samples whose identity and "
+    strbuf_printf(&b, "![conflict share](curves_conflict.png)\n\n*curves_conflict.png*: the share of samples whose identity and "
                   "prompt advantages have opposite signs (the paper reports 50.2%% for naive GRPO), mean over seeds, moving "
                   "average of %d.\n\n", COMPARE_SMOOTH);
-    sb_printf(&b, "![gradient cosine](curves_gradcos.png)\n\n*curves_gradcos.png*: the cosine between the policy gradients "
+    strbuf_printf(&b, "![gradient cosine](curves_gradcos.png)\n\n*curves_gradcos.png*: the cosine between the policy gradients "
                   "of the identity part and the prompt part of the advantage (below 0: the rewards pull apart), at the "
                   "iterations that computed it (every cos_every = %d), mean over seeds.\n\n", R->cfg[0].cos_every);
 
     int pos[2];
     const int ng = grid_templates(ec, pos), rows = grid_rows(ec);
-    sb_printf(&b, "## Images\n\n![samples](grid.png)\n\n*grid.png*: one row per test subject; left the reference, then for "
+    strbuf_printf(&b, "## Images\n\n![samples](grid.png)\n\n*grid.png*: one row per test subject; left the reference, then for "
                   "each prompt the base model (`base`) and every preset (");
     for (int p = 0; p < s->n_presets; p++)
-        sb_printf(&b, "%s`%s` = %s", p ? ", " : "", short_label(s->presets[p]), train_preset_name(s->presets[p]));
-    sb_printf(&b, ") with seed %llu, image k = 0 of the evaluation (the same initial noise in every column).\n\n",
+        strbuf_printf(&b, "%s`%s` = %s", p ? ", " : "", short_label(s->presets[p]), train_preset_name(s->presets[p]));
+    strbuf_printf(&b, ") with seed %llu, image k = 0 of the evaluation (the same initial noise in every column).\n\n",
               (unsigned long long)s->seeds[0]);
-    sb_printf(&b, "| row | subject |");
-    for (int g = 0; g < ng; g++) sb_printf(&b, " prompt %d |", ec->templates[pos[g]]);
-    sb_printf(&b, "\n|---|---|");
-    for (int g = 0; g < ng; g++) sb_printf(&b, "---|");
+    strbuf_printf(&b, "| row | subject |");
+    for (int g = 0; g < ng; g++) strbuf_printf(&b, " prompt %d |", ec->templates[pos[g]]);
+    strbuf_printf(&b, "\n|---|---|");
+    for (int g = 0; g < ng; g++) strbuf_printf(&b, "---|");
     World *w = cg_malloc(sizeof(World));
     world_init(w, ec->subjects_seed);
     for (int r = 0; r < rows; r++) {
         const Subject *sub = world_subject(w, SPLIT_TEST, r);
-        sb_printf(&b, "\n| %d | test %d (%s) |", r + 1, r, world_class_word(sub->cls));
+        strbuf_printf(&b, "\n| %d | test %d (%s) |", r + 1, r, world_class_word(sub->cls));
         for (int g = 0; g < ng; g++) {
             Prompt pr;
             prompt_make(&pr, sub->cls, ec->templates[pos[g]]);
-            sb_printf(&b, " %s |", pr.text);
+            strbuf_printf(&b, " %s |", pr.text);
         }
     }
     free(w);
 
-    sb_printf(&b, "\n\n## Presets\n\n| preset | shaping | weighting | gamma | w_id | w_prompt |\n|---|---|---|---|---|---|\n");
+    strbuf_printf(&b, "\n\n## Presets\n\n| preset | shaping | weighting | gamma | w_id | w_prompt |\n|---|---|---|---|---|---|\n");
     int nk;
     const ConfigKey *keys = train_config_keys(&nk);
     for (int p = 0; p < s->n_presets; p++) {
         const TrainConfig *c = &R->cfg[p * s->n_seeds];
-        sb_printf(&b, "| %s |", train_preset_name(s->presets[p]));
+        strbuf_printf(&b, "| %s |", train_preset_name(s->presets[p]));
         static const char *const PK[] = {"shaping", "weighting", "gamma", "w_id", "w_prompt"};
         for (size_t i = 0; i < sizeof PK / sizeof PK[0]; i++) {
             char v[CONFIG_MAX_VALUE];
             config_format(v, sizeof v, c, config_find(keys, nk, PK[i]));
-            sb_printf(&b, " %s |", v);
+            strbuf_printf(&b, " %s |", v);
         }
-        sb_printf(&b, "\n");
+        strbuf_printf(&b, "\n");
     }
-    sb_printf(&b, "\n## Training settings (every run)\n\nThe resolved config of the runs (runs/*/config.cfg) without the keys "
+    strbuf_printf(&b, "\n## Training settings (every run)\n\nThe resolved config of the runs (runs/*/config.cfg) without the keys "
                   "the presets and seeds set (preset, seed, shaping, weighting, w_id, w_prompt):\n\n```\n");
     for (int i = 0; i < nk; i++) {
         if (compare_is_run_key(keys[i].key)) continue;
         char v[CONFIG_MAX_VALUE];
         config_format(v, sizeof v, &R->cfg[0], &keys[i]);
-        sb_printf(&b, "%s = %s\n", keys[i].key, v);
+        strbuf_printf(&b, "%s = %s\n", keys[i].key, v);
     }
-    sb_printf(&b, "```\n\n## Evaluation settings\n\n");
-    sb_printf(&b, "- subjects: the first %d of the %d TEST subjects (subjects seed %llu), never trained on\n", ec->n_subjects,
+    strbuf_printf(&b, "```\n\n## Evaluation settings\n\n");
+    strbuf_printf(&b, "- subjects: the first %d of the %d TEST subjects (subjects seed %llu), never trained on\n", ec->n_subjects,
               WORLD_N_TEST, (unsigned long long)ec->subjects_seed);
-    sb_printf(&b, "- prompts (DreamBench templates): ");
+    strbuf_printf(&b, "- prompts (DreamBench templates): ");
     for (int i = 0; i < ec->n_templates; i++) {
-        sb_printf(&b, "%s", i ? ", " : "");
+        strbuf_printf(&b, "%s", i ? ", " : "");
         template_desc(&b, ec->templates[i]);
     }
-    sb_printf(&b, "\n- %d image%s per (subject, prompt), ODE sampler, %d steps, shift %g, guidance ref %g / text %g (the "
+    strbuf_printf(&b, "\n- %d image%s per (subject, prompt), ODE sampler, %d steps, shift %g, guidance ref %g / text %g (the "
                   "training config's), noise seed %llu\n",
               ec->K, ec->K > 1 ? "s" : "", ec->steps, (double)ec->shift, (double)ec->cfg_ref, (double)ec->cfg_txt,
               (unsigned long long)ec->seed);
-    sb_printf(&b, "- per model: eval/<model>/results.json (settings, checksums of the model and the judges, metrics by kind), "
+    strbuf_printf(&b, "- per model: eval/<model>/results.json (settings, checksums of the model and the judges, metrics by kind), "
                   "images.jsonl (every image's scores), atlas.png (every image)\n\n");
     wall_section(&b, R, times);
     return b.s;
@@ -643,7 +620,7 @@ int compare_write_report(const CompareSpec *s, const CompareResult *times, char 
     R.s = s;
     int rc = load_report(&R, err, errlen);
     char path[4200], why[1024];
-    Str tb = {0};
+    StrBuf tb = {0};
     if (rc == COMPARE_OK) results_table(&tb, &R);
     struct {
         const char *file;

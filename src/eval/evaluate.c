@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/check.h"
+#include "core/strbuf.h"
 #include "core/rng.h"
 #include "flow/sampler.h"
 #include "flow/schedule.h"
@@ -318,97 +319,75 @@ int eval_run(EvalResult *r, DiTModel *m, EvalJudges *j, const EvalConfig *c, eva
 
 // ---- text output ----------------------------------------------------------------------------------
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-} Str;
-
-static void str_printf(Str *b, const char *fmt, ...) CG_PRINTF(2, 3);
-static void str_printf(Str *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int need = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        CG_CHECK(need >= 0, "formatting text");
-        if (b->s && b->len + (size_t)need < b->cap) {
-            b->len += (size_t)need;
-            return;
-        }
-        b->cap = (b->len + (size_t)need + 1) * 2;
-        b->s = cg_realloc(b->s, b->cap);
-    }
-}
-
 // a JSON string literal: quotes, backslashes and control characters escaped
-static void str_json_string(Str *b, const char *s) {
-    str_printf(b, "\"");
+static void str_json_string(StrBuf *b, const char *s) {
+    strbuf_printf(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') str_printf(b, "\\%c", *p);
-        else if (*p < 0x20) str_printf(b, "\\u%04x", *p);
-        else str_printf(b, "%c", *p);
+        if (*p == '"' || *p == '\\') strbuf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) strbuf_printf(b, "\\u%04x", *p);
+        else strbuf_printf(b, "%c", *p);
     }
-    str_printf(b, "\"");
+    strbuf_printf(b, "\"");
 }
 
-static void str_number(Str *b, double v) {
-    if (isfinite(v)) str_printf(b, "%.6f", v);
-    else str_printf(b, "null");
+static void str_number(StrBuf *b, double v) {
+    if (isfinite(v)) strbuf_printf(b, "%.6f", v);
+    else strbuf_printf(b, "null");
 }
 
 char *eval_results_json(const EvalResult *r, const EvalProvenance *p) {
     const EvalConfig *c = &r->cfg;
-    Str b = {0};
-    str_printf(&b, "{\n  \"format\": \"%s\",\n  \"settings\": {\n    \"model\": ", EVAL_FORMAT);
+    StrBuf b = {0};
+    strbuf_printf(&b, "{\n  \"format\": \"%s\",\n  \"settings\": {\n    \"model\": ", EVAL_FORMAT);
     str_json_string(&b, p->model);
-    str_printf(&b, ",\n    \"model_fnv1a64\": \"%016llx\",\n    \"weights\": ", (unsigned long long)p->model_fnv);
+    strbuf_printf(&b, ",\n    \"model_fnv1a64\": \"%016llx\",\n    \"weights\": ", (unsigned long long)p->model_fnv);
     str_json_string(&b, p->weights);
-    str_printf(&b, ",\n    \"subjects_seed\": %llu,\n    \"split\": \"%s\",\n    \"subjects\": %d,\n    \"prompts\": [",
+    strbuf_printf(&b, ",\n    \"subjects_seed\": %llu,\n    \"split\": \"%s\",\n    \"subjects\": %d,\n    \"prompts\": [",
                (unsigned long long)c->subjects_seed, world_split_name(c->split), c->n_subjects);
-    for (int i = 0; i < c->n_templates; i++) str_printf(&b, "%s%d", i ? ", " : "", c->templates[i]);
-    str_printf(&b, "],\n    \"images_per_prompt\": %d,\n    \"sampler\": \"ode\",\n    \"steps\": %d,\n", c->K, c->steps);
-    str_printf(&b, "    \"shift\": %.6f,\n    \"cfg_ref\": %.6f,\n    \"cfg_txt\": %.6f,\n", c->shift, c->cfg_ref, c->cfg_txt);
-    str_printf(&b, "    \"seed\": %llu,\n    \"image_size\": %d,\n    \"judges\": {", (unsigned long long)c->seed, r->S);
+    for (int i = 0; i < c->n_templates; i++) strbuf_printf(&b, "%s%d", i ? ", " : "", c->templates[i]);
+    strbuf_printf(&b, "],\n    \"images_per_prompt\": %d,\n    \"sampler\": \"ode\",\n    \"steps\": %d,\n", c->K, c->steps);
+    strbuf_printf(&b, "    \"shift\": %.6f,\n    \"cfg_ref\": %.6f,\n    \"cfg_txt\": %.6f,\n", c->shift, c->cfg_ref, c->cfg_txt);
+    strbuf_printf(&b, "    \"seed\": %llu,\n    \"image_size\": %d,\n    \"judges\": {", (unsigned long long)c->seed, r->S);
     for (int f = 0; f < p->n_files; f++) {
-        str_printf(&b, "%s", f ? ", " : "");
+        strbuf_printf(&b, "%s", f ? ", " : "");
         str_json_string(&b, p->files[f]);
-        str_printf(&b, ": \"%016llx\"", (unsigned long long)p->file_fnv[f]);
+        strbuf_printf(&b, ": \"%016llx\"", (unsigned long long)p->file_fnv[f]);
     }
-    str_printf(&b, "}\n  },\n  \"test_subjects\": [\n");
+    strbuf_printf(&b, "}\n  },\n  \"test_subjects\": [\n");
     for (int s = 0; s < c->n_subjects; s++) {
         const Subject *sub = r->subjects[s];
         char look[256];
         subject_describe(sub, look, sizeof(look));
-        str_printf(&b, "    {\"index\": %d, \"class\": \"%s\", \"kind\": \"%s\", \"look\": ", sub->index,
+        strbuf_printf(&b, "    {\"index\": %d, \"class\": \"%s\", \"kind\": \"%s\", \"look\": ", sub->index,
                    world_class_word(sub->cls), world_kind_name(sub->kind));
         str_json_string(&b, look);
-        str_printf(&b, "}%s\n", s + 1 < c->n_subjects ? "," : "");
+        strbuf_printf(&b, "}%s\n", s + 1 < c->n_subjects ? "," : "");
     }
-    str_printf(&b, "  ],\n  \"metrics\": {\n");
+    strbuf_printf(&b, "  ],\n  \"metrics\": {\n");
     for (int g = 0; g < EVAL_N_GROUPS; g++) {
-        str_printf(&b, "    \"%s\": {\"n_images\": %ld", GROUP_NAMES[g], r->summary.n[g]);
+        strbuf_printf(&b, "    \"%s\": {\"n_images\": %ld", GROUP_NAMES[g], r->summary.n[g]);
         for (int m = 0; m < EVAL_N_METRICS; m++) {
-            str_printf(&b, ", \"%s\": ", METRIC_NAMES[m]);
+            strbuf_printf(&b, ", \"%s\": ", METRIC_NAMES[m]);
             str_number(&b, r->summary.mean[g][m]);
         }
-        str_printf(&b, "}%s\n", g + 1 < EVAL_N_GROUPS ? "," : "");
+        strbuf_printf(&b, "}%s\n", g + 1 < EVAL_N_GROUPS ? "," : "");
     }
-    str_printf(&b, "  }\n}\n");
+    strbuf_printf(&b, "  }\n}\n");
     return b.s;
 }
 
 char *eval_images_jsonl(const EvalResult *r) {
-    Str b = {0};
-    str_printf(&b, "%s", ""); // an empty run still gives a string
+    StrBuf b = {0};
+    strbuf_printf(&b, "%s", ""); // an empty run still gives a string
     for (long i = 0; i < r->n_images; i++) {
         const EvalImage *e = &r->img[i];
-        str_printf(&b, "{\"subject\":%d,\"template\":%d,\"k\":%d,\"kind\":\"%s\",\"item\":\"%s\"", e->subject,
+        strbuf_printf(&b, "{\"subject\":%d,\"template\":%d,\"k\":%d,\"kind\":\"%s\",\"item\":\"%s\"", e->subject,
                    e->template_index, e->k, prompt_kind_name(e->kind), prompt_item_name(e->kind, e->item));
         for (int m = 0; m < EVAL_N_METRICS; m++) {
-            str_printf(&b, ",\"%s\":", METRIC_NAMES[m]);
+            strbuf_printf(&b, ",\"%s\":", METRIC_NAMES[m]);
             str_number(&b, e->value[m]);
         }
-        str_printf(&b, ",\"attr_pred\":\"%s\"}\n", attr_label_name(eval_kind_head(e->kind), e->attr_pred));
+        strbuf_printf(&b, ",\"attr_pred\":\"%s\"}\n", attr_label_name(eval_kind_head(e->kind), e->attr_pred));
     }
     return b.s;
 }
@@ -533,10 +512,10 @@ static char *read_text(const char *path, char *err, size_t errlen) {
         cg_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    Str b = {0};
+    StrBuf b = {0};
     char buf[65536];
     size_t got;
-    str_printf(&b, "%s", "");
+    strbuf_printf(&b, "%s", "");
     while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
         if ((long)(b.len + got) > EVAL_MAX_JSON_BYTES) {
             fclose(f), free(b.s);
@@ -548,7 +527,7 @@ static char *read_text(const char *path, char *err, size_t errlen) {
             cg_errf(err, errlen, "%s is not a text file", path);
             return NULL;
         }
-        str_printf(&b, "%.*s", (int)got, buf);
+        strbuf_printf(&b, "%.*s", (int)got, buf);
     }
     int bad = ferror(f);
     fclose(f);
