@@ -102,6 +102,9 @@ grep -q "baseline" "$TMP/out" && grep -q "delta" "$TMP/out" && pass "comparison 
 grep -E '^identity +overall' "$TMP/out" | grep -q '+0.0000' && pass "EMA weights of the checkpoint == model file (delta 0)" ||
     fail "checkpoint" "$(grep -A3 '^identity' "$TMP/out")"
 grep -q '"weights": "ema"' "$TMP/d/results.json" && pass "weights kind recorded" || fail "weights" "$(grep weights "$TMP/d/results.json")"
+grep -q "paired SE" "$TMP/out" && grep -E '^identity +overall' "$TMP/out" | grep -qE '\+0\.0000 +0\.0000$' &&
+    pass "paired standard error from the baseline's images.jsonl (0 for the same weights)" ||
+    fail "paired SE" "$(grep -A1 'paired' "$TMP/out")"
 check "baseline with other settings" "$CGRPO" eval --model "$M" --out "$TMP/e" --subjects 2 --prompts 0 --steps 2 --baseline \
     "$TMP/a/results.json" --quiet
 grep -q "settings differ" "$TMP/out" && grep -q "subjects 3 vs 2" "$TMP/out" && pass "settings difference noted" ||

@@ -521,12 +521,77 @@ static void test_bad_inputs(void) {
            "missing judges: %s", err);
 }
 
+// eval_paired_se against hand-computed errors: 2 subjects x templates {0 (scene), 20 (property)} x K 2;
+// the baseline's values are this run's minus known differences, the file lists the images shuffled
+// (and one image of a template this run did not evaluate, which is ignored)
+static void test_paired_se(void) {
+    EvalResult r;
+    memset(&r, 0, sizeof r);
+    r.cfg = eval_config_default();
+    r.cfg.n_subjects = 2, r.cfg.n_templates = 2, r.cfg.templates[0] = 0, r.cfg.templates[1] = 20, r.cfg.K = 2;
+    r.n_images = 8;
+    EvalImage img[8];
+    memset(img, 0, sizeof img);
+    r.img = img;
+    // d (this - baseline) of metric identity: scene images 1 2 3 4, property images 0 0 2 2; other metrics 0.5
+    const double d_scene[4] = {1, 2, 3, 4}, d_prop[4] = {0, 0, 2, 2};
+    char path[] = "/tmp/cgrpo_test_paired_XXXXXX";
+    int fd = mkstemp(path);
+    CG_CHECK(fd >= 0, "mkstemp");
+    FILE *f = fdopen(fd, "w");
+    int ns = 0, np = 0;
+    const int order[8] = {5, 2, 7, 0, 3, 6, 1, 4};
+    for (int s = 0; s < 2; s++)
+        for (int ti = 0; ti < 2; ti++)
+            for (int k = 0; k < 2; k++) {
+                EvalImage *e = &img[eval_image_index(&r, s, ti, k)];
+                e->subject = s, e->template_index = r.cfg.templates[ti], e->k = k;
+                e->kind = ti == 0 ? PROMPT_SCENE : PROMPT_PROPERTY;
+                for (int m = 0; m < EVAL_N_METRICS; m++) e->value[m] = 10.0 * s + 3.0 * ti + k + m;
+            }
+    for (int j = 0; j < 8; j++) {
+        const EvalImage *e = &img[order[j]];
+        const double d = e->kind == PROMPT_SCENE ? d_scene[ns++] : d_prop[np++];
+        fprintf(f, "{\"subject\":%d,\"template\":%d,\"k\":%d", e->subject, e->template_index, e->k);
+        for (int m = 0; m < EVAL_N_METRICS; m++)
+            fprintf(f, ",\"%s\":%.6f", eval_metric_name(m), e->value[m] - (m == EM_IDENTITY ? d : 0.5));
+        fprintf(f, "}\n");
+    }
+    fprintf(f, "{\"subject\":0,\"template\":7,\"k\":0}\n"); // not in this run: ignored
+    fclose(f);
+    double se[EVAL_N_GROUPS][EVAL_N_METRICS];
+    char err[512];
+    EXPECT(eval_paired_se(path, &r, se, err, sizeof err) == 8, "all 8 images paired: %s", err);
+    // scene d = 1 2 3 4: sd = sqrt(5/3), se = sd / 2; property d = 0 0 2 2: sd = sqrt(4/3), se = sd / 2;
+    // overall d = 1 2 3 4 0 0 2 2: mean 1.75, sum of squares 13.5, sd = sqrt(13.5 / 7), se = sd / sqrt(8)
+    EXPECT_NEAR(se[EVAL_SCENE][EM_IDENTITY], sqrt(5.0 / 3.0) / 2.0, 1e-5);
+    EXPECT_NEAR(se[EVAL_PROPERTY][EM_IDENTITY], sqrt(4.0 / 3.0) / 2.0, 1e-5);
+    EXPECT_NEAR(se[EVAL_OVERALL][EM_IDENTITY], sqrt(13.5 / 7.0) / sqrt(8.0), 1e-5);
+    EXPECT_NEAR(se[EVAL_OVERALL][EM_CLIP_T], 0.0, 1e-5); // a constant difference has no error
+    EXPECT(isnan(se[EVAL_ACCESSORY][EM_IDENTITY]), "a group without images: NaN, got %g", se[EVAL_ACCESSORY][EM_IDENTITY]);
+    // a baseline that lacks an image of this run: no pairing
+    r.cfg.K = 3, r.n_images = 12;
+    EvalImage img12[12];
+    memset(img12, 0, sizeof img12);
+    r.img = img12;
+    EXPECT(eval_paired_se(path, &r, se, err, sizeof err) == 0 && isnan(se[EVAL_OVERALL][EM_IDENTITY]), "missing images");
+    r.cfg.K = 2, r.n_images = 8, r.img = img;
+    EXPECT(eval_paired_se("/tmp/cgrpo_no_such_images.jsonl", &r, se, err, sizeof err) == 0, "missing file: no pairing");
+    f = fopen(path, "w");
+    fprintf(f, "{\"subject\":0,\"template\":0,\"k\":0,\"identity\":\"high\"}\n");
+    fclose(f);
+    EXPECT(eval_paired_se(path, &r, se, err, sizeof err) == -1 && strstr(err, ":1:") && strstr(err, "identity"),
+           "malformed line named: %s", err);
+    unlink(path);
+}
+
 int main(void) {
     RUN(test_top1_credit);
     RUN(test_argmax_and_heads);
     RUN(test_summarize);
     RUN(test_parse_templates);
     RUN(test_fnv);
+    RUN(test_paired_se);
     char err[512];
     have_judges = eval_judges_load(&judges, MODELS_DIR, err, sizeof err) == 0;
     if (!have_judges) {

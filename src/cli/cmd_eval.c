@@ -43,7 +43,8 @@ static const char *USAGE =
     "  --shift S               time shift of the sigma schedule (default 3)\n"
     "  --cfg-ref R, --cfg-txt T  guidance scales (default 1 1 = no guidance)\n"
     "  --seed S                seed of the initial noise (default 0)\n"
-    "  --baseline FILE         another run's results.json: print baseline, this model and the delta\n"
+    "  --baseline FILE         another run's results.json: print baseline, this model and the delta, with the\n"
+    "                          paired standard error of the delta when the baseline's images.jsonl matches\n"
     "  --quiet                 no progress or rate on stderr\n"
     "Bad input exits with status 2 and one line on stderr.\n";
 
@@ -142,15 +143,18 @@ static void print_table(const EvalSummary *s) {
     }
 }
 
-static void print_comparison(const EvalSummary *base, const EvalSummary *cur) {
-    printf("%-14s %-10s %10s %10s %10s\n", "metric", "group", "baseline", "this", "delta");
+// se: paired standard errors of the deltas (eval_paired_se), printed when finite.
+static void print_comparison(const EvalSummary *base, const EvalSummary *cur, double se[EVAL_N_GROUPS][EVAL_N_METRICS]) {
+    printf("%-14s %-10s %10s %10s %10s %9s\n", "metric", "group", "baseline", "this", "delta", "paired SE");
     for (int m = 0; m < EVAL_N_METRICS; m++)
         for (int g = 0; g < EVAL_N_GROUPS; g++) {
             const double b = base->mean[g][m], c = cur->mean[g][m];
             printf("%-14s %-10s", g == 0 ? eval_metric_name(m) : "", eval_group_name(g));
             print_value(b), print_value(c);
-            if (isfinite(b) && isfinite(c)) printf(" %+10.4f\n", c - b);
-            else printf(" %10s\n", "-");
+            if (isfinite(b) && isfinite(c)) printf(" %+10.4f", c - b);
+            else printf(" %10s", "-");
+            if (isfinite(se[g][m])) printf(" %9.4f\n", se[g][m]);
+            else printf(" %9s\n", "-");
         }
 }
 
@@ -243,7 +247,15 @@ int cmd_eval(int argc, char **argv) {
         char diff[1024];
         if (base_settings && eval_settings_diff(base_settings, json, diff, sizeof diff) > 0)
             printf("note: the settings differ (baseline vs this): %s\n", diff);
-        print_comparison(&base, &r.summary);
+        // the baseline's images.jsonl next to its results.json: paired errors of the deltas
+        char bimg[4200];
+        const char *slash = strrchr(o.baseline, '/');
+        snprintf(bimg, sizeof bimg, "%.*simages.jsonl", slash ? (int)(slash - o.baseline + 1) : 0, o.baseline);
+        double se[EVAL_N_GROUPS][EVAL_N_METRICS];
+        long paired = eval_paired_se(bimg, &r, se, err, sizeof err);
+        if (paired < 0) printf("note: no paired errors: %s\n", err);
+        else if (paired == 0) printf("note: no paired errors: %s does not hold every image of this run\n", bimg);
+        print_comparison(&base, &r.summary, se);
         cJSON_Delete(bs);
     }
     printf("wrote %s/results.json, images.jsonl and the grids\n", o.out);

@@ -539,6 +539,68 @@ static char *read_text(const char *path, char *err, size_t errlen) {
     return b.s;
 }
 
+long eval_paired_se(const char *images_jsonl, const EvalResult *r, double se[EVAL_N_GROUPS][EVAL_N_METRICS], char *err,
+                    size_t errlen) {
+    for (int g = 0; g < EVAL_N_GROUPS; g++)
+        for (int m = 0; m < EVAL_N_METRICS; m++) se[g][m] = NAN;
+    FILE *f = fopen(images_jsonl, "rb");
+    if (!f) return 0;
+    const long n = r->n_images;
+    double *base = cg_malloc(cg_mul_size((size_t)n, EVAL_N_METRICS) * sizeof(double)); // (n, metrics)
+    char *seen = cg_calloc((size_t)n, 1);
+    int tpos[PROMPT_N_TEMPLATES]; // template index -> position in cfg.templates, -1 when not evaluated
+    for (int t = 0; t < PROMPT_N_TEMPLATES; t++) tpos[t] = -1;
+    for (int i = 0; i < r->cfg.n_templates; i++) tpos[r->cfg.templates[i]] = i;
+    long rc = 0, lineno = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    while (rc == 0 && getline(&line, &cap, f) > 0) {
+        lineno++;
+        cJSON *o = cJSON_Parse(line);
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "subject"), *jt = cJSON_GetObjectItemCaseSensitive(o, "template"),
+                    *jk = cJSON_GetObjectItemCaseSensitive(o, "k");
+        if (!cJSON_IsNumber(js) || !cJSON_IsNumber(jt) || !cJSON_IsNumber(jk)) {
+            rc = cg_errf(err, errlen, "%s:%ld: not an image line of cgrpo eval (subject, template, k)", images_jsonl, lineno);
+        } else {
+            const int sj = js->valueint, t = jt->valueint, k = jk->valueint;
+            if (sj >= 0 && sj < r->cfg.n_subjects && t >= 0 && t < PROMPT_N_TEMPLATES && tpos[t] >= 0 && k >= 0 &&
+                k < r->cfg.K) {
+                const long i = eval_image_index(r, sj, tpos[t], k);
+                for (int m = 0; m < EVAL_N_METRICS && rc == 0; m++) {
+                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, METRIC_NAMES[m]);
+                    if (!cJSON_IsNumber(v))
+                        rc = cg_errf(err, errlen, "%s:%ld: \"%s\" is missing or not a number", images_jsonl, lineno, METRIC_NAMES[m]);
+                    else base[(size_t)i * EVAL_N_METRICS + m] = v->valuedouble;
+                }
+                seen[i] = 1;
+            }
+        }
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
+    long shared = 0;
+    for (long i = 0; i < n; i++) shared += seen[i];
+    if (rc == 0 && shared == n) {
+        for (int g = 0; g < EVAL_N_GROUPS; g++)
+            for (int m = 0; m < EVAL_N_METRICS; m++) {
+                double sum = 0.0, sq = 0.0;
+                long cnt = 0;
+                for (int pass = 0; pass < 2; pass++) // mean, then the sum of squared deviations
+                    for (long i = 0; i < n; i++) {
+                        if (g != EVAL_OVERALL && (int)r->img[i].kind != g) continue;
+                        const double d = r->img[i].value[m] - base[(size_t)i * EVAL_N_METRICS + m];
+                        if (pass == 0) sum += d, cnt++;
+                        else sq += (d - sum / cnt) * (d - sum / cnt);
+                    }
+                if (cnt >= 2) se[g][m] = sqrt(sq / (double)(cnt - 1) / (double)cnt);
+            }
+        rc = n;
+    }
+    free(base), free(seen);
+    return rc;
+}
+
 int eval_read_summary(const char *path, EvalSummary *out, char **settings, char *err, size_t errlen) {
     if (settings) *settings = NULL;
     char *text = read_text(path, err, errlen);

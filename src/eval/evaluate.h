@@ -190,6 +190,15 @@ int eval_write_grid_all(const EvalResult *r, int max_cols, int zoom, const char 
 // present (a number, or null for NaN). settings (may be NULL) receives its "settings" object as
 // compact JSON text (malloc'd; NULL when the file has none). 0, or -1 with a reason.
 int eval_read_summary(const char *path, EvalSummary *out, char **settings, char *err, size_t errlen);
+// Paired standard errors against a baseline run's images.jsonl: for every metric and group, the
+// standard error sd(d) / sqrt(n) of the per-image differences d = this - baseline over the images
+// of r (matched by subject, template and k). The runs draw image (s, t, k) from the same noise, so
+// the paired error is far below the spread of the images themselves. Only when the file holds every
+// image of r: returns r->n_images; when the file is missing or lacks an image of r: 0 and se all
+// NaN (no pairing possible); a group with fewer than 2 images gets NaN. -1 with a reason for a
+// malformed line.
+long eval_paired_se(const char *images_jsonl, const EvalResult *r, double se[EVAL_N_GROUPS][EVAL_N_METRICS], char *err,
+                    size_t errlen);
 // Compare two "settings" objects (JSON text, or whole results.json texts) key by key, ignoring the
 // model's own keys (model, model_fnv1a64, weights): writes "steps 10 vs 20; seed 0 vs 1" into out
 // and returns the number of keys that differ (-1 when a text is not a JSON object).
