@@ -192,19 +192,7 @@ int cmd_eval(int argc, char **argv) {
     EvalProvenance prov = {0};
     prov.model = base_name(o.model), prov.weights = weights;
     if (eval_fnv1a64_file(o.model, &prov.model_fnv, err, sizeof err)) cg_usage("--model: %s", err);
-    char paths[8][4096];
-    for (int i = 0; i < EVAL_N_REWARDS; i++) // the distinct weights files behind the rewards
-        for (int b = 0; b < reward_n_builtin(); b++) {
-            if (strcmp(reward_builtin_name(b), eval_reward_name(i)) != 0) continue;
-            const char *file = reward_builtin_file(b);
-            int dup = 0;
-            for (int f = 0; f < prov.n_files; f++) dup |= strcmp(prov.files[f], file) == 0;
-            if (dup) continue;
-            snprintf(paths[prov.n_files], sizeof paths[0], "%s/%s", o.models, file);
-            if (eval_fnv1a64_file(paths[prov.n_files], &prov.file_fnv[prov.n_files], err, sizeof err))
-                cg_usage("--models: %s", err);
-            prov.files[prov.n_files++] = file;
-        }
+    if (eval_judge_files(&prov, o.models, err, sizeof err)) cg_usage("--models: %s", err);
 
     Progress prog = {cg_now(), !o.quiet && isatty(STDERR_FILENO)};
     EvalResult r;

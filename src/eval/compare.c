@@ -223,44 +223,6 @@ static const char *base_name(const char *path) {
     return slash && slash[1] ? slash + 1 : path;
 }
 
-// The judges' distinct weights files and their checksums, as cgrpo eval records them.
-static int judge_files(EvalProvenance *p, const char *rewards_dir, char *err, size_t errlen) {
-    p->n_files = 0;
-    for (int i = 0; i < EVAL_N_REWARDS; i++)
-        for (int b = 0; b < reward_n_builtin(); b++) {
-            if (strcmp(reward_builtin_name(b), eval_reward_name(i)) != 0) continue;
-            const char *file = reward_builtin_file(b);
-            int dup = 0;
-            for (int f = 0; f < p->n_files; f++) dup |= strcmp(p->files[f], file) == 0;
-            if (dup) continue;
-            CG_CHECK(p->n_files < 8, "more than 8 judge files");
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", rewards_dir, file);
-            if (eval_fnv1a64_file(path, &p->file_fnv[p->n_files], err, errlen)) return -1;
-            p->files[p->n_files++] = file;
-        }
-    return 0;
-}
-
-// The "settings" object (compact JSON, malloc'd) that eval_results_json would write for this config,
-// image side and provenance: eval_results_json on a result without images.
-static char *expected_settings(const EvalConfig *c, int S, World *w, const EvalProvenance *p) {
-    EvalResult stub;
-    memset(&stub, 0, sizeof stub);
-    stub.cfg = *c, stub.S = S, stub.world = w;
-    for (int s = 0; s < c->n_subjects; s++) stub.subjects[s] = world_subject(w, SPLIT_TEST, s);
-    for (int g = 0; g < EVAL_N_GROUPS; g++)
-        for (int m = 0; m < EVAL_N_METRICS; m++) stub.summary.mean[g][m] = NAN;
-    char *json = eval_results_json(&stub, p);
-    cJSON *root = cJSON_Parse(json);
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "settings");
-    CG_CHECK(cJSON_IsObject(st), "eval_results_json wrote no settings object");
-    char *out = cJSON_PrintUnformatted(st);
-    cJSON_Delete(root);
-    free(json);
-    return out;
-}
-
 // atlas.png: row s = subject s: [reference | image (ti, k) ...], S pixels each.
 static int write_atlas(const EvalResult *r, const char *path, char *err, size_t errlen) {
     const int S = r->S, NS = r->cfg.n_subjects, cols = 1 + r->cfg.n_templates * r->cfg.K;
@@ -297,7 +259,7 @@ static int results_ok(const char *path, const char *settings) {
     char *have = NULL, err[512];
     if (eval_read_summary(path, &sum, &have, err, sizeof err)) return 0;
     cJSON *a = have ? cJSON_Parse(have) : NULL;
-    char *canon = a ? cJSON_PrintUnformatted(a) : NULL; // the same printer as expected_settings
+    char *canon = a ? cJSON_PrintUnformatted(a) : NULL; // the same printer as eval_settings_json
     const int same = canon && strcmp(canon, settings) == 0;
     free(canon), free(have);
     cJSON_Delete(a);
@@ -334,7 +296,7 @@ static int eval_one(EvalCtx *E, const char *name, const char *model_path, int *s
         dit_free(&m);
         return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
     }
-    char *settings = expected_settings(&E->ec, m.cfg.img, E->world, &prov);
+    char *settings = eval_settings_json(&E->ec, m.cfg.img, &prov);
     char results[4200], atlas[4200];
     rundir_join(results, sizeof results, dir, "results.json");
     rundir_join(atlas, sizeof atlas, dir, "atlas.png");
@@ -526,7 +488,7 @@ static int phase_inputs(Compare *C, char *err, size_t errlen) {
     if (eval_judges_load(&C->E.judges, s->rewards_dir, why, sizeof why) ||
         !(C->r_id = reward_create_by_name(train_reward_id_name(cfg0), s->rewards_dir, why, sizeof why)) ||
         !(C->r_pr = reward_create_by_name(train_reward_prompt_name(cfg0), s->rewards_dir, why, sizeof why)) ||
-        judge_files(&C->E.prov, s->rewards_dir, why, sizeof why))
+        eval_judge_files(&C->E.prov, s->rewards_dir, why, sizeof why))
         return cg_fail(COMPARE_EINPUT, err, errlen, "--rewards-dir: %s", why);
     const Reward *all[EVAL_N_REWARDS + 2] = {C->r_id, C->r_pr};
     for (int i = 0; i < EVAL_N_REWARDS; i++) all[2 + i] = C->E.judges.r[i];

@@ -335,25 +335,43 @@ static void str_number(StrBuf *b, double v) {
     else strbuf_printf(b, "null");
 }
 
+// The "settings" object of results.json: what was evaluated and with which files.
+static void write_settings(StrBuf *b, const EvalConfig *c, int S, const EvalProvenance *p) {
+    strbuf_printf(b, "{\n    \"model\": ");
+    str_json_string(b, p->model);
+    strbuf_printf(b, ",\n    \"model_fnv1a64\": \"%016llx\",\n    \"weights\": ", (unsigned long long)p->model_fnv);
+    str_json_string(b, p->weights);
+    strbuf_printf(b, ",\n    \"subjects_seed\": %llu,\n    \"split\": \"%s\",\n    \"subjects\": %d,\n    \"prompts\": [",
+               (unsigned long long)c->subjects_seed, world_split_name(c->split), c->n_subjects);
+    for (int i = 0; i < c->n_templates; i++) strbuf_printf(b, "%s%d", i ? ", " : "", c->templates[i]);
+    strbuf_printf(b, "],\n    \"images_per_prompt\": %d,\n    \"sampler\": \"ode\",\n    \"steps\": %d,\n", c->K, c->steps);
+    strbuf_printf(b, "    \"shift\": %.6f,\n    \"cfg_ref\": %.6f,\n    \"cfg_txt\": %.6f,\n", c->shift, c->cfg_ref, c->cfg_txt);
+    strbuf_printf(b, "    \"seed\": %llu,\n    \"image_size\": %d,\n    \"judges\": {", (unsigned long long)c->seed, S);
+    for (int f = 0; f < p->n_files; f++) {
+        strbuf_printf(b, "%s", f ? ", " : "");
+        str_json_string(b, p->files[f]);
+        strbuf_printf(b, ": \"%016llx\"", (unsigned long long)p->file_fnv[f]);
+    }
+    strbuf_printf(b, "}\n  }");
+}
+
+char *eval_settings_json(const EvalConfig *c, int S, const EvalProvenance *p) {
+    StrBuf b = {0};
+    write_settings(&b, c, S, p);
+    cJSON *o = cJSON_Parse(b.s);
+    CG_CHECK(cJSON_IsObject(o), "settings JSON does not parse");
+    char *out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    free(b.s);
+    return out;
+}
+
 char *eval_results_json(const EvalResult *r, const EvalProvenance *p) {
     const EvalConfig *c = &r->cfg;
     StrBuf b = {0};
-    strbuf_printf(&b, "{\n  \"format\": \"%s\",\n  \"settings\": {\n    \"model\": ", EVAL_FORMAT);
-    str_json_string(&b, p->model);
-    strbuf_printf(&b, ",\n    \"model_fnv1a64\": \"%016llx\",\n    \"weights\": ", (unsigned long long)p->model_fnv);
-    str_json_string(&b, p->weights);
-    strbuf_printf(&b, ",\n    \"subjects_seed\": %llu,\n    \"split\": \"%s\",\n    \"subjects\": %d,\n    \"prompts\": [",
-               (unsigned long long)c->subjects_seed, world_split_name(c->split), c->n_subjects);
-    for (int i = 0; i < c->n_templates; i++) strbuf_printf(&b, "%s%d", i ? ", " : "", c->templates[i]);
-    strbuf_printf(&b, "],\n    \"images_per_prompt\": %d,\n    \"sampler\": \"ode\",\n    \"steps\": %d,\n", c->K, c->steps);
-    strbuf_printf(&b, "    \"shift\": %.6f,\n    \"cfg_ref\": %.6f,\n    \"cfg_txt\": %.6f,\n", c->shift, c->cfg_ref, c->cfg_txt);
-    strbuf_printf(&b, "    \"seed\": %llu,\n    \"image_size\": %d,\n    \"judges\": {", (unsigned long long)c->seed, r->S);
-    for (int f = 0; f < p->n_files; f++) {
-        strbuf_printf(&b, "%s", f ? ", " : "");
-        str_json_string(&b, p->files[f]);
-        strbuf_printf(&b, ": \"%016llx\"", (unsigned long long)p->file_fnv[f]);
-    }
-    strbuf_printf(&b, "}\n  },\n  \"test_subjects\": [\n");
+    strbuf_printf(&b, "{\n  \"format\": \"%s\",\n  \"settings\": ", EVAL_FORMAT);
+    write_settings(&b, c, r->S, p);
+    strbuf_printf(&b, ",\n  \"test_subjects\": [\n");
     for (int s = 0; s < c->n_subjects; s++) {
         const Subject *sub = r->subjects[s];
         char look[256];
@@ -500,6 +518,24 @@ int eval_fnv1a64_file(const char *path, uint64_t *hash, char *err, size_t errlen
     free(buf);
     if (bad) return cg_errf(err, errlen, "cannot read %s", path);
     *hash = h;
+    return 0;
+}
+
+int eval_judge_files(EvalProvenance *p, const char *models_dir, char *err, size_t errlen) {
+    p->n_files = 0;
+    for (int i = 0; i < EVAL_N_REWARDS; i++)
+        for (int b = 0; b < reward_n_builtin(); b++) {
+            if (strcmp(reward_builtin_name(b), eval_reward_name(i)) != 0) continue;
+            const char *file = reward_builtin_file(b);
+            int dup = 0;
+            for (int f = 0; f < p->n_files; f++) dup |= strcmp(p->files[f], file) == 0;
+            if (dup) continue;
+            CG_CHECK(p->n_files < 8, "more than 8 judge files");
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", models_dir, file);
+            if (eval_fnv1a64_file(path, &p->file_fnv[p->n_files], err, errlen)) return -1;
+            p->files[p->n_files++] = file;
+        }
     return 0;
 }
 

@@ -171,9 +171,17 @@ typedef struct {
     uint64_t file_fnv[8];
 } EvalProvenance;
 
+// The distinct weights files behind the judges of EvalJudges (in their order) and their FNV-1a 64
+// checksums, into p->files / file_fnv / n_files (names point at static strings). 0, or -1 with a
+// reason (a file that cannot be read).
+int eval_judge_files(EvalProvenance *p, const char *models_dir, char *err, size_t errlen);
+
 // results.json as text (malloc'd): format, settings, the evaluated subjects, metrics per group.
 // Fixed key order and number formats (%.6f; null for NaN), so equal runs give equal bytes.
 char *eval_results_json(const EvalResult *r, const EvalProvenance *p);
+// Its "settings" object alone as compact JSON (malloc'd): what a results.json of this config, image
+// side and provenance holds, so a caller can tell whether a stored evaluation is still valid.
+char *eval_settings_json(const EvalConfig *c, int S, const EvalProvenance *p);
 // One JSON object per image (images.jsonl), in image order. malloc'd text.
 char *eval_images_jsonl(const EvalResult *r);
 // Write text to path atomically (temp file in the same directory, fsync, rename). 0 or -1 + reason.
