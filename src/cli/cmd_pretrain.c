@@ -29,12 +29,7 @@ static void print_usage(FILE *f) {
     int n;
     const ConfigKey *keys = pretrain_config_keys(&n);
     PretrainConfig def = pretrain_config_default();
-    for (int i = 0; i < n; i++) {
-        char v[CONFIG_MAX_VALUE];
-        config_format(v, sizeof v, &def, &keys[i]);
-        fprintf(f, "  %-14s %-10s %s%s%s\n", keys[i].key, v, keys[i].help, keys[i].choices ? ": " : "",
-                keys[i].choices ? keys[i].choices : "");
-    }
+    config_print_help(f, &def, keys, n, 14);
 }
 
 #define MAX_OVERRIDES 128
@@ -107,11 +102,7 @@ int cmd_pretrain(int argc, char **argv) {
     }
     if (pretrain_config_check(&cfg, err, sizeof err)) cg_usage("pretrain: %s", err);
     if (print_config) {
-        for (int i = 0; i < nk; i++) {
-            char v[CONFIG_MAX_VALUE];
-            config_format(v, sizeof v, &cfg, &keys[i]);
-            printf("%s = %s\n", keys[i].key, v);
-        }
+        config_print_values(stdout, &cfg, keys, nk);
         return 0;
     }
     if (stop_at > cfg.steps) cg_usage("pretrain: --stop-at %ld is beyond steps = %d", stop_at, cfg.steps);

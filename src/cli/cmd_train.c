@@ -50,12 +50,7 @@ static void print_usage(FILE *f) {
     int n;
     const ConfigKey *keys = train_config_keys(&n);
     TrainConfig def = train_config_default();
-    for (int i = 0; i < n; i++) {
-        char v[CONFIG_MAX_VALUE];
-        config_format(v, sizeof v, &def, &keys[i]);
-        fprintf(f, "  %-18s %-10s %s%s%s\n", keys[i].key, v, keys[i].help, keys[i].choices ? ": " : "",
-                keys[i].choices ? keys[i].choices : "");
-    }
+    config_print_help(f, &def, keys, n, 18);
 }
 
 static int is_flag(const char *a, const char *name) { return strcmp(a, name) == 0; }
@@ -146,11 +141,7 @@ int cmd_train(int argc, char **argv) {
     train_config_resolve(&cfg);
     if (train_config_check(&cfg, err, sizeof err)) cg_usage("train: %s", err);
     if (print_config) {
-        for (int i = 0; i < nk; i++) {
-            char v[CONFIG_MAX_VALUE];
-            config_format(v, sizeof v, &cfg, &keys[i]);
-            printf("%s = %s\n", keys[i].key, v);
-        }
+        config_print_values(stdout, &cfg, keys, nk);
         return 0;
     }
 

@@ -275,3 +275,20 @@ int config_write_file(const char *path, const void *obj, const ConfigKey *keys, 
     free(tmp);
     return 0;
 }
+
+void config_print_help(FILE *f, const void *defaults, const ConfigKey *keys, int n, int key_width) {
+    for (int i = 0; i < n; i++) {
+        char v[CONFIG_MAX_VALUE];
+        config_format(v, sizeof v, defaults, &keys[i]);
+        fprintf(f, "  %-*s %-10s %s%s%s\n", key_width, keys[i].key, v, keys[i].help, keys[i].choices ? ": " : "",
+                keys[i].choices ? keys[i].choices : "");
+    }
+}
+
+void config_print_values(FILE *f, const void *obj, const ConfigKey *keys, int n) {
+    for (int i = 0; i < n; i++) {
+        char v[CONFIG_MAX_VALUE];
+        config_format(v, sizeof v, obj, &keys[i]);
+        fprintf(f, "%s = %s\n", keys[i].key, v);
+    }
+}

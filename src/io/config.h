@@ -25,6 +25,7 @@
 #define CGRPO_IO_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef enum {
@@ -60,6 +61,10 @@ int config_set(void *obj, const ConfigKey *keys, int n, const char *key, const c
 void config_format(char *buf, size_t len, const void *obj, const ConfigKey *k);
 // 1 when row k's field is the same in a and b (compared as formatted text).
 int config_same(const void *a, const void *b, const ConfigKey *k);
+// Help text: one line per key, "  KEY  DEFAULT  HELP[: CHOICES]", the key padded to key_width.
+void config_print_help(FILE *f, const void *defaults, const ConfigKey *keys, int n, int key_width);
+// --print-config: "key = value" per key, as config_write_file writes them (without comments).
+void config_print_values(FILE *f, const void *obj, const ConfigKey *keys, int n);
 
 // Apply every `key = value` line of text. `what` names the source in messages (a path).
 // seen (n) or NULL: set to 1 for each key the text sets; a key set twice is an error.
