@@ -52,6 +52,26 @@ static const char *test_cur_name = "";
         fflush(stdout);                                                                            \
     } while (0)
 
+// The whole file (malloc'd, NUL-terminated so text can be searched with strstr) and its length in
+// *len, or NULL when it cannot be opened.
+static inline unsigned char *test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)(n > 0 ? n : 0) + 1);
+    if (!b) {
+        fclose(f);
+        return NULL;
+    }
+    size_t got = n > 0 ? fread(b, 1, (size_t)n, f) : 0;
+    fclose(f);
+    b[got] = '\0';
+    *len = got;
+    return b;
+}
+
 static inline int test_summary(const char *suite) {
     printf("%s: %d passed, %d failed\n", suite, test_n_passed, test_n_failed);
     return test_n_failed ? 1 : 0;

@@ -30,19 +30,6 @@ static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%
 
 static int one_line(const char *s) { return s[0] != '\0' && strchr(s, '\n') == NULL; }
 
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = cg_malloc((size_t)n + 1);
-    cg_fread(b, 1, (size_t)n, f);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static void write_all(const char *path, const unsigned char *b, size_t len) {
     FILE *f = cg_fopen(path, "wb");
     if (len) cg_fwrite(b, 1, len, f);
@@ -435,7 +422,7 @@ static void test_truncated_and_corrupt(void) {
     tiny_model(&m, 8, 6);
     EXPECT(dit_save(&m, path, NULL, err, sizeof err) == 0, "save: %s", err);
     size_t len = 0;
-    unsigned char *buf = read_all(path, &len);
+    unsigned char *buf = test_read_file(path, &len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | buf[i];
     const size_t data0 = 8 + (size_t)hlen;
@@ -513,7 +500,7 @@ static void test_failed_write_keeps_old_checkpoint(void) {
     sections_make(&S, 8);
     EXPECT(ckpt_save(path, S.s, 4, NULL, err, sizeof err) == 0, "first save: %s", err);
     size_t len0 = 0, len1 = 0;
-    unsigned char *orig = read_all(path, &len0);
+    unsigned char *orig = test_read_file(path, &len0);
     int entries = count_entries(g_dir);
 
     // the disk fills up while the new checkpoint is written (RLIMIT_FSIZE below its size)
@@ -547,7 +534,7 @@ static void test_failed_write_keeps_old_checkpoint(void) {
     snprintf(mpath, sizeof mpath, "%s/no/such/dir/x.ckpt", g_dir);
     EXPECT(ckpt_save(mpath, S.s, 4, NULL, err, sizeof err) == -1 && one_line(err), "missing dir: %s", err);
 
-    unsigned char *after = read_all(path, &len1);
+    unsigned char *after = test_read_file(path, &len1);
     EXPECT(after && len1 == len0 && memcmp(orig, after, len0) == 0, "the old checkpoint changed");
     EXPECT(count_entries(g_dir) == entries, "%d entries in the scratch dir, want %d (no temp files left)",
            count_entries(g_dir), entries);

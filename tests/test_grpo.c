@@ -40,23 +40,9 @@ static World *g_world;
 
 static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", g_dir, name); }
 
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = cg_malloc((size_t)sz + 1);
-    size_t got = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    b[got] = '\0'; // so that text files can be searched with strstr
-    *len = got;
-    return b;
-}
-
 static int same_file(const char *a, const char *b) {
     size_t la = 0, lb = 0;
-    unsigned char *x = read_all(a, &la), *y = read_all(b, &lb);
+    unsigned char *x = test_read_file(a, &la), *y = test_read_file(b, &lb);
     int same = x && y && la == lb && memcmp(x, y, la) == 0;
     free(x), free(y);
     return same;
@@ -593,7 +579,7 @@ static void check_resume(const char *tag, float cfg_ref, float cfg_txt, float kl
     // metrics: one line per iteration, kept across the resume
     file_of(fb, sizeof fb, b, TRAIN_METRICS_FILE);
     size_t len = 0;
-    char *m = (char *)read_all(fb, &len);
+    char *m = (char *)test_read_file(fb, &len);
     int lines = 0;
     for (size_t k = 0; m && k < len; k++) lines += m[k] == '\n';
     EXPECT(m && lines == 3 && strstr(m, "{\"iteration\":3") && strstr(m, "\"grad_cos_id_prompt\":") &&
@@ -666,7 +652,7 @@ static void test_constant_rewards(void) {
     EXPECT(r.last_loss == 0.0 && r.last_grad_norm == 0.0, "loss %g, grad norm %g", r.last_loss, r.last_grad_norm);
     file_of(f, sizeof f, "constant", TRAIN_METRICS_FILE);
     size_t len;
-    char *m = (char *)read_all(f, &len);
+    char *m = (char *)test_read_file(f, &len);
     EXPECT(m && strstr(m, "\"zero\":1,") && strstr(m, "\"adv_abs_mean\":0,") && strstr(m, "\"grad_cos_id_prompt\":null") &&
                !strstr(m, "nan"),
            "metrics:\n%s", m ? m : "(none)");

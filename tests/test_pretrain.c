@@ -38,20 +38,6 @@ static void path_in(char *out, size_t n, const char *a, const char *b) {
 
 static int one_line(const char *s) { return s[0] != '\0' && strchr(s, '\n') == NULL; }
 
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = cg_malloc((size_t)n + 1);
-    cg_fread(b, 1, (size_t)n, f);
-    fclose(f);
-    b[n] = '\0'; // text files can be searched as strings
-    *len = (size_t)n;
-    return b;
-}
-
 static void write_all(const char *path, const unsigned char *b, size_t len) {
     FILE *f = cg_fopen(path, "wb");
     if (len) cg_fwrite(b, 1, len, f);
@@ -61,7 +47,7 @@ static void write_all(const char *path, const unsigned char *b, size_t len) {
 // 1 when both files exist and hold the same bytes
 static int same_file(const char *a, const char *b) {
     size_t la = 0, lb = 0;
-    unsigned char *x = read_all(a, &la), *y = read_all(b, &lb);
+    unsigned char *x = test_read_file(a, &la), *y = test_read_file(b, &lb);
     int same = x && y && la == lb && memcmp(x, y, la) == 0;
     free(x), free(y);
     return same;
@@ -358,7 +344,7 @@ static void test_loss_decreases(void) {
     }
     path_in(path, sizeof path, "learn", PRETRAIN_METRICS_FILE);
     size_t len = 0;
-    char *m = (char *)read_all(path, &len);
+    char *m = (char *)test_read_file(path, &len);
     int lines = 0, with_val = 0;
     for (size_t i = 0; m && i < len; i++) lines += m[i] == '\n';
     for (char *q = m; q && (q = strstr(q, "val_loss_ema")); q++) with_val++;
@@ -462,7 +448,7 @@ static void test_bad_runs(void) {
     path_in(ck, sizeof ck, "bad", PRETRAIN_CKPT_FILE);
     path_in(copy, sizeof copy, "ckpt.orig", NULL);
     size_t len = 0;
-    unsigned char *orig = read_all(ck, &len);
+    unsigned char *orig = test_read_file(ck, &len);
     write_all(copy, orig, len);
     unsigned char *buf = cg_malloc(len);
     const size_t cut[] = {len / 2, 20, 4};
@@ -483,7 +469,7 @@ static void test_bad_runs(void) {
     char model[600];
     path_in(model, sizeof model, "bad", PRETRAIN_MODEL_FILE);
     size_t mlen = 0;
-    unsigned char *mb = read_all(model, &mlen);
+    unsigned char *mb = test_read_file(model, &mlen);
     write_all(ck, mb, mlen);
     EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && strstr(err, "not a pretraining checkpoint"),
            "model file as checkpoint: %s", err);
@@ -508,14 +494,14 @@ static void test_bad_runs(void) {
         free(ema);
         dit_free(&m);
         size_t l1 = 0, l2 = 0;
-        unsigned char *before = read_all(ck, &l1), *model_before = read_all(model, &l2);
+        unsigned char *before = test_read_file(ck, &l1), *model_before = test_read_file(model, &l2);
         other = c;
         other.steps = 10;
         EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == PRETRAIN_ERUNTIME && one_line(err) &&
                    strstr(err, "diverged") && strstr(err, "step 6"),
                "NaN: %s", err);
         size_t l3 = 0, l4 = 0;
-        unsigned char *after = read_all(ck, &l3), *model_after = read_all(model, &l4);
+        unsigned char *after = test_read_file(ck, &l3), *model_after = test_read_file(model, &l4);
         EXPECT(l1 == l3 && memcmp(before, after, l1) == 0, "the checkpoint changed after a divergence");
         EXPECT(l2 == l4 && memcmp(model_before, model_after, l2) == 0, "the model changed after a divergence");
         free(before), free(after), free(model_before), free(model_after);

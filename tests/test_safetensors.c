@@ -27,19 +27,6 @@ static const char *g_dir; // a scratch directory for this run, removed at the en
 
 static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", g_dir, name); }
 
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = cg_malloc((size_t)n + 1);
-    cg_fread(b, 1, (size_t)n, f);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 // Number of entries (other than . and ..) in a directory.
 static int count_entries(const char *dir) {
     DIR *d = opendir(dir);
@@ -455,7 +442,7 @@ static void test_writer_failures_leave_original(void) {
     path_in(path, sizeof path, "orig.safetensors");
     EXPECT(write_small(path, "b", err, sizeof err) == 0, "first write: %s", err);
     size_t len0 = 0, len1 = 0;
-    unsigned char *orig = read_all(path, &len0);
+    unsigned char *orig = test_read_file(path, &len0);
 
     // invalid request (duplicate names): rejected before any file is created
     EXPECT(write_small(path, "a", err, sizeof err) == -1 && strstr(err, "duplicate"), "duplicate names: %s", err);
@@ -513,7 +500,7 @@ static void test_writer_failures_leave_original(void) {
         printf("note: running as root, the read-only directory case is covered by RLIMIT_FSIZE instead\n");
     }
 
-    unsigned char *after = read_all(path, &len1);
+    unsigned char *after = test_read_file(path, &len1);
     EXPECT(after && len1 == len0 && memcmp(orig, after, len0) == 0, "original file changed");
     EXPECT(count_entries(g_dir) == 2, "%d entries in the scratch dir, want 2 (no temp files left)", count_entries(g_dir));
     free(orig);
