@@ -433,7 +433,7 @@ static void test_rollouts(void) {
 // ---- the trainer -------------------------------------------------------------------------------------
 
 // Test rewards: deterministic functions of the image (any size). "id": 100 mean(image * ref_seg);
-// "prompt": 100 mean of the red channel minus the blue one. nan_at > 0: the nan_at-th call returns
+// "prompt": 100 mean of the red channel minus the blue one; kind 2 ("bright"): 100 mean pixel. nan_at > 0: the nan_at-th call returns
 // a NaN for sample 1. constant: every score is 7.
 typedef struct {
     int kind, calls, nan_at, constant;
@@ -447,7 +447,8 @@ static int test_reward_score(Reward *r, const RewardBatch *b, float *scores, cha
     for (int i = 0; i < b->B; i++) {
         const float *img = b->images + (size_t)i * n, *ref = b->ref_seg + (size_t)i * n;
         double s = 0.0;
-        for (size_t j = 0; j < n; j++) s += st->kind == 0 ? (double)img[j] * ref[j] : (j % 3 == 0 ? img[j] : j % 3 == 2 ? -img[j] : 0);
+        for (size_t j = 0; j < n; j++)
+            s += st->kind == 0 ? (double)img[j] * ref[j] : st->kind == 2 ? img[j] : (j % 3 == 0 ? img[j] : j % 3 == 2 ? -img[j] : 0);
         scores[i] = st->constant ? 7.0f : (float)(100.0 * s / (double)n);
     }
     if (st->nan_at > 0 && st->calls == st->nan_at && b->B > 1) scores[1] = NAN;
@@ -458,7 +459,7 @@ static void test_reward_free(Reward *r) { free(r->state); }
 
 static Reward *test_reward(int kind, int nan_at, int constant) {
     Reward *r = cg_calloc(1, sizeof(Reward));
-    snprintf(r->name, sizeof r->name, "%s", kind == 0 ? "test-id" : "test-prompt");
+    snprintf(r->name, sizeof r->name, "%s", kind == 0 ? "test-id" : kind == 2 ? "bright" : "test-prompt");
     r->needs = REWARD_NEEDS_SEG;
     r->S = 0;
     r->score = test_reward_score;
@@ -659,6 +660,47 @@ static void test_constant_rewards(void) {
     free(m);
 }
 
+// ---- end to end: GRPO climbs a reward it can climb ----------------------------------------------------
+
+// The mean of "reward_id_mean" over the metrics lines of iterations [from, to].
+static double mean_reward_id(const char *metrics, int from, int to) {
+    double sum = 0.0;
+    int n = 0, it = 0;
+    for (const char *l = metrics; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        const char *k = strstr(l, "\"reward_id_mean\":");
+        if (sscanf(l, "{\"iteration\":%d", &it) == 1 && k && it >= from && it <= to) sum += strtod(k + 17, NULL), n++;
+    }
+    return n ? sum / n : NAN;
+}
+
+// The identity slot holds "bright" (100 x the mean pixel) at weight +1 or -1 and the prompt weight is
+// 0: the rollouts' brightness must rise, or fall, by a wide margin over 24 iterations. A sign error in
+// the advantage, the log-prob's gradient or the update would move it the wrong way.
+static void test_learns_a_simple_reward(void) {
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        TrainConfig c = train_config_default();
+        train_preset_apply(&c, TRAIN_PRESET_NAIVE_1_1);
+        c.w_id = (float)sign, c.w_prompt = 0.0f;
+        c.iterations = 24, c.pairs = 2, c.group_size = 6, c.steps = 4, c.lr = 3e-2f;
+        c.ckpt_every = 0, c.sample_every = 0, c.cos_every = 0;
+        char dir[512], model[512], err[1024], f[600];
+        path_in(dir, sizeof dir, sign > 0 ? "bright_up" : "bright_down");
+        path_in(model, sizeof model, "base.safetensors");
+        Reward *rid = test_reward(2, 0, 0), *rpr = test_reward(1, 0, 0);
+        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0};
+        TrainResult r;
+        EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
+        reward_free(rid), reward_free(rpr);
+        file_of(f, sizeof f, sign > 0 ? "bright_up" : "bright_down", TRAIN_METRICS_FILE);
+        size_t len;
+        char *m = (char *)test_read_file(f, &len);
+        const double first = mean_reward_id(m, 1, 4), last = mean_reward_id(m, 21, 24);
+        EXPECT(isfinite(first) && isfinite(last) && sign * (last - first) > 20.0,
+               "weight %+d: brightness %.2f over iterations 1-4, %.2f over 21-24", sign, first, last);
+        free(m);
+    }
+}
+
 static void test_bad_inputs(void) {
     TrainConfig c = tiny_train_config();
     char err[1024], dir[512], model[512];
@@ -718,6 +760,7 @@ int main(void) {
     RUN(test_nan_weights_stop);
     RUN(test_constant_rewards);
     RUN(test_bad_inputs);
+    RUN(test_learns_a_simple_reward);
     free(g_world);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
