@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "eval/evaluate.h"
+#include "io/atomic.h"
 #include "io/png.h"
 #include "test.h"
 #include "train/encoders.h"
@@ -404,7 +405,7 @@ static void test_files(void) {
     cJSON_Delete(root);
 
     snprintf(path, sizeof path, "%s/results.json", dir);
-    EXPECT(eval_write_atomic(path, json, err, sizeof err) == 0, "%s", err);
+    EXPECT(atomic_write_text(path, json, err, sizeof err) == 0, "%s", err);
     EvalSummary back;
     char *settings = NULL;
     EXPECT(eval_read_summary(path, &back, &settings, err, sizeof err) == 0, "%s", err);

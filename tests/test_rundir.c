@@ -1,8 +1,12 @@
-// test_rundir.c: the run-directory chores shared by the training loops (io/rundir.h).
+// test_rundir.c: the run-directory chores shared by the training loops (io/rundir.h) and the
+// atomic text writes of io/atomic.h.
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "io/atomic.h"
 #include "io/rundir.h"
 #include "test.h"
 
@@ -63,11 +67,42 @@ static void test_trim_metrics(void) {
     EXPECT(!rundir_exists(tmp), "temp file left behind");
 }
 
+// Files in directory d whose name starts with prefix.
+static int count_prefixed(const char *d, const char *prefix) {
+    DIR *dp = opendir(d);
+    int n = 0;
+    for (struct dirent *e; dp && (e = readdir(dp));) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (dp) closedir(dp);
+    return n;
+}
+
+static void test_atomic_write_text(void) {
+    char sub[512], path[600], err[256];
+    rundir_join(sub, sizeof sub, dir, "atomic");
+    EXPECT(rundir_mkdirs(sub, err, sizeof err) == 0, "%s", err);
+    rundir_join(path, sizeof path, sub, "r.md");
+    EXPECT(atomic_write_text(path, "first\n", err, sizeof err) == 0, "%s", err);
+    EXPECT(atomic_write_text(path, "second, longer\n", err, sizeof err) == 0, "%s", err);
+    size_t len = 0;
+    char *got = (char *)test_read_file(path, &len);
+    EXPECT(got && len == 15 && memcmp(got, "second, longer\n", 15) == 0, "replaced whole: '%s'", got ? got : "(none)");
+    free(got);
+    EXPECT(count_prefixed(sub, "r.md") == 1, "a temp file was left next to %s", path);
+    // a directory that does not exist: -1, a one-line reason naming the path, nothing created
+    rundir_join(path, sizeof path, sub, "missing/r.md");
+    err[0] = '\0';
+    EXPECT(atomic_write_text(path, "x", err, sizeof err) == -1 && strstr(err, path) && !strchr(err, '\n'), "'%s'", err);
+    // the target is a directory: rename fails, the temp file is removed
+    EXPECT(atomic_write_text(sub, "x", err, sizeof err) == -1 && strstr(err, sub), "'%s'", err);
+    EXPECT(count_prefixed(dir, "atomic.tmp") == 0, "a temp file was left after a failed write");
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/cgrpo_test_rundir_%d", (int)getpid());
     RUN(test_mkdirs_and_join);
     RUN(test_fmt_duration);
     RUN(test_trim_metrics);
+    RUN(test_atomic_write_text);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

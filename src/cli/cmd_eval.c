@@ -17,6 +17,7 @@
 #include "core/timer.h"
 #include "eval/evaluate.h"
 #include "flow/schedule.h"
+#include "io/atomic.h"
 #include "io/checkpoint.h"
 #include "io/rundir.h"
 #include "models/dit.h"
@@ -202,9 +203,9 @@ int cmd_eval(int argc, char **argv) {
     char path[4096];
     char *json = eval_results_json(&r, &prov), *lines = eval_images_jsonl(&r);
     rundir_join(path, sizeof path, o.out, "results.json");
-    if (eval_write_atomic(path, json, err, sizeof err)) cg_die("%s", err);
+    if (atomic_write_text(path, json, err, sizeof err)) cg_die("%s", err);
     rundir_join(path, sizeof path, o.out, "images.jsonl");
-    if (eval_write_atomic(path, lines, err, sizeof err)) cg_die("%s", err);
+    if (atomic_write_text(path, lines, err, sizeof err)) cg_die("%s", err);
     static const struct {
         PromptKind kind;
         const char *file;

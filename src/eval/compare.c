@@ -13,6 +13,7 @@
 
 #include "core/check.h"
 #include "core/timer.h"
+#include "io/atomic.h"
 #include "io/config.h"
 #include "io/png.h"
 #include "io/rundir.h"
@@ -323,11 +324,11 @@ static int eval_one(EvalCtx *E, const char *name, const char *model_path, int *s
     snprintf(timing, sizeof timing, "{\"seconds\": %.3f, \"images\": %ld}\n", *secs, r.n_images);
     int rc = COMPARE_OK;
     rundir_join(path, sizeof path, dir, "images.jsonl");
-    if (eval_write_atomic(path, lines, why, sizeof why)) rc = COMPARE_ERUNTIME;
+    if (atomic_write_text(path, lines, why, sizeof why)) rc = COMPARE_ERUNTIME;
     if (rc == COMPARE_OK && write_atlas(&r, atlas, why, sizeof why)) rc = COMPARE_ERUNTIME;
     rundir_join(path, sizeof path, dir, "eval_time.json");
-    if (rc == COMPARE_OK && eval_write_atomic(path, timing, why, sizeof why)) rc = COMPARE_ERUNTIME;
-    if (rc == COMPARE_OK && eval_write_atomic(results, json, why, sizeof why)) rc = COMPARE_ERUNTIME;
+    if (rc == COMPARE_OK && atomic_write_text(path, timing, why, sizeof why)) rc = COMPARE_ERUNTIME;
+    if (rc == COMPARE_OK && atomic_write_text(results, json, why, sizeof why)) rc = COMPARE_ERUNTIME;
     if (rc) cg_errf(err, errlen, "%s", why);
     free(lines), free(json);
     eval_result_free(&r);
@@ -374,7 +375,7 @@ static int check_fingerprints(const CompareSpec *s, const TrainConfig *cfg, char
         size_t len = strlen(text);
         text = cg_realloc(text, len + 2);
         text[len] = '\n', text[len + 1] = '\0';
-        int rc = eval_write_atomic(path, text, why, sizeof why);
+        int rc = atomic_write_text(path, text, why, sizeof why);
         free(text);
         return rc ? cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why) : COMPARE_OK;
     }

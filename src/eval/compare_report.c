@@ -14,6 +14,7 @@
 #include "core/check.h"
 #include "core/strbuf.h"
 #include "eval/plot.h"
+#include "io/atomic.h"
 #include "io/config.h"
 #include "io/jsonl.h"
 #include "io/png.h"
@@ -647,7 +648,7 @@ int compare_write_report(const CompareSpec *s, const CompareResult *times, char 
     if (rc == COMPARE_OK) {
         char *md = report_text(&R, tb.s, times);
         rundir_join(path, sizeof path, s->out, "report.md");
-        if (eval_write_atomic(path, md, why, sizeof why)) rc = cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
+        if (atomic_write_text(path, md, why, sizeof why)) rc = cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
         free(md);
     }
     if (rc == COMPARE_OK && table) *table = tb.s;

@@ -410,34 +410,6 @@ char *eval_images_jsonl(const EvalResult *r) {
     return b.s;
 }
 
-int eval_write_atomic(const char *path, const char *text, char *err, size_t errlen) {
-    size_t len = strlen(path);
-    char *tmp = cg_malloc(len + 16);
-    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cg_errf(err, errlen, "cannot create a temp file next to %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const mode_t mask = umask(0); // mkstemp makes 0600; give the file the usual 0666 & ~umask
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    int ok = f != NULL;
-    if (!f) close(fd);
-    size_t n = strlen(text);
-    if (ok) ok = fwrite(text, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f && fclose(f) != 0) ok = 0;
-    if (ok && rename(tmp, path) != 0) ok = 0;
-    if (!ok) {
-        cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return ok ? 0 : -1;
-}
-
 // ---- grids ----------------------------------------------------------------------------------------
 
 #define GRID_MAX_ROWS 10

@@ -184,8 +184,6 @@ char *eval_results_json(const EvalResult *r, const EvalProvenance *p);
 char *eval_settings_json(const EvalConfig *c, int S, const EvalProvenance *p);
 // One JSON object per image (images.jsonl), in image order. malloc'd text.
 char *eval_images_jsonl(const EvalResult *r);
-// Write text to path atomically (temp file in the same directory, fsync, rename). 0 or -1 + reason.
-int eval_write_atomic(const char *path, const char *text, char *err, size_t errlen);
 // The image grid of one kind: per evaluated subject with images of that kind (up to 10 rows) the
 // reference, then its first (up to 6) images of that kind in (template, k) order, zoomed z times.
 // Returns 1 when written, 0 when no image has that kind (nothing written), -1 with a reason.

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/check.h"
+#include "core/strbuf.h"
+#include "io/atomic.h"
 
 #define CONFIG_MAX_FILE (1L << 20) // a config file is small; refuse anything larger than 1 MiB
 #define CONFIG_MAX_KEY 64
@@ -239,41 +239,18 @@ int config_read_file(const char *path, void *obj, const ConfigKey *keys, int n, 
 
 int config_write_file(const char *path, const void *obj, const ConfigKey *keys, int n, const char *header,
                       char *err, size_t errlen) {
-    size_t plen = strlen(path);
-    char *tmp = cg_malloc(plen + 16);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = cg_errf(err, errlen, "%s: cannot create a temporary file: %s", path, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    (void)fchmod(fd, 0644); // mkstemp creates 0600; a config is an ordinary readable file
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return cg_errf(err, errlen, "%s: fdopen failed: %s", path, strerror(errno));
-    }
-    if (header) fputs(header, f);
+    StrBuf b = {0};
+    strbuf_printf(&b, "%s", header ? header : "");
     for (int i = 0; i < n; i++) {
         char v[CONFIG_MAX_VALUE], kv[CONFIG_MAX_VALUE + 80];
         config_format(v, sizeof v, obj, &keys[i]);
         snprintf(kv, sizeof kv, "%s = %s", keys[i].key, v);
-        if (keys[i].help) fprintf(f, "%-28s # %s\n", kv, keys[i].help);
-        else fprintf(f, "%s\n", kv);
+        if (keys[i].help) strbuf_printf(&b, "%-28s # %s\n", kv, keys[i].help);
+        else strbuf_printf(&b, "%s\n", kv);
     }
-    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int rc = cg_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    free(tmp);
-    return 0;
+    const int rc = atomic_write_text(path, b.s, err, errlen);
+    free(b.s);
+    return rc;
 }
 
 void config_print_help(FILE *f, const void *defaults, const ConfigKey *keys, int n, int key_width) {
