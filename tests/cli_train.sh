@@ -45,10 +45,10 @@ grep -qx "preset = customized" "$TMP/out" && grep -qx "sampler = dance" "$TMP/ou
     grep -qx "clip_eps = 0.0001" "$TMP/out" && grep -qx "timestep_fraction = 0.6" "$TMP/out" &&
     pass "defaults: customized, dance 0.7, eps 1e-4, fraction 0.6" || fail "defaults" "$(cat "$TMP/out")"
 # the main job's defaults (README: chosen on the VAL subjects)
-grep -qx "iterations = 60" "$TMP/out" && grep -qx "pairs = 4" "$TMP/out" && grep -qx "group_size = 8" "$TMP/out" &&
+grep -qx "iterations = 40" "$TMP/out" && grep -qx "pairs = 4" "$TMP/out" && grep -qx "group_size = 8" "$TMP/out" &&
     grep -qx "steps = 10" "$TMP/out" && grep -qx "shared_noise = 0" "$TMP/out" && grep -qx "groups_per_step = 0" "$TMP/out" &&
     grep -qx "lr = 0.0001" "$TMP/out" && grep -qx "kl_beta = 1" "$TMP/out" &&
-    pass "main-job defaults: 60 x (4 x 8), 10 steps, own noise, lr 1e-4, KL 1" ||
+    pass "main-job defaults: 40 x (4 x 8), 10 steps, own noise, lr 1e-4, KL 1" ||
     fail "main-job defaults" "$(cat "$TMP/out")"
 check "dance's own eta" "$CGRPO" train --print-config --eta 0
 grep -qx "eta = 0.4" "$TMP/out" && pass "eta 0 resolves to dance's 0.4" || fail "dance eta" "$(grep eta "$TMP/out")"
