@@ -594,6 +594,62 @@ static void test_metrics_on_model(void) {
 }
 
 // A few steps of training: finite loss, a loadable model, metrics lines.
+// Look-alike identity batches: distinct subjects of the population, in runs of k of one class
+// (every class of the reward half has more than 2 subjects), deterministic per step; k = 0 keeps
+// the uniform draw that enc_id_batch used before the option existed.
+static void test_look_alikes(void) {
+    EncData d;
+    enc_data_init(&d, world, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
+    const Subject *a[64], *b[64], *u[64];
+    enc_id_subjects(&d, u, 7, 64);
+    d.look_alikes = 2;
+    enc_id_subjects(&d, a, 7, 64);
+    enc_id_subjects(&d, b, 7, 64);
+    int same = 1, pairs = 0, differs = 0;
+    for (int i = 0; i < 64; i++) {
+        same &= a[i] == b[i];
+        differs |= a[i] != u[i];
+        for (int j = 0; j < i; j++) EXPECT(a[i] != a[j], "rows %d and %d are the same subject", j, i);
+        int in_pop = 0;
+        for (int k = 0; k < d.n; k++) in_pop |= world_subject(world, SPLIT_TRAIN, d.subjects[k]) == a[i];
+        EXPECT(in_pop, "row %d is not in the reward population", i);
+    }
+    for (int i = 0; i < 64; i += 2) pairs += a[i]->cls == a[i + 1]->cls;
+    EXPECT(same && differs, "look-alike draws: deterministic %d, differ from the uniform draw %d", same, differs);
+    EXPECT(pairs == 32, "%d of 32 adjacent pairs share a class", pairs);
+    // k = 4 over a whole population: every subject once
+    d.look_alikes = 4;
+    const Subject **all = cg_malloc((size_t)d.n * sizeof(*all));
+    enc_id_subjects(&d, all, 3, d.n);
+    int distinct = 1;
+    for (int i = 0; i < d.n; i++)
+        for (int j = 0; j < i; j++) distinct &= all[i] != all[j];
+    EXPECT(distinct, "a full look-alike draw repeats a subject");
+    free(all);
+    enc_data_free(&d);
+    // the option is id-only, 2..batch, and a resume must not silently drop it
+    EncTrainConfig c;
+    char err[256];
+    enc_train_defaults(&c, ENC_ID);
+    c.look_alikes = 1;
+    EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "look_alikes"), "k 1: %s", err);
+    c.look_alikes = c.batch + 1;
+    EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "look_alikes"), "k > batch: %s", err);
+    enc_train_defaults(&c, ENC_ATTR);
+    c.look_alikes = 2;
+    EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "id encoders only"), "attr: %s", err);
+    enc_train_defaults(&c, ENC_ID);
+    tiny_configs(ENC_ID, &c.vit, &c.text);
+    c.steps = 2, c.batch = 8, c.warmup = 1, c.eval_every = 2, c.log_every = 1, c.look_alikes = 2;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/look_alikes", tmpdir);
+    EncTrainOptions o = {0, 0, 0, NULL};
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == 0, "%s", err);
+    c.look_alikes = 0;
+    o.resume = 1;
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "look_alikes"), "resume without it: %s", err);
+}
+
 static void test_train_smoke(void) {
     EncTrainConfig c;
     enc_train_defaults(&c, ENC_CLIP);
@@ -678,6 +734,7 @@ int main(void) {
     RUN(test_metrics_constructed);
     RUN(test_metrics_on_model);
     RUN(test_train_smoke);
+    RUN(test_look_alikes);
     RUN(test_shipped_models);
 
     char cmd[400];

@@ -40,6 +40,8 @@ static const char *USAGE =
     "  --aux-weight X       weight of those heads' cross-entropy (default 1)\n"
     "  --curriculum N       id: the share of target views in scenes grows from 1/4 to all over the\n"
     "                       first N steps (the rest in the plain studio); 0 = off (default)\n"
+    "  --look-alikes K      id: batches hold groups of K subjects of one class (hard negatives);\n"
+    "                       0 = subjects drawn uniformly (default)\n"
     "  --views V            id: views per subject; 2 = InfoNCE between them (default), more =\n"
     "                       supervised contrastive loss over all views\n"
     " optimization\n"
@@ -86,6 +88,7 @@ static int apply(Opts *o, const char *key, const char *v) {
         }
     } else if (strcmp(key, "aux-weight") == 0) c->aux_weight = (float)cli_parse_double(flag, v, 0, 100);
     else if (strcmp(key, "curriculum") == 0) c->curriculum = cli_parse_long(flag, v, 0, INT_MAX);
+    else if (strcmp(key, "look-alikes") == 0) c->look_alikes = (int)cli_parse_long(flag, v, 0, 4096);
     else if (strcmp(key, "views") == 0) c->views = (int)cli_parse_long(flag, v, 2, 16);
     else if (strcmp(key, "focus") == 0) c->focus = (float)cli_parse_double(flag, v, 0.01, 100);
     else if (strcmp(key, "steps") == 0) c->steps = cli_parse_long(flag, v, 1, INT_MAX);

@@ -405,6 +405,49 @@ static void pick_subjects(const EncData *d, const Subject **out, long step, int 
     free(perm);
 }
 
+// In place: a uniform random order of a (n), Fisher-Yates.
+static void shuffle_ints(int *a, int n, cg_rng *rng) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)cg_rng_below(rng, (uint32_t)(i + 1));
+        int t = a[i];
+        a[i] = a[j], a[j] = t;
+    }
+}
+
+// Look-alike batches (enc_id_subjects with k > 0): the population's subjects by class, each class
+// shuffled, the classes in a shuffled order; then rounds of up to k subjects per class.
+static void pick_look_alikes(const EncData *d, const Subject **out, long step, int B, int k) {
+    int *by_class = cg_malloc((size_t)d->n * sizeof(int)); // population positions, grouped by class
+    int start[WORLD_N_CLASSES + 1] = {0}, taken[WORLD_N_CLASSES] = {0}, order[WORLD_N_CLASSES];
+    for (int i = 0; i < d->n; i++) start[world_subject(d->world, SPLIT_TRAIN, d->subjects[i])->cls + 1]++;
+    for (int c = 0; c < WORLD_N_CLASSES; c++) start[c + 1] += start[c];
+    int fill[WORLD_N_CLASSES];
+    memcpy(fill, start, sizeof fill);
+    for (int i = 0; i < d->n; i++) by_class[fill[world_subject(d->world, SPLIT_TRAIN, d->subjects[i])->cls]++] = i;
+    cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_PICK, (uint64_t)step, 1));
+    for (int c = 0; c < WORLD_N_CLASSES; c++) {
+        shuffle_ints(by_class + start[c], start[c + 1] - start[c], &rng);
+        order[c] = c;
+    }
+    shuffle_ints(order, WORLD_N_CLASSES, &rng);
+    int b = 0;
+    while (b < B) {
+        for (int o = 0; o < WORLD_N_CLASSES && b < B; o++) {
+            const int c = order[o];
+            for (int j = 0; j < k && b < B && start[c] + taken[c] < start[c + 1]; j++, taken[c]++)
+                out[b++] = world_subject(d->world, SPLIT_TRAIN, d->subjects[by_class[start[c] + taken[c]]]);
+        }
+    }
+    free(by_class);
+}
+
+void enc_id_subjects(const EncData *d, const Subject **out, long step, int B) {
+    CG_CHECK(B >= 1 && B <= d->n && d->look_alikes >= 0, "identity batch of %d, %d subjects, look_alikes %d", B, d->n,
+             d->look_alikes);
+    if (d->look_alikes > 0) pick_look_alikes(d, out, step, B, d->look_alikes);
+    else pick_subjects(d, out, step, B);
+}
+
 // [0, 1] render -> [-1, 1] model input, plus N(0, sigma^2) noise with sigma ~ U(0, noise)
 static void to_model_input(float *img, size_t n, float noise, cg_rng *rng) {
     float sigma = noise > 0 ? noise * (float)cg_rng_uniform(rng) : 0.0f;
@@ -439,7 +482,7 @@ static double scene_share(const EncData *d, long step) {
 void enc_id_batch(const EncData *d, float *views, int *labels, long step, int B, int V) {
     CG_CHECK(B >= 1 && B <= d->n && V >= 2, "identity batch %d x %d views, %d subjects", B, V, d->n);
     const Subject **subj = cg_malloc((size_t)B * sizeof(*subj));
-    pick_subjects(d, subj, step, B);
+    enc_id_subjects(d, subj, step, B);
     const int S = d->S;
     const size_t per = (size_t)S * S * 3;
     const double p_scene = scene_share(d, step);
@@ -620,6 +663,7 @@ void enc_train_defaults(EncTrainConfig *c, EncKind kind) {
     c->aux_heads = 0;
     c->aux_weight = 1.0f;
     c->curriculum = 0;
+    c->look_alikes = 0;
     c->views = 2;
     c->focus = 1.0f;
     c->eval_every = 100;
@@ -653,6 +697,8 @@ int enc_train_config_check(const EncTrainConfig *c, char *err, size_t errlen) {
     if (!(c->focus > 0)) return cg_errf(err, errlen, "focus %g must be > 0", c->focus);
     if (!(c->aux_weight >= 0)) return cg_errf(err, errlen, "aux_weight %g < 0", c->aux_weight);
     if (c->val_seeds < 1 || c->val_seeds > 16) return cg_errf(err, errlen, "val_seeds %d outside [1, 16]", c->val_seeds);
+    if (c->look_alikes != 0 && (c->kind != ENC_ID || c->look_alikes < 2 || c->look_alikes > c->batch))
+        return cg_errf(err, errlen, "look_alikes %d: id encoders only, 0 (off) or 2..batch (%d)", c->look_alikes, c->batch);
     return 0;
 }
 
@@ -675,6 +721,7 @@ void enc_train_config_meta(const EncTrainConfig *c, CkptMeta *meta) {
     ckpt_meta_set_int(meta, "train.aux_heads", c->aux_heads);
     ckpt_meta_setf(meta, "train.aux_weight", "%.9g", c->aux_weight);
     ckpt_meta_set_int(meta, "train.curriculum", c->curriculum);
+    if (c->look_alikes) ckpt_meta_set_int(meta, "train.look_alikes", c->look_alikes); // absent = 0: older files match
     ckpt_meta_set_int(meta, "train.views", c->views);
     ckpt_meta_setf(meta, "train.focus", "%.9g", c->focus);
     ckpt_meta_set_int(meta, "train.eval_every", c->eval_every);
@@ -909,6 +956,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     EncData data;
     enc_data_init(&data, world, c->population, c->vit.img, c->seed, c->noise, c->property_views);
     data.curriculum = c->curriculum;
+    data.look_alikes = c->look_alikes;
     data.focus = c->focus;
     int max_B = c->kind == ENC_ID ? c->views * c->batch : c->batch;
     if (max_B < 64) max_B = 64; // validation embeds in chunks of max_B
@@ -942,6 +990,9 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
         int bad = 0;
         for (int i = 0; i < cfg_meta.n && !bad; i++)
             bad = ckpt_meta_expect(&got, cfg_meta.keys[i], cfg_meta.values[i], why, sizeof(why)) != 0;
+        if (!bad && !c->look_alikes && ckpt_meta_get(&got, "train.look_alikes")) // written only when > 0
+            bad = 1, snprintf(why, sizeof(why), "train.look_alikes: checkpoint has %s, config has 0",
+                              ckpt_meta_get(&got, "train.look_alikes"));
         long bs;
         const char *score = ckpt_meta_get(&got, "best.score");
         if (!bad) bad = ckpt_meta_get_int(&got, "step", 0, c->steps, &start, why, sizeof(why)) != 0;

@@ -129,6 +129,8 @@ typedef struct {
     int property_views; // id: property-edited renders (red, purple, shiny, wet, cube) may be views
     long curriculum;    // id: > 0: the share of target views in a scene (not the plain studio)
                         // grows from 1/4 at step 0 to the uniform 20/21 at this step
+    int look_alikes;    // id: > 0: a batch holds groups of this many subjects of one class (hard
+                        // negatives side by side); 0: subjects drawn uniformly
     float focus;        // clip, attr: weight of accessory and property templates (others 1)
 } EncData;
 
@@ -136,7 +138,12 @@ void enc_data_init(EncData *d, const World *w, EncPopulation pop, int S, uint64_
                    int property_views);
 void enc_data_free(EncData *d);
 
-// Identity batch of step `step`: V views of B distinct subjects, views (V B, S, S, 3) with row
+// The B distinct population subjects of identity step `step` (B <= d->n). look_alikes k = 0: a
+// uniform draw. k > 0: classes in a random order, each giving up to k of its subjects (drawn
+// without replacement, adjacent in out), round after round until B are chosen.
+void enc_id_subjects(const EncData *d, const Subject **out, long step, int B);
+
+// Identity batch of step `step`: V views of the B subjects of enc_id_subjects, views (V B, S, S, 3) with row
 // v B + b = view v of subject b, and labels (V B, ID_AUX_N_HEADS) their identity attributes, or
 // NULL. View 0 is a segmented reference (40%), a plain reference (10%) or a target render (50%);
 // views 1.. are target renders: poses 0..5, prompts of the subject's kind (scenes, accessories, the
@@ -181,6 +188,7 @@ typedef struct {
                             // clip: prompt-attribute heads (ATTR_*) on the image tower
     float aux_weight;       // weight of their summed cross-entropies
     long curriculum;        // id: see EncData (0: off)
+    int look_alikes;        // id: see EncData (0: off; stored in checkpoints only when > 0)
     int views;              // id: views per subject (2: InfoNCE between the two; more: enc_supcon)
     float focus;            // clip, attr: see EncData
     int eval_every;         // validation (and model selection) every N steps and at the end
