@@ -33,7 +33,7 @@ for row in "| base | - |" "| customized | 2 |" "| naive-1-1 | 2 |" "| customized
     grep -qF -- "$row" "$TMP/a/report.md" || fail "report has '$row'" "missing"
 done
 pass "report rows and sections"
-for f in pareto curves_rewards curves_conflict curves_gradcos grid; do
+for f in pareto curves_rewards curves_rewards_rel curves_conflict curves_gradcos grid; do
     [ -s "$TMP/a/$f.png" ] && grep -qF "]($f.png)" "$TMP/a/report.md" && pass "$f.png written and linked" || fail "$f.png" "missing"
 done
 for d in base customized-s1 customized-s2 naive-1-1-s1 naive-1-1-s2; do

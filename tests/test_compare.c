@@ -190,6 +190,25 @@ static void test_moving_average(void) {
     EXPECT(isnan(out[0]) && out[1] == 5.0 && out[2] == 5.0, "all-NaN window stays NaN");
 }
 
+static void test_relative_running_mean(void) {
+    // two series over 4 iterations; the mean at i is (a + b) / 2, so d_a = (a - b) / 2 = -d_b
+    const double in[2 * 4] = {10, 20, 30, NAN, //
+                              12, 16, 30, 40};
+    double out[2 * 4];
+    compare_relative_running_mean(out, in, 2, 4);
+    // d_a: -1, 2, 0, (NaN: skipped);  d_b: 1, -2, 0, 0 (the mean of iteration 3 is b's own 40)
+    const double want_a[4] = {-1.0, 0.5, 1.0 / 3.0, 1.0 / 3.0}, want_b[4] = {1.0, -0.5, -1.0 / 3.0, -0.25};
+    for (int i = 0; i < 4; i++) {
+        EXPECT_NEAR(out[i], want_a[i], 1e-12);
+        EXPECT_NEAR(out[4 + i], want_b[i], 1e-12);
+    }
+    const double lead[3 * 2] = {NAN, 5, NAN, 5, NAN, 8};
+    compare_relative_running_mean(out, lead, 3, 2);
+    EXPECT(isnan(out[0]) && isnan(out[2]) && isnan(out[4]), "NaN until the first finite value");
+    EXPECT_NEAR(out[1], -1.0, 1e-12);
+    EXPECT_NEAR(out[5], 2.0, 1e-12);
+}
+
 // ---- end to end -----------------------------------------------------------------------------------------
 
 // A tiny 32x32 DiT (the shipped rewards' size), every parameter perturbed so that it reacts to its inputs.
@@ -282,8 +301,9 @@ static void test_end_to_end(void) {
            "every row of the results table");
     EXPECT(strstr(rep, "### identity") && strstr(rep, "### clip_t") && strstr(rep, "scene (2 images)") &&
                strstr(rep, "property (2 images)"), "tables by prompt kind");
-    static const char *const FIGS[] = {"pareto.png", "curves_rewards.png", "curves_conflict.png", "curves_gradcos.png", "grid.png"};
-    for (int f = 0; f < 5; f++) {
+    static const char *const FIGS[] = {"pareto.png",          "curves_rewards.png", "curves_rewards_rel.png",
+                                       "curves_conflict.png", "curves_gradcos.png", "grid.png"};
+    for (int f = 0; f < 6; f++) {
         snprintf(path, sizeof path, "%s/%s", a, FIGS[f]);
         unsigned char *rgb = NULL;
         int W = 0, H = 0;
@@ -401,6 +421,7 @@ int main(void) {
     RUN(test_stat);
     RUN(test_aggregate);
     RUN(test_moving_average);
+    RUN(test_relative_running_mean);
     RUN(test_end_to_end);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -211,6 +211,22 @@ void compare_moving_average(double *out, const double *in, int n, int window) {
     }
 }
 
+void compare_relative_running_mean(double *out, const double *in, int n_series, int n) {
+    for (int p = 0; p < n_series; p++) {
+        double sum = 0.0;
+        int cnt = 0;
+        for (int i = 0; i < n; i++) {
+            double mean = 0.0;
+            int m = 0;
+            for (int q = 0; q < n_series; q++)
+                if (isfinite(in[(size_t)q * n + i])) mean += in[(size_t)q * n + i], m++;
+            const double v = in[(size_t)p * n + i];
+            if (m > 0 && isfinite(v)) sum += v - mean / m, cnt++;
+            out[(size_t)p * n + i] = cnt ? sum / cnt : NAN;
+        }
+    }
+}
+
 void compare_format_stat(char *buf, size_t len, CompareStat s, int decimals) {
     if (s.n == 0) snprintf(buf, len, "-");
     else if (s.n == 1) snprintf(buf, len, "%.*f", decimals, s.mean);

@@ -45,6 +45,8 @@
 //   DIR/pareto.png                   identity (judge) vs clip_t (prompt judge), base + one point per
 //                                    preset (mean over seeds, error bars = half-range)
 //   DIR/curves_rewards.png           reward_id_mean (top) and reward_prompt_mean (bottom) per preset
+//   DIR/curves_rewards_rel.png       the same relative to the mean over presets, as a running mean
+//                                    (compare_relative_running_mean): which preset pulls ahead
 //   DIR/curves_conflict.png          share of conflicted samples per preset
 //   DIR/curves_gradcos.png           grad_cos_id_prompt per preset (its non-null iterations only)
 //   DIR/grid.png                     first 6 test subjects x 2 prompts: reference | base | presets
@@ -135,6 +137,11 @@ void compare_aggregate(CompareStat stats[EVAL_N_GROUPS][EVAL_N_METRICS], const E
 // out[i] = mean of the finite in[j] for |j - i| <= window / 2 (a centred window, cut at the ends);
 // NaN where none is finite. out may not alias in.
 void compare_moving_average(double *out, const double *in, int n, int window);
+// in, out: (n_series, n). d[p][i] = in[p][i] - the mean over the series of in[.][i] (the finite ones);
+// out[p][i] = the mean of the finite d[p][0..i], NaN while there is none. Every preset of a seed draws
+// the same training pairs at iteration i, so d removes what the pairs contribute and out[p][i] is how far
+// series p is ahead of the others, on average over the iterations so far. out may not alias in.
+void compare_relative_running_mean(double *out, const double *in, int n_series, int n);
 // "12.34 ± 0.56" (spread shown when s.n > 1), "12.34" (one value), "-" (none); `decimals` digits.
 void compare_format_stat(char *buf, size_t len, CompareStat s, int decimals);
 

@@ -251,12 +251,29 @@ static int pareto_png(const Report *R, const char *path, char *err, size_t errle
     return plot_write_png(path, &sp, ser, s->n_presets + 1, err, errlen);
 }
 
-// One curve key per preset, smoothed or not, on a canvas of w x h.
-static int curve_canvas(PlotCanvas *c, const Report *R, int key, int smooth, int w, int h, const char *title,
+// How curve_canvas draws a key: its finite points joined with markers, a centred moving average, or
+// relative to the mean over presets as a running mean (compare_relative_running_mean).
+enum { CURVE_POINTS, CURVE_SMOOTH, CURVE_RELATIVE };
+
+// One curve key per preset on a canvas of w x h, drawn as `mode` says.
+static int curve_canvas(PlotCanvas *c, const Report *R, int key, int mode, int w, int h, const char *title,
                         const char *xlabel, const char *ylabel, int legend, char *err, size_t errlen) {
     const CompareSpec *s = R->s;
     PlotSeries ser[TRAIN_N_PRESETS];
     double *bufs[TRAIN_N_PRESETS] = {0};
+    double *rel = NULL; // CURVE_RELATIVE: (n_presets, n_common)
+    int n_common = R->curves[0].n;
+    for (int p = 1; p < s->n_presets; p++)
+        if (R->curves[p].n < n_common) n_common = R->curves[p].n;
+    if (mode == CURVE_RELATIVE) {
+        const size_t cells = cg_mul_size((size_t)s->n_presets, n_common ? (size_t)n_common : 1);
+        double *in = cg_malloc(cells * sizeof(double));
+        rel = cg_malloc(cells * sizeof(double));
+        for (int p = 0; p < s->n_presets; p++)
+            memcpy(in + (size_t)p * n_common, R->curves[p].v + (size_t)key * R->curves[p].n, (size_t)n_common * sizeof(double));
+        compare_relative_running_mean(rel, in, s->n_presets, n_common);
+        free(in);
+    }
     for (int p = 0; p < s->n_presets; p++) {
         const Curves *cv = &R->curves[p];
         const int n = cv->n;
@@ -264,21 +281,26 @@ static int curve_canvas(PlotCanvas *c, const Report *R, int key, int smooth, int
         bufs[p] = xy;
         const double *in = cv->v + (size_t)key * n;
         int m = 0;
-        if (smooth) {
+        if (mode == CURVE_SMOOTH) {
             memcpy(xy, cv->v + (size_t)C_ITER * n, (size_t)n * sizeof(double));
             compare_moving_average(xy + n, in, n, COMPARE_SMOOTH);
             m = n;
+        } else if (mode == CURVE_RELATIVE) {
+            for (int i = 0; i < n_common; i++)
+                if (isfinite(rel[(size_t)p * n_common + i]))
+                    xy[m] = cv->v[(size_t)C_ITER * n + i], xy[n + m] = rel[(size_t)p * n_common + i], m++;
         } else { // only the finite points, joined
             for (int i = 0; i < n; i++)
                 if (isfinite(in[i])) xy[m] = cv->v[(size_t)C_ITER * n + i], xy[n + m] = in[i], m++;
         }
         ser[p] = (PlotSeries){train_preset_name(s->presets[p]), xy, xy + n, NULL, NULL, NULL, m,
-                              smooth ? PLOT_STYLE_LINE : PLOT_STYLE_LINE | PLOT_STYLE_MARKERS, p, p};
+                              mode == CURVE_POINTS ? PLOT_STYLE_LINE | PLOT_STYLE_MARKERS : PLOT_STYLE_LINE, p, p};
     }
     PlotSpec sp = plot_spec_default(w, h);
     sp.title = title, sp.xlabel = xlabel, sp.ylabel = ylabel, sp.legend = legend;
     int rc = plot_render(c, &sp, ser, s->n_presets, NULL, err, errlen);
     for (int p = 0; p < s->n_presets; p++) free(bufs[p]);
+    free(rel);
     return rc;
 }
 
@@ -286,23 +308,31 @@ static int write_canvas(const PlotCanvas *c, const char *path, char *err, size_t
     return cg_png_write_rgb8(path, c->rgb, c->w, c->h, err, errlen);
 }
 
-static int curves_png(const Report *R, int key, const char *path, const char *title, const char *ylabel, int smooth, char *err,
+static int curves_png(const Report *R, int key, const char *path, const char *title, const char *ylabel, int mode, char *err,
                       size_t errlen) {
     PlotCanvas c;
-    if (curve_canvas(&c, R, key, smooth, FIG_W, FIG_H, title, "iteration", ylabel, 1, err, errlen)) return -1;
+    if (curve_canvas(&c, R, key, mode, FIG_W, FIG_H, title, "iteration", ylabel, 1, err, errlen)) return -1;
     int rc = write_canvas(&c, path, err, errlen);
     plot_canvas_free(&c);
     return rc;
 }
 
-// Two panels stacked: reward_id_mean over reward_prompt_mean.
-static int rewards_png(const Report *R, const char *path, char *err, size_t errlen) {
+// Two panels stacked: reward_id_mean over reward_prompt_mean, smoothed (CURVE_SMOOTH) or relative to
+// the mean over presets (CURVE_RELATIVE).
+static int rewards_png(const Report *R, int mode, const char *path, char *err, size_t errlen) {
     PlotCanvas top, bottom;
     char t1[128], t2[128];
-    snprintf(t1, sizeof t1, "identity reward (reward_id_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
-    snprintf(t2, sizeof t2, "prompt reward (reward_prompt_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
-    if (curve_canvas(&top, R, C_RID, 1, FIG_W, FIG_H / 2, t1, NULL, "reward_id", 1, err, errlen)) return -1;
-    if (curve_canvas(&bottom, R, C_RPR, 1, FIG_W, FIG_H / 2, t2, "iteration", "reward_prompt", 0, err, errlen)) {
+    if (mode == CURVE_RELATIVE) {
+        snprintf(t1, sizeof t1, "identity reward minus the presets' mean, running mean since iteration 1");
+        snprintf(t2, sizeof t2, "prompt reward minus the presets' mean, running mean since iteration 1");
+    } else {
+        snprintf(t1, sizeof t1, "identity reward (reward_id_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
+        snprintf(t2, sizeof t2, "prompt reward (reward_prompt_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
+    }
+    const char *y1 = mode == CURVE_RELATIVE ? "reward_id - mean" : "reward_id";
+    const char *y2 = mode == CURVE_RELATIVE ? "reward_prompt - mean" : "reward_prompt";
+    if (curve_canvas(&top, R, C_RID, mode, FIG_W, FIG_H / 2, t1, NULL, y1, 1, err, errlen)) return -1;
+    if (curve_canvas(&bottom, R, C_RPR, mode, FIG_W, FIG_H / 2, t2, "iteration", y2, 0, err, errlen)) {
         plot_canvas_free(&top);
         return -1;
     }
@@ -542,6 +572,11 @@ static char *report_text(const Report *R, const char *table, const CompareResult
     strbuf_printf(&b, "![training rewards](curves_rewards.png)\n\n*curves_rewards.png*: the training rewards' batch means per "
                   "iteration (top identity, bottom prompt), mean over seeds, centred moving average of %d iterations.\n\n",
               COMPARE_SMOOTH);
+    strbuf_printf(&b, "![training rewards relative to the presets' mean](curves_rewards_rel.png)\n\n*curves_rewards_rel.png*: "
+                  "the same rewards minus their mean over the presets at each iteration, averaged from iteration 1 to the "
+                  "iteration shown. Every preset of a seed trains on the same pairs in the same order, so this removes what "
+                  "the pairs contribute (which dominates the curves above) and shows which preset pulls ahead of the others "
+                  "on its own training rollouts.\n\n");
     strbuf_printf(&b, "![conflict share](curves_conflict.png)\n\n*curves_conflict.png*: the share of samples whose identity and "
                   "prompt advantages have opposite signs (the paper reports 50.2%% for naive GRPO), mean over seeds, moving "
                   "average of %d.\n\n", COMPARE_SMOOTH);
@@ -625,21 +660,23 @@ int compare_write_report(const CompareSpec *s, const CompareResult *times, char 
     if (rc == COMPARE_OK) results_table(&tb, &R);
     struct {
         const char *file;
-        int kind; // 0 pareto, 1 rewards, 2 conflict, 3 gradcos, 4 grid
-    } figs[] = {{"pareto.png", 0}, {"curves_rewards.png", 1}, {"curves_conflict.png", 2}, {"curves_gradcos.png", 3}, {"grid.png", 4}};
+        int kind; // 0 pareto, 1 rewards, 2 conflict, 3 gradcos, 4 grid, 5 rewards relative to the presets' mean
+    } figs[] = {{"pareto.png", 0},          {"curves_rewards.png", 1}, {"curves_rewards_rel.png", 5},
+                {"curves_conflict.png", 2}, {"curves_gradcos.png", 3}, {"grid.png", 4}};
     for (size_t f = 0; f < sizeof figs / sizeof figs[0] && rc == COMPARE_OK; f++) {
         rundir_join(path, sizeof path, s->out, figs[f].file);
         int frc;
         switch (figs[f].kind) {
         case 0: frc = pareto_png(&R, path, why, sizeof why); break;
-        case 1: frc = rewards_png(&R, path, why, sizeof why); break;
+        case 1: frc = rewards_png(&R, CURVE_SMOOTH, path, why, sizeof why); break;
+        case 5: frc = rewards_png(&R, CURVE_RELATIVE, path, why, sizeof why); break;
         case 2:
             frc = curves_png(&R, C_CONF, path, "conflict share (identity and prompt advantages of opposite sign)", "conflict",
-                             1, why, sizeof why);
+                             CURVE_SMOOTH, why, sizeof why);
             break;
         case 3:
             frc = curves_png(&R, C_COS, path, "gradient cosine between the identity and the prompt part", "grad_cos_id_prompt",
-                             0, why, sizeof why);
+                             CURVE_POINTS, why, sizeof why);
             break;
         default: frc = grid_png(&R, path, why, sizeof why); break;
         }
