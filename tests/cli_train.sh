@@ -44,6 +44,12 @@ check "default config" "$CGRPO" train --print-config
 grep -qx "preset = customized" "$TMP/out" && grep -qx "sampler = dance" "$TMP/out" && grep -qx "eta = 0.7" "$TMP/out" &&
     grep -qx "clip_eps = 0.0001" "$TMP/out" && grep -qx "timestep_fraction = 0.6" "$TMP/out" &&
     pass "defaults: customized, dance 0.7, eps 1e-4, fraction 0.6" || fail "defaults" "$(cat "$TMP/out")"
+# DESIGN.md section 7's optimizer and shaping constants
+grep -qx "beta1 = 0.9" "$TMP/out" && grep -qx "beta2 = 0.999" "$TMP/out" && grep -qx "adam_eps = 1e-08" "$TMP/out" &&
+    grep -qx "weight_decay = 0.0001" "$TMP/out" && grep -qx "grad_clip = 1" "$TMP/out" && grep -qx "gamma = 0.4" "$TMP/out" &&
+    grep -qx "adv_clamp = 5" "$TMP/out" && grep -qx "shaping = sars" "$TMP/out" && grep -qx "weighting = tdw" "$TMP/out" &&
+    pass "defaults: AdamW 0.9 / 0.999 / 1e-8, decay 1e-4, clip 1, gamma 0.4, clamp 5, sars + tdw" ||
+    fail "DESIGN defaults" "$(cat "$TMP/out")"
 # the main job's defaults (README: chosen on the VAL subjects)
 grep -qx "iterations = 40" "$TMP/out" && grep -qx "pairs = 4" "$TMP/out" && grep -qx "group_size = 8" "$TMP/out" &&
     grep -qx "steps = 10" "$TMP/out" && grep -qx "shared_noise = 0" "$TMP/out" && grep -qx "groups_per_step = 0" "$TMP/out" &&

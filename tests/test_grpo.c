@@ -24,6 +24,7 @@
 #define GC_REL_FLOOR 1e-4
 #include "core/check.h"
 #include "core/rng.h"
+#include "io/jsonl.h"
 #include "flow/schedule.h"
 #include "gradcheck.h"
 #include "rl/advantage.h"
@@ -240,7 +241,31 @@ static void check_fd(float s_ref, float s_txt, double beta) {
     dit_zero_grad(&m);
     grpo_group_step(&st, &w, &pol, probe.ref, &c, probe.x, probe.y, probe.logp_old, adv, 1, &gc, 1);
     EXPECT(st.ratio_min != 1.0 || st.ratio_max != 1.0, "the policy was not moved off the rollout's weights");
-    if (beta > 0) EXPECT(st.kl_ref > 0.0, "KL to the reference %g", st.kl_ref);
+    if (beta > 0) {
+        EXPECT(st.kl_ref > 0.0, "KL to the reference %g", st.kl_ref);
+        // the KL's value by its formula (DESIGN.md section 7): sum_b mean_j (mu_new - mu_ref)_j^2 / (2 std^2),
+        // with the two Gaussian means from the sampler's own flow_step_mean
+        const size_t n = rb.n;
+        float *vp = cg_malloc((size_t)G * n * sizeof(float)), *vr = cg_malloc((size_t)G * n * sizeof(float));
+        float *mp = cg_malloc((size_t)G * n * sizeof(float)), *mr = cg_malloc((size_t)G * n * sizeof(float));
+        dit_velocity(&pol, vp, probe.x, sigmas[i], i, G);
+        dit_velocity(&rv, vr, probe.x, sigmas[i], i, G);
+        flow_step_mean(mp, probe.x, vp, &c, G, n);
+        flow_step_mean(mr, probe.x, vr, &c, G, n);
+        double kl = 0.0;
+        for (int b = 0; b < G; b++) {
+            double ss = 0.0;
+            for (size_t j = 0; j < n; j++) {
+                const double d = (double)mp[(size_t)b * n + j] - mr[(size_t)b * n + j];
+                ss += d * d;
+            }
+            kl += ss / (double)n / (2.0 * c.std * c.std);
+        }
+        EXPECT(fabs(st.kl_ref - kl) <= 1e-4 * kl, "KL %.9g, by its formula %.9g", st.kl_ref, kl);
+        EXPECT(fabs((st.loss - st.policy_loss) - beta * kl) <= 1e-4 * beta * kl + 1e-12, "loss - policy loss %.9g, beta KL %.9g",
+               st.loss - st.policy_loss, beta * kl);
+        free(vp), free(vr), free(mp), free(mr);
+    }
     // a few tensors from the input end to the output end
     const char *names[] = {"patch_embed.weight", "t_embed.fc1.weight", "blocks.0.attn.qkv.weight", "final.ada.weight",
                            "final.linear.weight", "final.linear.bias"};
@@ -433,8 +458,9 @@ static void test_rollouts(void) {
 // ---- the trainer -------------------------------------------------------------------------------------
 
 // Test rewards: deterministic functions of the image (any size). "id": 100 mean(image * ref_seg);
-// "prompt": 100 mean of the red channel minus the blue one; kind 2 ("bright"): 100 mean pixel. nan_at > 0: the nan_at-th call returns
-// a NaN for sample 1. constant: every score is 7.
+// "prompt": 100 mean of the red channel minus the blue one; kind 2 ("bright"): 100 mean pixel; kind 3 ("anti-id"):
+// minus the "id" score. nan_at > 0: the nan_at-th call returns
+// a NaN for sample 1; nan_at < 0: the (-nan_at)-th call returns +Inf for sample 1. constant: every score is 7.
 typedef struct {
     int kind, calls, nan_at, constant;
 } TestRewardState;
@@ -448,10 +474,14 @@ static int test_reward_score(Reward *r, const RewardBatch *b, float *scores, cha
         const float *img = b->images + (size_t)i * n, *ref = b->ref_seg + (size_t)i * n;
         double s = 0.0;
         for (size_t j = 0; j < n; j++)
-            s += st->kind == 0 ? (double)img[j] * ref[j] : st->kind == 2 ? img[j] : (j % 3 == 0 ? img[j] : j % 3 == 2 ? -img[j] : 0);
+            s += st->kind == 0 || st->kind == 3 ? (double)img[j] * ref[j]
+                 : st->kind == 2                ? img[j]
+                                                : (j % 3 == 0 ? img[j] : j % 3 == 2 ? -img[j] : 0);
+        if (st->kind == 3) s = -s;
         scores[i] = st->constant ? 7.0f : (float)(100.0 * s / (double)n);
     }
     if (st->nan_at > 0 && st->calls == st->nan_at && b->B > 1) scores[1] = NAN;
+    if (st->nan_at < 0 && st->calls == -st->nan_at && b->B > 1) scores[1] = INFINITY;
     return 0;
 }
 
@@ -459,7 +489,7 @@ static void test_reward_free(Reward *r) { free(r->state); }
 
 static Reward *test_reward(int kind, int nan_at, int constant) {
     Reward *r = cg_calloc(1, sizeof(Reward));
-    snprintf(r->name, sizeof r->name, "%s", kind == 0 ? "test-id" : kind == 2 ? "bright" : "test-prompt");
+    snprintf(r->name, sizeof r->name, "%s", kind == 0 ? "test-id" : kind == 2 ? "bright" : kind == 3 ? "anti-id" : "test-prompt");
     r->needs = REWARD_NEEDS_SEG;
     r->S = 0;
     r->score = test_reward_score;
@@ -484,7 +514,7 @@ static int run_train(const TrainConfig *c, const char *name, int resume, int sto
     path_in(dir, sizeof dir, name);
     path_in(model, sizeof model, "base.safetensors");
     Reward *rid = test_reward(0, nan_at, constant), *rpr = test_reward(1, 0, constant);
-    TrainRun run = {dir, resume, 0, model, "test-rewards", rid, rpr, stop_after, 0};
+    TrainRun run = {dir, resume, 0, model, "test-rewards", rid, rpr, stop_after, 0, 0};
     int rc = train_run(c, &run, res, err, errlen);
     reward_free(rid), reward_free(rpr);
     return rc;
@@ -621,6 +651,69 @@ static void test_nan_reward_keeps_checkpoint(void) {
     EXPECT(same_file(ck_a, ck_b), "resuming after the NaN does not match the uninterrupted run");
 }
 
+// An Inf reward stops the run like a NaN one; a NaN loss (the trainer's test hook nan_loss_at)
+// stops it in the update, before the optimizer step, and keeps the last good checkpoint.
+static void test_inf_reward_and_nan_loss_stop(void) {
+    TrainConfig c = tiny_train_config();
+    c.iterations = 4;
+    char err[1024], ck_a[600], ck_b[600], model[512], dir[512];
+    TrainResult r;
+    EXPECT(run_train(&c, "stop_ref", 0, 2, 0, 0, &r, err, sizeof err) == TRAIN_OK, "%s", err);
+    file_of(ck_a, sizeof ck_a, "stop_ref", TRAIN_CKPT_FILE);
+    err[0] = '\0';
+    int rc = run_train(&c, "inf_run", 0, 0, -3, 0, &r, err, sizeof err);
+    EXPECT(rc == TRAIN_ERUNTIME && one_line(err) && strstr(err, "iteration 3") && strstr(err, "inf") &&
+               strstr(err, "iteration 2) is kept"),
+           "Inf reward: status %d, message: %s", rc, err);
+    file_of(ck_b, sizeof ck_b, "inf_run", TRAIN_CKPT_FILE);
+    EXPECT(r.end_iteration == 2 && same_file(ck_a, ck_b), "Inf reward: the iteration-2 checkpoint is not what was kept");
+
+    path_in(dir, sizeof dir, "nan_loss");
+    path_in(model, sizeof model, "base.safetensors");
+    Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(1, 0, 0);
+    TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0};
+    run.nan_loss_at = 3;
+    err[0] = '\0';
+    rc = train_run(&c, &run, &r, err, sizeof err);
+    reward_free(rid), reward_free(rpr);
+    EXPECT(rc == TRAIN_ERUNTIME && one_line(err) && strstr(err, "iteration 3, epoch 0") && strstr(err, "loss = nan") &&
+               strstr(err, "diverged") && strstr(err, "iteration 2) is kept"),
+           "NaN loss: status %d, message: %s", rc, err);
+    file_of(ck_b, sizeof ck_b, "nan_loss", TRAIN_CKPT_FILE);
+    EXPECT(r.end_iteration == 2 && same_file(ck_a, ck_b), "NaN loss: the iteration-2 checkpoint is not what was kept");
+    file_of(ck_b, sizeof ck_b, "nan_loss", TRAIN_MODEL_FILE);
+    EXPECT(access(ck_b, F_OK) != 0, "a diverged run wrote a final model");
+}
+
+// The gradient-cosine diagnostic measured: with the same reward in both slots (naive, static 0.5 / 0.5)
+// the identity and prompt parts of the advantage are equal, so their policy gradients are too (cos 1);
+// with the negated reward in the prompt slot they are opposite (cos -1).
+static void test_gradient_cosine_signs(void) {
+    TrainConfig c = tiny_train_config();
+    c.iterations = 2, c.cos_every = 1, c.shaping = SHAPING_NAIVE, c.weighting = WEIGHTING_STATIC;
+    c.w_id = 0.5f, c.w_prompt = 0.5f;
+    char err[1024], dir[512], model[512], f[600];
+    path_in(model, sizeof model, "base.safetensors");
+    const char *names[2] = {"cos_same", "cos_opposite"};
+    const double want[2] = {1.0, -1.0};
+    for (int k = 0; k < 2; k++) {
+        path_in(dir, sizeof dir, names[k]);
+        Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(k == 0 ? 0 : 3, 0, 0);
+        TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0};
+        TrainResult r;
+        EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
+        reward_free(rid), reward_free(rpr);
+        file_of(f, sizeof f, names[k], TRAIN_METRICS_FILE);
+        static const char *const KEYS[1] = {"grad_cos_id_prompt"};
+        double *col = NULL;
+        size_t rows = 0;
+        EXPECT(cg_jsonl_read_columns(f, KEYS, 1, &col, &rows, NULL, err, sizeof err) == 0 && rows == 2, "%s", err);
+        for (size_t i = 0; col && i < rows; i++)
+            EXPECT(fabs(col[i] - want[k]) < 1e-5, "%s: iteration %zu cos %.9g, expected %g", names[k], i + 1, col[i], want[k]);
+        free(col);
+    }
+}
+
 static void test_nan_weights_stop(void) {
     // a base model with a NaN weight: the first loss is NaN; nothing is written as a checkpoint
     DiTModel m;
@@ -635,7 +728,7 @@ static void test_nan_weights_stop(void) {
     char dir[512];
     path_in(dir, sizeof dir, "nan_weights");
     Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(1, 0, 0);
-    TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0};
+    TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0};
     TrainResult r;
     int rc = train_run(&c, &run, &r, err, sizeof err);
     EXPECT(rc == TRAIN_ERUNTIME && one_line(err) && strstr(err, "no checkpoint was written"), "status %d: %s", rc, err);
@@ -687,7 +780,7 @@ static void test_learns_a_simple_reward(void) {
         path_in(dir, sizeof dir, sign > 0 ? "bright_up" : "bright_down");
         path_in(model, sizeof model, "base.safetensors");
         Reward *rid = test_reward(2, 0, 0), *rpr = test_reward(1, 0, 0);
-        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0};
+        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0};
         TrainResult r;
         EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
         reward_free(rid), reward_free(rpr);
@@ -708,7 +801,7 @@ static void test_bad_inputs(void) {
     TrainResult r;
     // missing model
     path_in(dir, sizeof dir, "bad1");
-    TrainRun run = {dir, 0, 0, "/nonexistent/base.safetensors", NULL, rid, rpr, 0, 0};
+    TrainRun run = {dir, 0, 0, "/nonexistent/base.safetensors", NULL, rid, rpr, 0, 0, 0};
     EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_EINPUT && one_line(err), "missing model: %s", err);
     // a reward for another image size
     path_in(model, sizeof model, "base.safetensors");
@@ -758,6 +851,8 @@ int main(void) {
     RUN(test_resume_bit_exact);
     RUN(test_nan_reward_keeps_checkpoint);
     RUN(test_nan_weights_stop);
+    RUN(test_inf_reward_and_nan_loss_stop);
+    RUN(test_gradient_cosine_signs);
     RUN(test_constant_rewards);
     RUN(test_bad_inputs);
     RUN(test_learns_a_simple_reward);

@@ -174,7 +174,7 @@ int cmd_train(int argc, char **argv) {
     if (kill_env && kill_env[0]) kill_at = cli_parse_long("CGRPO_TEST_KILL_AT_ITER", kill_env, 1, INT_MAX);
 
     TrainRun run = {resume ? resume : out, resume != NULL, !quiet, model, rewards_dir, r_id, r_pr, (int)stop_after,
-                    (int)kill_at};
+                    (int)kill_at, 0};
     int rc = train_run(&cfg, &run, NULL, err, sizeof err);
     if (rc != TRAIN_OK) {
         fflush(stdout);

@@ -536,7 +536,8 @@ static int phase_train(Compare *C, CompareResult *res, char *err, size_t errlen)
             res->runs_done++;
         } else {
             say(s, "[%d/%d] %s: %s", i + 1, C->n_runs, R->name, R->state == RUN_RESUME ? "resuming" : "starting");
-            TrainRun tr = {R->dir, R->state == RUN_RESUME, s->progress, s->model, s->rewards_dir, C->r_id, C->r_pr, 0, s->kill_at};
+            TrainRun tr = {R->dir, R->state == RUN_RESUME, s->progress, s->model, s->rewards_dir, C->r_id, C->r_pr, 0,
+                           s->kill_at, 0};
             const int trc = train_run(&R->cfg, &tr, NULL, why, sizeof why);
             if (trc != TRAIN_OK)
                 return cg_fail(trc == TRAIN_EINPUT ? COMPARE_EINPUT : COMPARE_ERUNTIME, err, errlen, "runs/%s: %s", R->name, why);

@@ -563,7 +563,8 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
         for (int p0 = 0; p0 < T->P; p0 += per_step) {
             const int p1 = p0 + per_step < T->P ? p0 + per_step : T->P;
             dit_zero_grad(m);
-            const double loss = accumulate(T, T->adv, p0, p1, &T->gc, &is->gs);
+            double loss = accumulate(T, T->adv, p0, p1, &T->gc, &is->gs);
+            if (T->run->nan_loss_at == it && e == 0 && p0 == 0) loss = NAN; // tests: a diverged loss
             const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m->grads, total, (double)cfg->grad_clip)
                                                     : grad_global_norm(m->grads, total);
             if (!isfinite(loss) || !isfinite(gn)) {

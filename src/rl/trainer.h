@@ -163,6 +163,7 @@ typedef struct {
     Reward *reward_prompt;    // borrowed
     int stop_after;           // > 0: stop after this iteration with a checkpoint, as if interrupted
     int kill_at;              // > 0 (tests): raise(SIGKILL) after the first optimizer step of this iteration
+    int nan_loss_at;          // > 0 (tests): the first micro-batch loss of this iteration reads as NaN
 } TrainRun;
 
 typedef struct {
