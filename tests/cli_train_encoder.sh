@@ -12,6 +12,10 @@ for f in config.txt metrics.jsonl ckpt.safetensors model.safetensors; do
 done
 cmp -s "$TMP/a/model.safetensors" "$TMP/a_export.safetensors" && pass "--export writes the model" ||
     fail "--export" "differs from run_dir/model.safetensors"
+check_exit 2 "--export into a missing directory" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/noexp" \
+    --export "$TMP/no/such/dir/id.safetensors"
+grep -q "directory .*no/such/dir does not exist" "$TMP/err" && [ ! -e "$TMP/noexp/metrics.jsonl" ] &&
+    pass "--export into a missing directory: refused before training" || fail "--export missing dir" "$(head -c 300 "$TMP/err")"
 n=$(grep -c '"loss"' "$TMP/a/metrics.jsonl"); v=$(grep -c '"val_metric":"id_top1_ctx"' "$TMP/a/metrics.jsonl")
 [ "$n" -eq 6 ] && [ "$v" -eq 2 ] && pass "metrics: 6 step lines, 2 validation lines" ||
     fail "metrics lines" "$n step lines, $v validation lines"

@@ -209,6 +209,15 @@ int cmd_train_encoder(int argc, char **argv) {
         if (apply(&o, key, v)) cg_usage("train-encoder: unknown option '--%s' (see --help)", key);
     }
     if (!o.out) cg_usage("train-encoder: --out RUN_DIR is required");
+    if (o.export_path) { // checked before training, not after it: the file is written at the very end
+        char dir[4096];
+        const char *slash = strrchr(o.export_path, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else snprintf(dir, sizeof dir, "%.*s", slash == o.export_path ? 1 : (int)(slash - o.export_path), o.export_path);
+        if (slash && slash[1] == '\0') cg_usage("train-encoder: --export %s: names a directory, not a file", o.export_path);
+        if (access(dir, W_OK) != 0)
+            cg_usage("train-encoder: --export %s: directory %s does not exist or is not writable", o.export_path, dir);
+    }
 
     char err[512];
     if (enc_train_config_check(&o.c, err, sizeof(err))) cg_usage("train-encoder: %s", err);
