@@ -6,13 +6,14 @@
 #   3. evaluate the fine-tuned generator the same way and print base vs trained
 # Everything lands in runs/main/. An interrupted job continues where it stopped when run again
 # (the training resumes bit-exactly from its checkpoint; finished steps are not redone).
-# Options: MAIN_OUT=DIR (default runs/main), MAIN_THREADS=N (default: the number of cores).
+# Options: MAIN_OUT=DIR (default runs/main), MAIN_THREADS=N (default: the number of cores),
+# MAIN_WAIT_POLICY=active (spin at barriers: faster on an otherwise idle machine, bench/bench_threads.sh).
 set -eu
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 make -j"$(nproc 2>/dev/null || echo 2)" build/cgrpo >/tmp/cgrpo-build.log 2>&1 || { tail -n 40 /tmp/cgrpo-build.log; exit 1; }
 export OMP_NUM_THREADS=${MAIN_THREADS:-$(nproc 2>/dev/null || echo 2)}
-export OMP_WAIT_POLICY=passive # idle OpenMP threads sleep instead of spinning on a shared machine
+export OMP_WAIT_POLICY=${MAIN_WAIT_POLICY:-passive} # idle OpenMP threads sleep instead of spinning on a shared machine
 out=${MAIN_OUT:-runs/main}
 cg=build/cgrpo
 base=models/base.safetensors

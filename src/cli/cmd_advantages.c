@@ -189,11 +189,6 @@ int cmd_advantages(int argc, char **argv) {
         }
         i++; // every option takes one value
     }
-    // The trainer keeps these four in float (TrainConfig) and hands them to adv_group_advantages
-    // through train_adv_config, so 0.4 reaches it as 0.4f; round them the same way so that what this
-    // prints is bit for bit what training uses.
-    cfg.gamma = (float)cfg.gamma, cfg.w_id = (float)cfg.w_id, cfg.w_prompt = (float)cfg.w_prompt;
-    cfg.clamp = (float)cfg.clamp;
     char err[256];
     if (adv_config_check(&cfg, err, sizeof(err)) != 0) cg_usage("advantages: %s", err);
 

@@ -149,7 +149,7 @@ static void print_comparison(const EvalSummary *base, const EvalSummary *cur, do
     printf("%-14s %-10s %10s %10s %10s %9s\n", "metric", "group", "baseline", "this", "delta", "paired SE");
     for (int m = 0; m < EVAL_N_METRICS; m++)
         for (int g = 0; g < EVAL_N_GROUPS; g++) {
-            const double b = base->mean[g][m], c = cur->mean[g][m];
+            const double b = base->mean[g][m], c = eval_as_stored(cur->mean[g][m]); // b was read from results.json
             printf("%-14s %-10s", g == 0 ? eval_metric_name(m) : "", eval_group_name(g));
             print_value(b), print_value(c);
             if (isfinite(b) && isfinite(c)) printf(" %+10.4f", c - b);

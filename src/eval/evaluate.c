@@ -330,9 +330,18 @@ static void str_json_string(StrBuf *b, const char *s) {
     strbuf_printf(b, "\"");
 }
 
+#define STORED_FORMAT "%.6f" // every number of results.json
+
 static void str_number(StrBuf *b, double v) {
-    if (isfinite(v)) strbuf_printf(b, "%.6f", v);
+    if (isfinite(v)) strbuf_printf(b, STORED_FORMAT, v);
     else strbuf_printf(b, "null");
+}
+
+double eval_as_stored(double v) {
+    if (!isfinite(v)) return v;
+    char buf[64];
+    snprintf(buf, sizeof buf, STORED_FORMAT, v);
+    return strtod(buf, NULL);
 }
 
 // The "settings" object of results.json: what was evaluated and with which files.

@@ -196,6 +196,9 @@ int eval_write_grid_all(const EvalResult *r, int max_cols, int zoom, const char 
 // present (a number, or null for NaN). settings (may be NULL) receives its "settings" object as
 // compact JSON text (malloc'd; NULL when the file has none). 0, or -1 with a reason.
 int eval_read_summary(const char *path, EvalSummary *out, char **settings, char *err, size_t errlen);
+// v as results.json stores it (printed with 6 decimals and read back), so that a value computed now
+// compares with a stored one like with like: the same images give a delta of exactly 0.
+double eval_as_stored(double v);
 // Paired standard errors against a baseline run's images.jsonl: for every metric and group, the
 // standard error sd(d) / sqrt(n) of the per-image differences d = this - baseline over the images
 // of r (matched by subject, template and k). The runs draw image (s, t, k) from the same noise, so
