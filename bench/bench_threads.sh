@@ -9,6 +9,8 @@ set -eu
 cd "$(dirname "$0")/.."
 make -j"$(nproc 2>/dev/null || echo 2)" build/cgrpo >/tmp/cgrpo-build.log 2>&1 || { tail -n 40 /tmp/cgrpo-build.log; exit 1; }
 iters=${BENCH_ITERS:-4}
+subjects=10 prompts=0,4,8,12,16,20,22,24
+images=$((subjects * $(echo "$prompts" | tr , "\n" | wc -l))) # one image per (subject, prompt)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for setting in "1 passive" "2 passive" "2 active"; do
@@ -18,15 +20,15 @@ for setting in "1 passive" "2 passive" "2 active"; do
         --sample_every 0 --ckpt_every 0 --quiet
     t0=$(date +%s.%N)
     OMP_NUM_THREADS=$1 OMP_WAIT_POLICY=$2 build/cgrpo eval --model models/base.safetensors --out "$d/eval" \
-        --subjects 10 --prompts 0,4,8,12,16,20,22,24 --quiet >/dev/null
+        --subjects "$subjects" --prompts "$prompts" --quiet >/dev/null
     t1=$(date +%s.%N)
-    python3 - "$d" "$1" "$2" "$t0" "$t1" <<'EOF'
+    python3 - "$d" "$1" "$2" "$t0" "$t1" "$images" <<'EOF'
 import json, sys
-d, n, pol, t0, t1 = sys.argv[1:]
+d, n, pol, t0, t1, images = sys.argv[1:]
 rows = [json.loads(l) for l in open(d + "/metrics.jsonl")][1:]
 m = lambda k: sum(r[k] for r in rows) / len(rows)
 print(f"threads {n} {pol:7s}: iteration rollout {m('t_rollout'):.2f} s, reward {m('t_reward'):.2f} s, "
       f"update {m('t_update'):.2f} s, total {m('t_rollout') + m('t_reward') + m('t_update'):.2f} s "
-      f"(mean of iterations 2..{len(rows) + 1}); eval {80 / (float(t1) - float(t0)):.1f} images/s (80 images, 20 ODE steps)")
+      f"(mean of iterations 2..{len(rows) + 1}); eval {int(images) / (float(t1) - float(t0)):.1f} images/s ({images} images, 20 ODE steps)")
 EOF
 done

@@ -16,6 +16,9 @@ check_exit 2 "--export into a missing directory" "$CGRPO" train-encoder --kind i
     --export "$TMP/no/such/dir/id.safetensors"
 grep -q "directory .*no/such/dir does not exist" "$TMP/err" && [ ! -e "$TMP/noexp/metrics.jsonl" ] &&
     pass "--export into a missing directory: refused before training" || fail "--export missing dir" "$(head -c 300 "$TMP/err")"
+check_exit 2 "--export naming a directory" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/noexp" --export "$TMP/"
+grep -q "names a directory, not a file" "$TMP/err" && [ ! -e "$TMP/noexp/metrics.jsonl" ] &&
+    pass "--export naming a directory: refused before training" || fail "--export dir" "$(head -c 300 "$TMP/err")"
 n=$(grep -c '"loss"' "$TMP/a/metrics.jsonl"); v=$(grep -c '"val_metric":"id_top1_ctx"' "$TMP/a/metrics.jsonl")
 [ "$n" -eq 6 ] && [ "$v" -eq 2 ] && pass "metrics: 6 step lines, 2 validation lines" ||
     fail "metrics lines" "$n step lines, $v validation lines"

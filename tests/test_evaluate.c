@@ -59,6 +59,14 @@ static int run(EvalResult *r, const EvalConfig *c) {
 
 // ---- metric helpers ---------------------------------------------------------------------------------
 
+// eval_as_stored: a value as results.json holds it, so identical images compare with a delta of 0
+static void test_as_stored(void) {
+    EXPECT(eval_as_stored(43.814159265) == strtod("43.814159", NULL), "%.9f", eval_as_stored(43.814159265));
+    EXPECT(eval_as_stored(-5.55574449) == -5.555744, "%.9f", eval_as_stored(-5.55574449));
+    EXPECT(eval_as_stored(eval_as_stored(0.1234565)) == eval_as_stored(0.1234565), "not idempotent");
+    EXPECT(isnan(eval_as_stored(NAN)) && isinf(eval_as_stored(INFINITY)), "non-finite values pass through");
+}
+
 static void test_top1_credit(void) {
     const double strict[4] = {1.0, 3.0, 2.5, 2.0};
     EXPECT(eval_top1_credit(strict, 4, 1) == 1.0, "own subject strictly best");
@@ -587,6 +595,7 @@ static void test_paired_se(void) {
 }
 
 int main(void) {
+    RUN(test_as_stored);
     RUN(test_top1_credit);
     RUN(test_argmax_and_heads);
     RUN(test_summarize);

@@ -26,6 +26,15 @@ static void test_mkdirs_and_join(void) {
     EXPECT(rundir_mkdirs(file, err, sizeof err) != 0 && strstr(err, "not a directory"), "a file is not a dir: '%s'", err);
 }
 
+static void test_parent(void) {
+    const char *cases[][2] = {{"a/b/c.safetensors", "a/b"}, {"/c", "/"}, {"c", "."}, {"/x/y", "/x"}, {"a/", "a"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        rundir_parent(out, sizeof out, cases[i][0]);
+        EXPECT(strcmp(out, cases[i][1]) == 0, "parent of '%s' is '%s', expected '%s'", cases[i][0], out, cases[i][1]);
+    }
+}
+
 static void test_fmt_duration(void) {
     char b[32];
     rundir_fmt_duration(b, sizeof b, 7.2);
@@ -100,6 +109,7 @@ static void test_atomic_write_text(void) {
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/cgrpo_test_rundir_%d", (int)getpid());
     RUN(test_mkdirs_and_join);
+    RUN(test_parent);
     RUN(test_fmt_duration);
     RUN(test_trim_metrics);
     RUN(test_atomic_write_text);

@@ -26,6 +26,7 @@
 #include "flow/schedule.h"
 #include "io/checkpoint.h"
 #include "io/png.h"
+#include "io/rundir.h"
 #include "models/dit.h"
 #include "train/data.h"
 #include "train/pretrain.h"
@@ -182,15 +183,9 @@ static void read_reference(float *ref, const char *path, int S, int quiet) {
 
 // The directory that will hold --out must exist and be writable (checked before sampling).
 static void check_out_dir(const char *out) {
-    size_t len = strlen(out);
-    char *dir = cg_malloc(len + 2);
-    memcpy(dir, out, len + 1);
-    char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
+    char dir[4096];
+    rundir_parent(dir, sizeof dir, out);
     if (access(dir, W_OK | X_OK) != 0) cg_usage("--out: cannot write into '%s': %s", dir, strerror(errno));
-    free(dir);
 }
 
 // Copy a (S, S, 3) image in [0, 1] into the row image (Wt wide) at x, zoomed z times (nearest).

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/check.h"
+#include "io/rundir.h"
 #include "train/encoders.h"
 
 static const char *USAGE =
@@ -210,12 +211,12 @@ int cmd_train_encoder(int argc, char **argv) {
     }
     if (!o.out) cg_usage("train-encoder: --out RUN_DIR is required");
     if (o.export_path) { // checked before training, not after it: the file is written at the very end
+        const size_t n = strlen(o.export_path);
+        if (n == 0 || o.export_path[n - 1] == '/')
+            cg_usage("train-encoder: --export %s: names a directory, not a file", o.export_path);
         char dir[4096];
-        const char *slash = strrchr(o.export_path, '/');
-        if (!slash) snprintf(dir, sizeof dir, ".");
-        else snprintf(dir, sizeof dir, "%.*s", slash == o.export_path ? 1 : (int)(slash - o.export_path), o.export_path);
-        if (slash && slash[1] == '\0') cg_usage("train-encoder: --export %s: names a directory, not a file", o.export_path);
-        if (access(dir, W_OK) != 0)
+        rundir_parent(dir, sizeof dir, o.export_path);
+        if (access(dir, W_OK | X_OK) != 0)
             cg_usage("train-encoder: --export %s: directory %s does not exist or is not writable", o.export_path, dir);
     }
 

@@ -212,17 +212,19 @@ void compare_moving_average(double *out, const double *in, int n, int window) {
 }
 
 void compare_relative_running_mean(double *out, const double *in, int n_series, int n) {
-    for (int p = 0; p < n_series; p++) {
-        double sum = 0.0;
+    for (int i = 0; i < n; i++) { // out <- d: each series minus the mean of the finite ones at i
+        double mean = 0.0;
+        int m = 0;
+        for (int q = 0; q < n_series; q++)
+            if (isfinite(in[(size_t)q * n + i])) mean += in[(size_t)q * n + i], m++;
+        for (int p = 0; p < n_series; p++) out[(size_t)p * n + i] = in[(size_t)p * n + i] - mean / m; // NaN stays NaN
+    }
+    for (int p = 0; p < n_series; p++) { // d -> its running mean over the finite values, in place
+        double *row = out + (size_t)p * n, sum = 0.0;
         int cnt = 0;
         for (int i = 0; i < n; i++) {
-            double mean = 0.0;
-            int m = 0;
-            for (int q = 0; q < n_series; q++)
-                if (isfinite(in[(size_t)q * n + i])) mean += in[(size_t)q * n + i], m++;
-            const double v = in[(size_t)p * n + i];
-            if (m > 0 && isfinite(v)) sum += v - mean / m, cnt++;
-            out[(size_t)p * n + i] = cnt ? sum / cnt : NAN;
+            if (isfinite(row[i])) sum += row[i], cnt++;
+            row[i] = cnt ? sum / cnt : NAN;
         }
     }
 }

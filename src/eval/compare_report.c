@@ -261,11 +261,12 @@ static int curve_canvas(PlotCanvas *c, const Report *R, int key, int mode, int w
     const CompareSpec *s = R->s;
     PlotSeries ser[TRAIN_N_PRESETS];
     double *bufs[TRAIN_N_PRESETS] = {0};
-    double *rel = NULL; // CURVE_RELATIVE: (n_presets, n_common)
-    int n_common = R->curves[0].n;
-    for (int p = 1; p < s->n_presets; p++)
-        if (R->curves[p].n < n_common) n_common = R->curves[p].n;
+    double *rel = NULL; // CURVE_RELATIVE: (n_presets, n_common), over the iterations every preset has
+    int n_common = 0;
     if (mode == CURVE_RELATIVE) {
+        n_common = R->curves[0].n;
+        for (int p = 1; p < s->n_presets; p++)
+            if (R->curves[p].n < n_common) n_common = R->curves[p].n;
         const size_t cells = cg_mul_size((size_t)s->n_presets, n_common ? (size_t)n_common : 1);
         double *in = cg_malloc(cells * sizeof(double));
         rel = cg_malloc(cells * sizeof(double));
@@ -321,16 +322,14 @@ static int curves_png(const Report *R, int key, const char *path, const char *ti
 // the mean over presets (CURVE_RELATIVE).
 static int rewards_png(const Report *R, int mode, const char *path, char *err, size_t errlen) {
     PlotCanvas top, bottom;
-    char t1[128], t2[128];
-    if (mode == CURVE_RELATIVE) {
-        snprintf(t1, sizeof t1, "identity reward minus the presets' mean, running mean since iteration 1");
-        snprintf(t2, sizeof t2, "prompt reward minus the presets' mean, running mean since iteration 1");
-    } else {
-        snprintf(t1, sizeof t1, "identity reward (reward_id_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
-        snprintf(t2, sizeof t2, "prompt reward (reward_prompt_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
-    }
-    const char *y1 = mode == CURVE_RELATIVE ? "reward_id - mean" : "reward_id";
-    const char *y2 = mode == CURVE_RELATIVE ? "reward_prompt - mean" : "reward_prompt";
+    char smooth1[128], smooth2[128];
+    snprintf(smooth1, sizeof smooth1, "identity reward (reward_id_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
+    snprintf(smooth2, sizeof smooth2, "prompt reward (reward_prompt_mean; mean over seeds, moving average %d)", COMPARE_SMOOTH);
+    const int rel = mode == CURVE_RELATIVE;
+    const char *t1 = rel ? "identity reward minus the presets' mean, running mean since iteration 1" : smooth1;
+    const char *t2 = rel ? "prompt reward minus the presets' mean, running mean since iteration 1" : smooth2;
+    const char *y1 = rel ? "reward_id - mean" : "reward_id";
+    const char *y2 = rel ? "reward_prompt - mean" : "reward_prompt";
     if (curve_canvas(&top, R, C_RID, mode, FIG_W, FIG_H / 2, t1, NULL, y1, 1, err, errlen)) return -1;
     if (curve_canvas(&bottom, R, C_RPR, mode, FIG_W, FIG_H / 2, t2, "iteration", y2, 0, err, errlen)) {
         plot_canvas_free(&top);
@@ -658,29 +657,27 @@ int compare_write_report(const CompareSpec *s, const CompareResult *times, char 
     char path[4200], why[1024];
     StrBuf tb = {0};
     if (rc == COMPARE_OK) results_table(&tb, &R);
-    struct {
-        const char *file;
-        int kind; // 0 pareto, 1 rewards, 2 conflict, 3 gradcos, 4 grid, 5 rewards relative to the presets' mean
-    } figs[] = {{"pareto.png", 0},          {"curves_rewards.png", 1}, {"curves_rewards_rel.png", 5},
-                {"curves_conflict.png", 2}, {"curves_gradcos.png", 3}, {"grid.png", 4}};
-    for (size_t f = 0; f < sizeof figs / sizeof figs[0] && rc == COMPARE_OK; f++) {
-        rundir_join(path, sizeof path, s->out, figs[f].file);
+    enum { FIG_PARETO, FIG_REWARDS, FIG_REWARDS_REL, FIG_CONFLICT, FIG_GRADCOS, FIG_GRID };
+    static const char *const FIG_FILES[] = {"pareto.png",          "curves_rewards.png", "curves_rewards_rel.png",
+                                            "curves_conflict.png", "curves_gradcos.png", "grid.png"};
+    for (int f = FIG_PARETO; f <= FIG_GRID && rc == COMPARE_OK; f++) {
+        rundir_join(path, sizeof path, s->out, FIG_FILES[f]);
         int frc;
-        switch (figs[f].kind) {
-        case 0: frc = pareto_png(&R, path, why, sizeof why); break;
-        case 1: frc = rewards_png(&R, CURVE_SMOOTH, path, why, sizeof why); break;
-        case 5: frc = rewards_png(&R, CURVE_RELATIVE, path, why, sizeof why); break;
-        case 2:
+        switch (f) {
+        case FIG_PARETO: frc = pareto_png(&R, path, why, sizeof why); break;
+        case FIG_REWARDS: frc = rewards_png(&R, CURVE_SMOOTH, path, why, sizeof why); break;
+        case FIG_REWARDS_REL: frc = rewards_png(&R, CURVE_RELATIVE, path, why, sizeof why); break;
+        case FIG_CONFLICT:
             frc = curves_png(&R, C_CONF, path, "conflict share (identity and prompt advantages of opposite sign)", "conflict",
                              CURVE_SMOOTH, why, sizeof why);
             break;
-        case 3:
+        case FIG_GRADCOS:
             frc = curves_png(&R, C_COS, path, "gradient cosine between the identity and the prompt part", "grad_cos_id_prompt",
                              CURVE_POINTS, why, sizeof why);
             break;
         default: frc = grid_png(&R, path, why, sizeof why); break;
         }
-        if (frc) rc = cg_fail(figs[f].kind == 4 ? COMPARE_EINPUT : COMPARE_ERUNTIME, err, errlen, "%s", why);
+        if (frc) rc = cg_fail(f == FIG_GRID ? COMPARE_EINPUT : COMPARE_ERUNTIME, err, errlen, "%s", why);
     }
     if (rc == COMPARE_OK) {
         char *md = report_text(&R, tb.s, times);

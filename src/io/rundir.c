@@ -14,6 +14,13 @@ void rundir_join(char *out, size_t len, const char *dir, const char *file) {
     CG_CHECK(k >= 0 && (size_t)k < len, "path '%s/%s' too long", dir, file);
 }
 
+void rundir_parent(char *out, size_t len, const char *path) {
+    const char *slash = strrchr(path, '/');
+    const int n = !slash ? 1 : slash == path ? 1 : (int)(slash - path);
+    const int k = snprintf(out, len, "%.*s", n, slash ? path : ".");
+    CG_CHECK(k >= 0 && (size_t)k < len, "the directory of '%s' is too long", path);
+}
+
 int rundir_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;

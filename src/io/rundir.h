@@ -9,6 +9,9 @@
 // out = dir + "/" + file; dies (a bug) when it does not fit in len.
 void rundir_join(char *out, size_t len, const char *dir, const char *file);
 int rundir_exists(const char *path); // 1 when stat() succeeds
+// out = the directory that holds path: "a/b/c" -> "a/b", "/c" -> "/", "c" -> "."; dies (a bug)
+// when it does not fit in len.
+void rundir_parent(char *out, size_t len, const char *path);
 // mkdir -p dir. 0, or -1 with a one-line reason.
 int rundir_mkdirs(const char *dir, char *err, size_t errlen);
 // "7s", "3m05s", "2h14m"; "?" for a negative, NaN or absurd value.
