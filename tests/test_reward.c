@@ -525,6 +525,26 @@ static void test_metrics_constructed(void) {
     long want_pairs = (long)n * 10 * (n - 1) + (long)n * 10 * (n / 2 - 1);
     EXPECT(id.pairs_ctx == want_pairs, "pairs %ld, want %ld", id.pairs_ctx, want_pairs);
     EXPECT_NEAR(id.order_prop, 0.0, 1e-12); // own edited render 0 vs others' 0 (or own ref's 100 elsewhere)
+    EXPECT_NEAR(id.top1_kind[PROMPT_SCENE], 1.0, 1e-12);
+    EXPECT_NEAR(id.top1_kind[PROMPT_ACCESSORY], 1.0, 1e-12);
+    EXPECT_NEAR(id.top1_kind[PROMPT_PROPERTY], 0.0, 1e-12);
+    // the same with the accessory renders (templates 10..19 of live subjects) embedded as s + 1 too:
+    // scenes stay at 1, accessories drop to 0, and scene + accessory is the scenes' share
+    long n_live = 0;
+    for (int s = 0; s < n; s++) n_live += set.subjects[s]->kind == KIND_LIVE;
+    for (long i = 0; i < set.n_images; i++) {
+        int t = (int)(i % 25), s = (int)(i / 25);
+        if (t >= 10 && t < 20 && set.subjects[s]->kind == KIND_LIVE) {
+            memset(emb + i * D, 0, (size_t)D * sizeof(float));
+            emb[i * D + (s + 1) % n] = 1;
+        }
+    }
+    rm_identity_from_emb(&set, emb, ref, D, &id);
+    EXPECT(id.n_kind[PROMPT_ACCESSORY] == n_live * 10 && id.n_kind[PROMPT_SCENE] == (n + (n - n_live)) * 10,
+           "%ld accessory, %ld scene renders", id.n_kind[PROMPT_ACCESSORY], id.n_kind[PROMPT_SCENE]);
+    EXPECT_NEAR(id.top1_kind[PROMPT_SCENE], 1.0, 1e-12);
+    EXPECT_NEAR(id.top1_kind[PROMPT_ACCESSORY], 0.0, 1e-12);
+    EXPECT_NEAR(id.top1_ctx, (double)(n + (n - n_live)) / (2.0 * n), 1e-12);
 
     // prompts: text (s, t) -> e_t; renders of template t embed as t except scenes 0..4 as t + 1
     float *txt = cg_calloc((size_t)n * 25 * 25, sizeof(float)), *emb2 = cg_calloc((size_t)set.n_images * 25, sizeof(float));

@@ -69,6 +69,8 @@ static cJSON *identity_json(const RmIdentity *r) {
     cJSON_AddNumberToObject(o, "top1_ctx", r->top1_ctx);
     cJSON_AddNumberToObject(o, "top1_prop", r->top1_prop);
     cJSON_AddNumberToObject(o, "top1_all", r->top1_all);
+    cJSON_AddNumberToObject(o, "top1_scene", r->top1_kind[PROMPT_SCENE]);
+    cJSON_AddNumberToObject(o, "top1_accessory", r->top1_kind[PROMPT_ACCESSORY]);
     cJSON_AddNumberToObject(o, "order_ctx", r->order_ctx);
     cJSON_AddNumberToObject(o, "order_prop", r->order_prop);
     cJSON_AddNumberToObject(o, "score_true_mean", r->mean_true);
@@ -101,6 +103,8 @@ static void identity_rows(const char *name, const char *what, const RmIdentity *
     char m[96];
     snprintf(m, sizeof(m), "identity top-1 vs %s, scene+accessory", what);
     row(name, m, r->top1_ctx, gated ? 0.95 : -1, n_fail);
+    row(name, "  scene prompts", r->top1_kind[PROMPT_SCENE], -1, n_fail);
+    row(name, "  accessory prompts", r->top1_kind[PROMPT_ACCESSORY], -1, n_fail);
     snprintf(m, sizeof(m), "identity top-1 vs %s, property edits", what);
     row(name, m, r->top1_prop, -1, n_fail);
     snprintf(m, sizeof(m), "true subject > other subject, same scene (pairs)");

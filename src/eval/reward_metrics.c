@@ -105,6 +105,8 @@ void rm_identity_from_emb(const RmSet *set, const float *emb, const float *ref, 
                 for (int j = 1; j < n; j++)
                     if (row[j] > row[best]) best = j;
                 const int prop = t >= N_CTX;
+                const int kind = (int)set->prompts[s * NT + t].kind;
+                out->n_kind[kind]++, out->top1_kind[kind] += best == s;
                 if (prop) {
                     out->n_prop++, hit_prop += best == s, sum_true_prop += row[s];
                 } else {
@@ -124,6 +126,8 @@ void rm_identity_from_emb(const RmSet *set, const float *emb, const float *ref, 
     out->top1_ctx = (double)hit_ctx / (double)out->n_ctx;
     out->top1_prop = (double)hit_prop / (double)out->n_prop;
     out->top1_all = (double)(hit_ctx + hit_prop) / (double)(out->n_ctx + out->n_prop);
+    for (int kind = 0; kind < 4; kind++)
+        out->top1_kind[kind] = out->n_kind[kind] ? out->top1_kind[kind] / (double)out->n_kind[kind] : 0;
     out->order_ctx = out->pairs_ctx ? (double)ok_ctx / (double)out->pairs_ctx : 0;
     out->order_prop = out->pairs_prop ? (double)ok_prop / (double)out->pairs_prop : 0;
     out->mean_true = sum_true / (double)out->n_ctx;

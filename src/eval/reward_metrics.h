@@ -47,6 +47,8 @@ enum { RM_REF_SEG = 0, RM_REF_PLAIN = 1 };
 
 typedef struct {
     double top1_ctx, top1_prop, top1_all; // identity retrieval, share in [0, 1]
+    double top1_kind[4];                  // ... by PromptKind of the render (scene, accessory, property)
+    long n_kind[4];
     double order_ctx, order_prop;         // identity ordering, share of pairs in [0, 1]
     double mean_true, std_true;           // score of a render against its own reference
     double mean_other;                    // ... against the other subjects' references
