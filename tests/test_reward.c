@@ -369,7 +369,7 @@ static void test_populations(void) {
 
 static void test_data_determinism(void) {
     EncData d;
-    enc_data_init(&d, world, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
+    enc_data_init(&d, world, 1, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
     float *v8 = cg_malloc(16 * PER * sizeof(float)), *v8b = cg_malloc(16 * PER * sizeof(float));
     float *v4 = cg_malloc(8 * PER * sizeof(float));
     enc_id_batch(&d, v8, NULL, 3, 8, 2);
@@ -393,7 +393,7 @@ static void test_data_determinism(void) {
     }
     // the judge half with 64-row batches: classes crowd (more than 26 rows of one class) without a failure
     EncData dj;
-    enc_data_init(&dj, world, ENC_POP_JUDGE, SZ, 3, 0.0f, 0); // seed 3 crowds a class at step 38
+    enc_data_init(&dj, world, 1, ENC_POP_JUDGE, SZ, 3, 0.0f, 0); // seed 3 crowds a class at step 38
     int *tok64 = cg_malloc(64 * TOK_MAX_TOKENS * sizeof(int));
     float *img64 = cg_malloc(64 * PER * sizeof(float));
     for (long step = 36; step <= 40; step++) enc_clip_batch(&dj, img64, tok64, NULL, step, 64);
@@ -619,7 +619,7 @@ static void test_metrics_on_model(void) {
 // the uniform draw that enc_id_batch used before the option existed.
 static void test_look_alikes(void) {
     EncData d;
-    enc_data_init(&d, world, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
+    enc_data_init(&d, world, 1, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
     const Subject *a[64], *b[64], *u[64];
     enc_id_subjects(&d, u, 7, 64);
     d.look_alikes = 2;
@@ -631,7 +631,7 @@ static void test_look_alikes(void) {
         differs |= a[i] != u[i];
         for (int j = 0; j < i; j++) EXPECT(a[i] != a[j], "rows %d and %d are the same subject", j, i);
         int in_pop = 0;
-        for (int k = 0; k < d.n; k++) in_pop |= world_subject(world, SPLIT_TRAIN, d.subjects[k]) == a[i];
+        for (int k = 0; k < d.n; k++) in_pop |= d.pop[k] == a[i];
         EXPECT(in_pop, "row %d is not in the reward population", i);
     }
     for (int i = 0; i < 64; i += 2) pairs += a[i]->cls == a[i + 1]->cls;
@@ -668,6 +668,74 @@ static void test_look_alikes(void) {
     c.look_alikes = 0;
     o.resume = 1;
     EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "look_alikes"), "resume without it: %s", err);
+}
+
+// --worlds: the population takes the same half of the TRAIN split of further subjects seeds, never
+// a subject within 1 identity attribute of the first world's VAL or TEST subjects, and the option
+// is stored so that a resume cannot silently drop it
+static void test_worlds(void) {
+    World *ws = cg_malloc(4 * sizeof(World));
+    for (int j = 0; j < 4; j++) world_init(&ws[j], enc_world_seed(1, j));
+    EXPECT(memcmp(&ws[0], world, sizeof(World)) == 0, "world 0 is the subjects seed itself");
+    EncData d1, d4;
+    enc_data_init(&d1, ws, 1, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
+    enc_data_init(&d4, ws, 4, ENC_POP_REWARD, SZ, 5, 0.05f, 0);
+    EXPECT(d1.n == 200 && d1.n_excluded == 0, "one world: %d subjects, %d left out", d1.n, d1.n_excluded);
+    EXPECT(d4.n + d4.n_excluded == 800 && d4.n > 700, "four worlds: %d subjects, %d left out", d4.n, d4.n_excluded);
+    int first_same = 1, near = 0, wrong_half = 0, per_world[4] = {0};
+    for (int i = 0; i < d1.n; i++) first_same &= d4.pop[i] == d1.pop[i];
+    for (int i = 0; i < d4.n; i++) {
+        const Subject *s = d4.pop[i];
+        int j = -1; // which world holds it
+        for (int k = 0; k < 4; k++)
+            if (s >= ws[k].subjects && s < ws[k].subjects + WORLD_N_SUBJECTS) j = k;
+        EXPECT(j >= 0 && j < 4 && s->split == SPLIT_TRAIN, "subject %d: world %d split %d", i, j, s->split);
+        if (j < 0 || j >= 4) continue;
+        per_world[j]++;
+        wrong_half += !enc_population_has(ENC_POP_REWARD, s->index);
+        const int splits[2] = {SPLIT_VAL, SPLIT_TEST};
+        for (int k = 0; k < 2; k++)
+            for (int t = 0; t < world_split_count(splits[k]); t++)
+                near += subject_distance(s, world_subject(&ws[0], splits[k], t)) < 2;
+    }
+    EXPECT(first_same, "the first world's subjects come first, in order");
+    EXPECT(per_world[0] == 200 && per_world[1] > 150 && per_world[2] > 150 && per_world[3] > 150, "%d %d %d %d",
+           per_world[0], per_world[1], per_world[2], per_world[3]);
+    EXPECT(wrong_half == 0 && near == 0, "%d from the other half, %d close to a held-out subject", wrong_half, near);
+    // and the excluded ones really are close: recount them from the worlds
+    int close = 0;
+    for (int j = 1; j < 4; j++)
+        for (int i = 0; i < WORLD_N_TRAIN; i++) {
+            const Subject *s = world_subject(&ws[j], SPLIT_TRAIN, i);
+            if (!enc_population_has(ENC_POP_REWARD, i)) continue;
+            int c = 0;
+            for (int t = 0; t < world_split_count(SPLIT_VAL); t++) c |= subject_distance(s, world_subject(&ws[0], SPLIT_VAL, t)) < 2;
+            for (int t = 0; t < world_split_count(SPLIT_TEST); t++) c |= subject_distance(s, world_subject(&ws[0], SPLIT_TEST, t)) < 2;
+            close += c;
+        }
+    EXPECT(close == d4.n_excluded, "recounted %d close subjects, data left out %d", close, d4.n_excluded);
+    enc_data_free(&d1), enc_data_free(&d4);
+    free(ws);
+
+    EncTrainConfig c;
+    char err[256];
+    enc_train_defaults(&c, ENC_ID);
+    EXPECT(c.worlds == 1, "default worlds %d", c.worlds);
+    c.worlds = 0;
+    EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "worlds"), "worlds 0: %s", err);
+    c.worlds = ENC_MAX_WORLDS + 1;
+    EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "worlds"), "too many: %s", err);
+    tiny_configs(ENC_ID, &c.vit, &c.text);
+    c.steps = 2, c.batch = 8, c.warmup = 1, c.eval_every = 2, c.log_every = 1, c.worlds = 3;
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/worlds", tmpdir);
+    EncTrainOptions o = {0, 0, 0, NULL};
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == 0, "%s", err);
+    c.worlds = 1;
+    o.resume = 1;
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "worlds"), "resume without it: %s", err);
+    c.worlds = 2;
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "worlds"), "resume with 2: %s", err);
 }
 
 static void test_train_smoke(void) {
@@ -755,6 +823,7 @@ int main(void) {
     RUN(test_metrics_on_model);
     RUN(test_train_smoke);
     RUN(test_look_alikes);
+    RUN(test_worlds);
     RUN(test_shipped_models);
 
     char cmd[400];

@@ -31,6 +31,9 @@ static const char *USAGE =
     " data\n"
     "  --subjects-seed N    SubjectBench population (default 1)\n"
     "  --population P       reward (train subjects i %% 4 in {0,1}) | judge (i %% 4 in {2,3}) | all\n"
+    "  --worlds K           train on that half of the TRAIN subjects of subjects seeds N .. N+K-1\n"
+    "                       (more subjects to generalize from; those within 1 identity attribute of a\n"
+    "                       VAL or TEST subject of seed N are left out; default 1)\n"
     "  --seed N             model init and data (default 1)\n"
     "  --noise X            pixel-noise augmentation, sigma ~ U(0, X) in [-1,1] units (default 0.05)\n"
     "  --property-views 0|1 id: property-edited renders as positive views (default 0)\n"
@@ -89,6 +92,7 @@ static int apply(Opts *o, const char *key, const char *v) {
         }
     } else if (strcmp(key, "aux-weight") == 0) c->aux_weight = (float)cli_parse_double(flag, v, 0, 100);
     else if (strcmp(key, "curriculum") == 0) c->curriculum = cli_parse_long(flag, v, 0, INT_MAX);
+    else if (strcmp(key, "worlds") == 0) c->worlds = (int)cli_parse_long(flag, v, 1, ENC_MAX_WORLDS);
     else if (strcmp(key, "look-alikes") == 0) c->look_alikes = (int)cli_parse_long(flag, v, 0, 4096);
     else if (strcmp(key, "views") == 0) c->views = (int)cli_parse_long(flag, v, 2, 16);
     else if (strcmp(key, "focus") == 0) c->focus = (float)cli_parse_double(flag, v, 0.01, 100);

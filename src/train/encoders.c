@@ -375,25 +375,42 @@ void enc_attr_probs(EncModel *m, float *const probs[ATTR_N_HEADS], const float *
 
 // ---- training data ----------------------------------------------------------------------------------
 
-void enc_data_init(EncData *d, const World *w, EncPopulation pop, int S, uint64_t seed, float noise,
-                   int property_views) {
+uint64_t enc_world_seed(uint64_t subjects_seed, int j) { return subjects_seed + (uint64_t)j; }
+
+// does s come within `margin` identity attributes of a VAL or TEST subject of w?
+static int near_held_out(const World *w, const Subject *s, int margin) {
+    const int splits[2] = {SPLIT_VAL, SPLIT_TEST};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < world_split_count(splits[k]); i++)
+            if (subject_distance(s, world_subject(w, splits[k], i)) < margin) return 1;
+    return 0;
+}
+
+void enc_data_init(EncData *d, const World *worlds, int n_worlds, EncPopulation pop, int S, uint64_t seed,
+                   float noise, int property_views) {
+    CG_CHECK(n_worlds >= 1, "encoder data needs at least one world, got %d", n_worlds);
     memset(d, 0, sizeof(*d));
-    d->world = w, d->S = S, d->seed = seed, d->noise = noise, d->property_views = property_views;
+    d->S = S, d->seed = seed, d->noise = noise, d->property_views = property_views;
     d->focus = 1.0f;
-    d->subjects = cg_malloc(WORLD_N_TRAIN * sizeof(int));
-    for (int i = 0; i < WORLD_N_TRAIN; i++)
-        if (enc_population_has(pop, i)) d->subjects[d->n++] = i;
+    d->pop = cg_malloc(cg_mul_size((size_t)n_worlds, WORLD_N_TRAIN) * sizeof(*d->pop));
+    for (int j = 0; j < n_worlds; j++)
+        for (int i = 0; i < WORLD_N_TRAIN; i++) {
+            if (!enc_population_has(pop, i)) continue;
+            const Subject *s = world_subject(&worlds[j], SPLIT_TRAIN, i);
+            if (j > 0 && near_held_out(&worlds[0], s, 2)) d->n_excluded++;
+            else d->pop[d->n++] = s;
+        }
 }
 
 void enc_data_free(EncData *d) {
-    free(d->subjects);
+    free(d->pop);
     memset(d, 0, sizeof(*d));
 }
 
 // B distinct population subjects for `step` (a partial Fisher-Yates shuffle; wraps when B > n)
 static void pick_subjects(const EncData *d, const Subject **out, long step, int B) {
     int *perm = cg_malloc((size_t)d->n * sizeof(int));
-    memcpy(perm, d->subjects, (size_t)d->n * sizeof(int));
+    for (int i = 0; i < d->n; i++) perm[i] = i;
     cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_PICK, (uint64_t)step, 0));
     int m = B < d->n ? B : d->n;
     for (int i = 0; i < m; i++) {
@@ -401,7 +418,7 @@ static void pick_subjects(const EncData *d, const Subject **out, long step, int 
         int tmp = perm[i];
         perm[i] = perm[j], perm[j] = tmp;
     }
-    for (int b = 0; b < B; b++) out[b] = world_subject(d->world, SPLIT_TRAIN, perm[b % d->n]);
+    for (int b = 0; b < B; b++) out[b] = d->pop[perm[b % d->n]];
     free(perm);
 }
 
@@ -419,11 +436,11 @@ static void shuffle_ints(int *a, int n, cg_rng *rng) {
 static void pick_look_alikes(const EncData *d, const Subject **out, long step, int B, int k) {
     int *by_class = cg_malloc((size_t)d->n * sizeof(int)); // population positions, grouped by class
     int start[WORLD_N_CLASSES + 1] = {0}, taken[WORLD_N_CLASSES] = {0}, order[WORLD_N_CLASSES];
-    for (int i = 0; i < d->n; i++) start[world_subject(d->world, SPLIT_TRAIN, d->subjects[i])->cls + 1]++;
+    for (int i = 0; i < d->n; i++) start[d->pop[i]->cls + 1]++;
     for (int c = 0; c < WORLD_N_CLASSES; c++) start[c + 1] += start[c];
     int fill[WORLD_N_CLASSES];
     memcpy(fill, start, sizeof fill);
-    for (int i = 0; i < d->n; i++) by_class[fill[world_subject(d->world, SPLIT_TRAIN, d->subjects[i])->cls]++] = i;
+    for (int i = 0; i < d->n; i++) by_class[fill[d->pop[i]->cls]++] = i;
     cg_rng rng = cg_rng_make(d->seed, cg_rng_stream(ENC_STREAM_PICK, (uint64_t)step, 1));
     for (int c = 0; c < WORLD_N_CLASSES; c++) {
         shuffle_ints(by_class + start[c], start[c + 1] - start[c], &rng);
@@ -435,7 +452,7 @@ static void pick_look_alikes(const EncData *d, const Subject **out, long step, i
         for (int o = 0; o < WORLD_N_CLASSES && b < B; o++) {
             const int c = order[o];
             for (int j = 0; j < k && b < B && start[c] + taken[c] < start[c + 1]; j++, taken[c]++)
-                out[b++] = world_subject(d->world, SPLIT_TRAIN, d->subjects[by_class[start[c] + taken[c]]]);
+                out[b++] = d->pop[by_class[start[c] + taken[c]]];
         }
     }
     free(by_class);
@@ -664,6 +681,7 @@ void enc_train_defaults(EncTrainConfig *c, EncKind kind) {
     c->aux_weight = 1.0f;
     c->curriculum = 0;
     c->look_alikes = 0;
+    c->worlds = 1;
     c->views = 2;
     c->focus = 1.0f;
     c->eval_every = 100;
@@ -680,6 +698,8 @@ int enc_train_config_check(const EncTrainConfig *c, char *err, size_t errlen) {
         return cg_errf(err, errlen, "text encoder: %s", why);
     if (c->population < 0 || c->population > ENC_POP_ALL) return cg_errf(err, errlen, "bad population");
     if (c->steps < 1) return cg_errf(err, errlen, "steps %ld < 1", c->steps);
+    if (c->worlds < 1 || c->worlds > ENC_MAX_WORLDS)
+        return cg_errf(err, errlen, "worlds %d outside [1, %d]", c->worlds, ENC_MAX_WORLDS);
     int max_batch = c->kind == ENC_ID ? WORLD_N_TRAIN / 2 : c->kind == ENC_CLIP ? WORLD_N_TRAIN / 2 * ENC_CLIP_GROUP : 4096;
     if (c->batch < 2 || c->batch > max_batch) return cg_errf(err, errlen, "batch %d outside [2, %d]", c->batch, max_batch);
     if (c->warmup < 0) return cg_errf(err, errlen, "warmup %d < 0", c->warmup);
@@ -722,6 +742,7 @@ void enc_train_config_meta(const EncTrainConfig *c, CkptMeta *meta) {
     ckpt_meta_setf(meta, "train.aux_weight", "%.9g", c->aux_weight);
     ckpt_meta_set_int(meta, "train.curriculum", c->curriculum);
     if (c->look_alikes) ckpt_meta_set_int(meta, "train.look_alikes", c->look_alikes); // absent = 0: older files match
+    if (c->worlds > 1) ckpt_meta_set_int(meta, "train.worlds", c->worlds); // absent = 1: older files match
     ckpt_meta_set_int(meta, "train.views", c->views);
     ckpt_meta_setf(meta, "train.focus", "%.9g", c->focus);
     ckpt_meta_set_int(meta, "train.eval_every", c->eval_every);
@@ -951,10 +972,10 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     join_path(p_model, sizeof(p_model), run_dir, "model.safetensors");
     join_path(p_config, sizeof(p_config), run_dir, "config.txt");
 
-    World *world = cg_malloc(sizeof(World));
-    world_init(world, c->subjects_seed);
+    World *world = cg_malloc((size_t)c->worlds * sizeof(World)); // world[0]: VAL subjects and TRAIN; the rest TRAIN
+    for (int j = 0; j < c->worlds; j++) world_init(&world[j], enc_world_seed(c->subjects_seed, j));
     EncData data;
-    enc_data_init(&data, world, c->population, c->vit.img, c->seed, c->noise, c->property_views);
+    enc_data_init(&data, world, c->worlds, c->population, c->vit.img, c->seed, c->noise, c->property_views);
     data.curriculum = c->curriculum;
     data.look_alikes = c->look_alikes;
     data.focus = c->focus;
@@ -993,6 +1014,9 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
         if (!bad && !c->look_alikes && ckpt_meta_get(&got, "train.look_alikes")) // written only when > 0
             bad = 1, snprintf(why, sizeof(why), "train.look_alikes: checkpoint has %s, config has 0",
                               ckpt_meta_get(&got, "train.look_alikes"));
+        if (!bad && c->worlds == 1 && ckpt_meta_get(&got, "train.worlds")) // written only when > 1
+            bad = 1, snprintf(why, sizeof(why), "train.worlds: checkpoint has %s, config has 1",
+                              ckpt_meta_get(&got, "train.worlds"));
         long bs;
         const char *score = ckpt_meta_get(&got, "best.score");
         if (!bad) bad = ckpt_meta_get_int(&got, "step", 0, c->steps, &start, why, sizeof(why)) != 0;
@@ -1031,8 +1055,9 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     const char *metric = "";
     StepStats st = {0};
     if (o->progress)
-        fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %ld\n", enc_kind_name(c->kind),
-                enc_model_n_params(&m), start + 1, end, c->steps);
+        fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %ld, %d subjects (%d world%s, %d left out)\n",
+                enc_kind_name(c->kind), enc_model_n_params(&m), start + 1, end, c->steps, data.n, c->worlds,
+                c->worlds > 1 ? "s" : "", data.n_excluded);
     for (long step = start + 1; step <= end; step++) {
         double gnorm;
         st = train_step(&m, c, &data, step, images, tokens, labels, &gnorm);

@@ -120,9 +120,9 @@ void enc_attr_probs(EncModel *m, float *const probs[ATTR_N_HEADS], const float *
 // ---- training data ------------------------------------------------------------------------------
 
 typedef struct {
-    const World *world;
-    int *subjects;      // (n) train-split indices of the population
+    const Subject **pop; // (n) the population: TRAIN subjects of the worlds given to enc_data_init
     int n;
+    int n_excluded;      // subjects of the extra worlds left out as too close to a VAL / TEST subject
     int S;              // image side
     uint64_t seed;      // data seed
     float noise;        // augmentation: each image gets N(0, sigma^2) pixel noise, sigma ~ U(0, noise)
@@ -134,8 +134,15 @@ typedef struct {
     float focus;        // clip, attr: weight of accessory and property templates (others 1)
 } EncData;
 
-void enc_data_init(EncData *d, const World *w, EncPopulation pop, int S, uint64_t seed, float noise,
-                   int property_views);
+// The population is the `pop` half of the TRAIN split of worlds[0], then of worlds[1..n_worlds-1]
+// (more subjects of the same kinds, for encoders that must generalize to unseen subjects). A
+// subject of an extra world that differs from a VAL or TEST subject of worlds[0] in fewer than 2
+// identity attributes is left out (n_excluded), the same margin the world keeps between its own
+// TRAIN and TEST subjects (world.h), so that validation and test stay unseen. worlds must outlive d.
+void enc_data_init(EncData *d, const World *worlds, int n_worlds, EncPopulation pop, int S, uint64_t seed,
+                   float noise, int property_views);
+// Subjects seed of world j of an encoder trained with `worlds`: subjects_seed + j.
+uint64_t enc_world_seed(uint64_t subjects_seed, int j);
 void enc_data_free(EncData *d);
 
 // The B distinct population subjects of identity step `step` (B <= d->n). look_alikes k = 0: a
@@ -170,11 +177,14 @@ void enc_attr_batch(const EncData *d, float *images, int *labels, long step, int
 
 // ---- training -----------------------------------------------------------------------------------
 
+#define ENC_MAX_WORLDS 64
+
 typedef struct {
     EncKind kind;
     ViTConfig vit;
     TextEncConfig text;     // clip only
-    uint64_t subjects_seed; // the world
+    uint64_t subjects_seed; // the world (VAL subjects for model selection; TRAIN subjects)
+    int worlds;             // TRAIN subjects of subjects seeds subjects_seed .. + worlds - 1 (default 1)
     EncPopulation population;
     uint64_t seed;          // model init and data
     long steps;             // total optimizer steps (the cosine schedule spans them)
