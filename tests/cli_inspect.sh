@@ -78,4 +78,14 @@ if grep -q "m_overlap: tensors 'a' and 'b' overlap" "$TMP/err"; then pass "overl
 "$CGRPO" inspect "$TMP/m_gap" 2>"$TMP/err" >/dev/null
 if grep -q "belong to no tensor" "$TMP/err"; then pass "gap reason"; else fail "gap reason" "$(cat "$TMP/err")"; fi
 
+# cgrpo version: the BLAS build, its kernel set and the OpenMP threads, one key each; --version the same
+check "version" env OMP_NUM_THREADS=3 "$CGRPO" version
+grep -q "^blas: OpenBLAS " "$TMP/out" && grep -q "^blas.core: [A-Za-z0-9]" "$TMP/out" && grep -qx "openmp.threads: 3" "$TMP/out" &&
+    [ "$(wc -l <"$TMP/out")" -eq 3 ] && pass "version: blas, blas.core, openmp.threads" || fail "version output" "$(cat "$TMP/out")"
+cp "$TMP/out" "$TMP/version"
+check "--version" env OMP_NUM_THREADS=3 "$CGRPO" --version
+cmp -s "$TMP/out" "$TMP/version" && pass "--version is version" || fail "--version" "$(cat "$TMP/out")"
+check "version --help" "$CGRPO" version --help
+check_exit 2 "version with an argument" "$CGRPO" version extra
+
 cli_summary cli_inspect

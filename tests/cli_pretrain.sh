@@ -41,6 +41,7 @@ grep -qx "width = 16 *# DiT width C" "$TMP/a/config.cfg" && pass "config.cfg wri
 check "pretrain 3 steps" env OMP_NUM_THREADS=1 "$CGRPO" pretrain --config "$TMP/tiny.cfg" --steps 3 --out "$TMP/b" --quiet
 [ ! -s "$TMP/err" ] && pass "--quiet is quiet" || fail "--quiet" "$(head -c 200 "$TMP/err")"
 check "resume to 6 steps" env OMP_NUM_THREADS=2 "$CGRPO" pretrain --resume "$TMP/b" --steps 6 --quiet
+[ ! -s "$TMP/err" ] && pass "a resume on the same BLAS kernels prints nothing" || fail "same-kernel resume" "$(head -c 300 "$TMP/err")"
 for f in ckpt.safetensors model.safetensors config.cfg; do
     cmp -s "$TMP/a/$f" "$TMP/b/$f" && pass "resume bit-exact: $f" || fail "resume bit-exact: $f" "differs"
 done
@@ -66,6 +67,26 @@ check "resume to the end" "$CGRPO" pretrain --resume "$TMP/s" --quiet
 for f in ckpt.safetensors model.safetensors; do
     cmp -s "$TMP/a/$f" "$TMP/s/$f" && pass "run in pieces bit-exact: $f" || fail "run in pieces: $f" "differs"
 done
+# the OpenBLAS kernel set: recorded in checkpoints (not in model files); a resume on another set
+# warns and goes on. Prescott (SSE3) and Core2 (SSSE3) kernels run on any x86-64 CPU.
+core=$("$CGRPO" version | sed -n 's/^blas.core: //p')
+[ -n "$core" ] && pass "version names the kernel set ($core)" || fail "version" "$("$CGRPO" version 2>&1 | head -c 300)"
+grep -qx "blas.core = $core" <("$CGRPO" inspect "$TMP/a/ckpt.safetensors") && pass "checkpoint records the kernel set" ||
+    fail "checkpoint kernel set" "$("$CGRPO" inspect "$TMP/a/ckpt.safetensors" | grep blas)"
+grep -q "blas.core" <("$CGRPO" inspect "$TMP/a/model.safetensors") && fail "model file" "records the kernel set" ||
+    pass "model files do not record the kernel set"
+if other_kernels; then
+    check "3 steps on Prescott kernels" env OPENBLAS_CORETYPE=Prescott "$CGRPO" pretrain --config "$TMP/tiny.cfg" --steps 6 \
+        --stop-at 3 --out "$TMP/k" --quiet
+    check "resume on Core2 kernels" env OPENBLAS_CORETYPE=Core2 "$CGRPO" pretrain --resume "$TMP/k" --quiet
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] &&
+        grep -q "^pretrain: $KERNEL_WARNING" "$TMP/err" &&
+        pass "a resume on other kernels warns in one line" || fail "other-kernel resume" "$(head -c 400 "$TMP/err")"
+    grep -qx "step = 6" <("$CGRPO" inspect "$TMP/k/model.safetensors") && pass "and the run goes on to the end" ||
+        fail "other-kernel resume" "did not finish"
+else
+    echo "skip kernel-set resume (OPENBLAS_CORETYPE cannot select Prescott and Core2 here)"
+fi
 check_exit 2 "stop-at below the checkpoint" "$CGRPO" pretrain --resume "$TMP/s" --stop-at 2
 check_exit 2 "stop-at beyond steps" "$CGRPO" pretrain --config "$TMP/tiny.cfg" --steps 6 --out "$TMP/x" --stop-at 7
 check_exit 2 "stop-at not a number" "$CGRPO" pretrain --config "$TMP/tiny.cfg" --out "$TMP/x" --stop-at soon

@@ -118,6 +118,19 @@ check "extend to 5 iterations" "$CGRPO" train --resume "$TMP/c" --iterations 5 -
 [ "$(wc -l <"$TMP/c/metrics.jsonl")" -eq 5 ] && grep -qx "iterations = 5 *#.*" "$TMP/c/config.cfg" &&
     pass "resume with more iterations" || fail "extend" "$(wc -l <"$TMP/c/metrics.jsonl")"
 
+# ---- the OpenBLAS kernel set: in the checkpoint; a resume on another set warns and goes on -------------------
+grep -q "^blas.core = ." <("$CGRPO" inspect "$TMP/c/ckpt.safetensors") && pass "checkpoint records the kernel set" ||
+    fail "checkpoint kernel set" "no blas.core"
+if other_kernels; then
+    check "stop after 1 on Prescott kernels" env OPENBLAS_CORETYPE=Prescott "$CGRPO" train --out "$TMP/k" $TINY --stop-after 1 --quiet
+    check "resume on Core2 kernels" env OPENBLAS_CORETYPE=Core2 "$CGRPO" train --resume "$TMP/k" --stop-after 2 --quiet
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "^train: $KERNEL_WARNING" "$TMP/err" &&
+        grep -qx "iteration = 2" <("$CGRPO" inspect "$TMP/k/ckpt.safetensors") &&
+        pass "a resume on other kernels warns in one line and goes on" || fail "other-kernel resume" "$(head -c 400 "$TMP/err")"
+else
+    echo "skip kernel-set resume (OPENBLAS_CORETYPE cannot select Prescott and Core2 here)"
+fi
+
 # ---- bad input: exit 2, one line ---------------------------------------------------------------------------
 check_exit 2 "unknown preset" "$CGRPO" train --preset naive-2 --out "$TMP/x"
 grep -q "naive-2" "$TMP/err" && grep -q "customized" "$TMP/err" && pass "unknown preset named with the known ones" ||

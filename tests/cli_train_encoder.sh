@@ -37,6 +37,22 @@ strip() { sed -E 's/,"img_per_s":[0-9.]+//' "$1"; }
 [ "$(strip "$TMP/a/metrics.jsonl")" = "$(strip "$TMP/b/metrics.jsonl")" ] && pass "resumed metrics equal (but speed)" ||
     fail "resumed metrics" "differ"
 
+# the OpenBLAS kernel set is recorded in the checkpoint, not in the model; a resume on another set warns
+grep -q "^blas.core = ." <("$CGRPO" inspect "$TMP/a/ckpt.safetensors") && pass "checkpoint records the kernel set" ||
+    fail "checkpoint kernel set" "no blas.core"
+grep -q "blas.core" <("$CGRPO" inspect "$TMP/a/model.safetensors") && fail "model file" "records the kernel set" ||
+    pass "model file does not record the kernel set"
+if other_kernels; then
+    check "stop at 3 on Prescott kernels" env OPENBLAS_CORETYPE=Prescott "$CGRPO" train-encoder --kind id "${TINY[@]}" \
+        --out "$TMP/k" --stop-at 3
+    check "resume on Core2 kernels" env OPENBLAS_CORETYPE=Core2 "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/k" --resume
+    [ "$(grep -c warning "$TMP/err")" -eq 1 ] && grep -q "^train-encoder: $KERNEL_WARNING" "$TMP/err" &&
+        [ -s "$TMP/k/model.safetensors" ] && pass "a resume on other kernels warns once and finishes" ||
+        fail "other-kernel resume" "$(head -c 400 "$TMP/err")"
+else
+    echo "skip kernel-set resume (OPENBLAS_CORETYPE cannot select Prescott and Core2 here)"
+fi
+
 # the same for the clip and attr recipes (identity-attribute heads on the id one)
 for kind in clip attr; do
     check "$kind: 6 steps" "$CGRPO" train-encoder --kind $kind "${TINY[@]}" --out "$TMP/$kind.a"

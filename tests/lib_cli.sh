@@ -19,3 +19,10 @@ check_exit() {
     else pass "$name"; fi
 }
 cli_summary() { echo "$1: $cli_passed passed, $cli_failed failed"; [ "$cli_failed" -eq 0 ]; }
+# other_kernels: true when OPENBLAS_CORETYPE can select the Prescott and Core2 kernel sets here (any
+# x86-64 CPU, with a DYNAMIC_ARCH OpenBLAS such as Debian's), for tests of a resume on other kernels
+other_kernels() {
+    [ "$(OPENBLAS_CORETYPE=Prescott "$CGRPO" version | sed -n 's/^blas.core: //p')" = Prescott ] &&
+        [ "$(OPENBLAS_CORETYPE=Core2 "$CGRPO" version | sed -n 's/^blas.core: //p')" = Core2 ]
+}
+KERNEL_WARNING="warning: the checkpoint was written with OpenBLAS's Prescott kernels and this process runs Core2 ones.*OPENBLAS_CORETYPE=Prescott"

@@ -15,6 +15,7 @@ int cmd_score(int argc, char **argv);         // cmd_score.c: every reward and j
 int cmd_eval(int argc, char **argv);          // cmd_eval.c: evaluate a generator on the test subjects
 int cmd_compare(int argc, char **argv);      // cmd_compare.c: presets x seeds -> trained, evaluated, reported
 int cmd_eval_rewards(int argc, char **argv);  // cmd_eval_rewards.c: reward and judge metrics on test subjects
+int cmd_version(int argc, char **argv);    // cmd_version.c: the BLAS kernels and threads this binary runs
 int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
 
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.

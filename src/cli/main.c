@@ -23,6 +23,7 @@ static const Command COMMANDS[] = {
     {"advantages", cmd_advantages, "print GRPO advantages (naive/SARS, static/TDW) for CSV rewards on stdin"},
     {"plot", cmd_plot, "PNG plots: curves from JSONL metrics, a labelled scatter (Pareto) from CSV"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
+    {"version", cmd_version, "the OpenBLAS build and kernel set, and the OpenMP threads, this binary computes with"},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;

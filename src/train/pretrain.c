@@ -15,6 +15,7 @@
 #include "core/timer.h"
 #include "io/checkpoint.h"
 #include "io/rundir.h"
+#include "nn/blas_info.h"
 #include "world/tokenizer.h"
 
 // ---- the config --------------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ static int save_ckpt(const char *path, const DiTModel *m, float *ema, const Pret
     ckpt_meta_set(&meta, "format", PRETRAIN_CKPT_FORMAT);
     dit_config_to_meta(&m->cfg, &meta);
     ckpt_meta_set_int(&meta, "step", step);
+    ckpt_meta_set(&meta, "blas.core", blas_core());
     cg_rng data_rng = {c->seed, DATA_STREAM_TRAIN_DRAWS, (uint64_t)step}; // the data cursor
     ckpt_meta_set_rng(&meta, "rng", &data_rng);
     config_to_meta(c, &meta);
@@ -225,6 +227,8 @@ static int load_ckpt(const char *path, DiTModel *m, float *ema, const PretrainCo
         rc = cg_errf(err, errlen, "%s: %s", path, why);
     if (rc == 0 && ckpt_meta_get_int(&meta, "cfg.steps", 0, INT_MAX, &total, why, sizeof why))
         rc = cg_errf(err, errlen, "%s: %s", path, why);
+    if (rc == 0 && blas_core_note(ckpt_meta_get(&meta, "blas.core"), why, sizeof why))
+        fprintf(stderr, "pretrain: warning: %s\n", why);
     ckpt_meta_free(&meta);
     if (rc) return rc;
     CkptSection s[4] = {{"model.", &m->table, m->params},
