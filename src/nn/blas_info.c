@@ -15,13 +15,13 @@ const char *blas_build(void) {
     return s && *s ? s : "unknown";
 }
 
-int blas_core_note(const char *recorded, char *msg, size_t msglen) {
+int blas_core_warn(const char *who, const char *recorded) {
     const char *now = blas_core();
     if (!recorded || strcmp(recorded, now) == 0) return 0;
-    snprintf(msg, msglen,
-             "the checkpoint was written with OpenBLAS's %s kernels and this process runs %s ones: the run goes "
-             "on, but need not be bit-identical to an uninterrupted one (OPENBLAS_CORETYPE=%s selects the "
-             "checkpoint's)",
-             recorded, now, recorded);
+    fprintf(stderr,
+            "%s: warning: the checkpoint was written with OpenBLAS's %s kernels and this process runs %s ones: the "
+            "run goes on, but need not be bit-identical to an uninterrupted one (OPENBLAS_CORETYPE=%s selects the "
+            "checkpoint's)\n",
+            who, recorded, now, recorded);
     return 1;
 }

@@ -9,17 +9,19 @@
 #ifndef CGRPO_BLAS_INFO_H
 #define CGRPO_BLAS_INFO_H
 
-#include <stddef.h>
-
 // The kernel set's name as OpenBLAS reports it ("SkylakeX", "Zen", ...), "unknown" when it has none.
 const char *blas_core(void);
 
 // OpenBLAS's build description (version and options).
 const char *blas_build(void);
 
-// For a checkpoint that recorded `recorded` as its kernel set (NULL: it recorded none): 0 when it
-// matches this process's, or when nothing was recorded; otherwise 1, with a one-line note in msg
-// that says what differs and how to match it.
-int blas_core_note(const char *recorded, char *msg, size_t msglen);
+// The checkpoint metadata key that holds the kernel set a checkpoint was written with.
+#define BLAS_CORE_KEY "blas.core"
+
+// For a checkpoint that recorded `recorded` as its kernel set (NULL: it recorded none, as
+// checkpoints from before the key did): 0 when it matches this process's or nothing was recorded;
+// otherwise 1, after one line on stderr, "<who>: warning: ...", saying what differs and how to
+// select the checkpoint's set. The run is not stopped: the caller goes on.
+int blas_core_warn(const char *who, const char *recorded);
 
 #endif

@@ -308,7 +308,7 @@ static int save_ckpt(Trainer *T, int iteration, char *err, size_t errlen) {
     dit_config_to_meta(&T->policy.cfg, &meta);
     ckpt_meta_set_int(&meta, "iteration", iteration);
     ckpt_meta_set_int(&meta, "opt_step", T->opt_step);
-    ckpt_meta_set(&meta, "blas.core", blas_core());
+    ckpt_meta_set(&meta, BLAS_CORE_KEY, blas_core());
     cg_rng cursor = {T->cfg->seed, ROLLOUT_STREAM_PAIRS, (uint64_t)iteration}; // every draw is keyed by the iteration
     ckpt_meta_set_rng(&meta, "rng", &cursor);
     config_to_meta(T->cfg, &meta);
@@ -348,7 +348,7 @@ static int load_ckpt(Trainer *T, int rows, int *iteration, char *err, size_t err
         const char *b = ckpt_meta_get(&meta, "base_model"), *r = ckpt_meta_get(&meta, "rewards_dir");
         snprintf(T->base_model, sizeof T->base_model, "%s", b ? b : "");
         if (!T->run->rewards_dir) snprintf(T->rewards_dir, sizeof T->rewards_dir, "%s", r ? r : "");
-        if (blas_core_note(ckpt_meta_get(&meta, "blas.core"), why, sizeof why)) fprintf(stderr, "train: warning: %s\n", why);
+        blas_core_warn("train", ckpt_meta_get(&meta, BLAS_CORE_KEY));
     }
     ckpt_meta_free(&meta);
     if (rc) return rc;

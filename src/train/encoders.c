@@ -1023,9 +1023,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
         if (!bad) bad = ckpt_meta_get_int(&got, "step", 0, c->steps, &start, why, sizeof(why)) != 0;
         if (!bad) bad = ckpt_meta_get_int(&got, "best.step", 0, c->steps, &bs, why, sizeof(why)) != 0;
         if (!bad && !score) bad = 1, snprintf(why, sizeof(why), "checkpoint has no best.score");
-        char note[512];
-        if (!bad && blas_core_note(ckpt_meta_get(&got, "blas.core"), note, sizeof(note)))
-            fprintf(stderr, "train-encoder: warning: %s\n", note);
+        if (!bad) blas_core_warn("train-encoder", ckpt_meta_get(&got, BLAS_CORE_KEY));
         if (!bad) best_score = strtod(score, NULL);
         ckpt_meta_free(&got);
         if (bad) {
@@ -1111,7 +1109,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
             ckpt_meta_init(&meta);
             for (int i = 0; i < cfg_meta.n; i++) ckpt_meta_set(&meta, cfg_meta.keys[i], cfg_meta.values[i]);
             ckpt_meta_set_int(&meta, "step", step);
-            ckpt_meta_set(&meta, "blas.core", blas_core());
+            ckpt_meta_set(&meta, BLAS_CORE_KEY, blas_core());
             ckpt_meta_set_int(&meta, "best.step", best_step);
             ckpt_meta_setf(&meta, "best.score", "%.17g", best_score);
             int bad = ckpt_save(p_ckpt, L.s, L.n, &meta, err, errlen);

@@ -190,7 +190,7 @@ static int save_ckpt(const char *path, const DiTModel *m, float *ema, const Pret
     ckpt_meta_set(&meta, "format", PRETRAIN_CKPT_FORMAT);
     dit_config_to_meta(&m->cfg, &meta);
     ckpt_meta_set_int(&meta, "step", step);
-    ckpt_meta_set(&meta, "blas.core", blas_core());
+    ckpt_meta_set(&meta, BLAS_CORE_KEY, blas_core());
     cg_rng data_rng = {c->seed, DATA_STREAM_TRAIN_DRAWS, (uint64_t)step}; // the data cursor
     ckpt_meta_set_rng(&meta, "rng", &data_rng);
     config_to_meta(c, &meta);
@@ -227,8 +227,7 @@ static int load_ckpt(const char *path, DiTModel *m, float *ema, const PretrainCo
         rc = cg_errf(err, errlen, "%s: %s", path, why);
     if (rc == 0 && ckpt_meta_get_int(&meta, "cfg.steps", 0, INT_MAX, &total, why, sizeof why))
         rc = cg_errf(err, errlen, "%s: %s", path, why);
-    if (rc == 0 && blas_core_note(ckpt_meta_get(&meta, "blas.core"), why, sizeof why))
-        fprintf(stderr, "pretrain: warning: %s\n", why);
+    if (rc == 0) blas_core_warn("pretrain", ckpt_meta_get(&meta, BLAS_CORE_KEY));
     ckpt_meta_free(&meta);
     if (rc) return rc;
     CkptSection s[4] = {{"model.", &m->table, m->params},
