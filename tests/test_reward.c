@@ -591,6 +591,64 @@ static void test_metrics_constructed(void) {
 }
 
 // The model-level metrics run the model and agree with the constructed-embedding path.
+// Means over worlds: every double field of K = 3 structs filled with distinct values is the mean
+// of the three, every long field their sum (a field left out of rm_*_mean stays 0 and fails here).
+static void test_metric_means(void) {
+    enum { K = 3 };
+    RmIdentity id[K], idm;
+    RmPrompt pr[K], prm;
+    RmAttr at[K], atm;
+    for (int k = 0; k < K; k++) {
+        double *dv[] = {&id[k].top1_ctx, &id[k].top1_prop, &id[k].top1_all, &id[k].top1_kind[0], &id[k].top1_kind[1],
+                        &id[k].top1_kind[2], &id[k].top1_kind[3], &id[k].order_ctx, &id[k].order_prop, &id[k].mean_true,
+                        &id[k].std_true, &id[k].mean_other, &id[k].mean_true_prop};
+        long *lv[] = {&id[k].n_kind[0], &id[k].n_kind[1], &id[k].n_kind[2], &id[k].n_kind[3], &id[k].n_ctx,
+                      &id[k].n_prop, &id[k].pairs_ctx, &id[k].pairs_prop};
+        for (size_t i = 0; i < sizeof(dv) / sizeof(dv[0]); i++) *dv[i] = (double)(i + 1) * (k + 1) + 0.25 * k;
+        for (size_t i = 0; i < sizeof(lv) / sizeof(lv[0]); i++) *lv[i] = (long)(i + 1) * 100 + k;
+        double *pd[] = {&pr[k].top1_all, &pr[k].top1_kind[0], &pr[k].top1_kind[1], &pr[k].top1_kind[2], &pr[k].top1_kind[3],
+                        &pr[k].order, &pr[k].mean_true, &pr[k].std_true, &pr[k].mean_other};
+        long *pl[] = {&pr[k].n_kind[0], &pr[k].n_kind[1], &pr[k].n_kind[2], &pr[k].n_kind[3], &pr[k].n, &pr[k].pairs};
+        for (size_t i = 0; i < sizeof(pd) / sizeof(pd[0]); i++) *pd[i] = (double)(i + 1) * (k + 1) + 0.5 * k;
+        for (size_t i = 0; i < sizeof(pl) / sizeof(pl[0]); i++) *pl[i] = (long)(i + 1) * 10 + k;
+        for (int h = 0; h < ATTR_N_HEADS; h++) {
+            at[k].acc_all[h] = 0.1 * (h + 1) + 0.01 * k;
+            at[k].acc_present[h] = 0.2 * (h + 1) + 0.03 * k;
+            at[k].n_present[h] = 7 * (h + 1) + k;
+        }
+        at[k].n_all = 1000 + k;
+    }
+    memset(&idm, 0, sizeof idm), memset(&prm, 0, sizeof prm), memset(&atm, 0, sizeof atm);
+    rm_identity_mean(id, K, &idm);
+    rm_prompt_mean(pr, K, &prm);
+    rm_attr_mean(at, K, &atm);
+    // RmIdentity doubles i: mean over k of (i + 1)(k + 1) + k / 4 = 2 (i + 1) + 1 / 4; longs: 3 (i + 1) 100 + 3
+    double *dm[] = {&idm.top1_ctx, &idm.top1_prop, &idm.top1_all, &idm.top1_kind[0], &idm.top1_kind[1], &idm.top1_kind[2],
+                    &idm.top1_kind[3], &idm.order_ctx, &idm.order_prop, &idm.mean_true, &idm.std_true, &idm.mean_other,
+                    &idm.mean_true_prop};
+    long *lm[] = {&idm.n_kind[0], &idm.n_kind[1], &idm.n_kind[2], &idm.n_kind[3], &idm.n_ctx, &idm.n_prop, &idm.pairs_ctx,
+                  &idm.pairs_prop};
+    for (size_t i = 0; i < sizeof(dm) / sizeof(dm[0]); i++) EXPECT_NEAR(*dm[i], 2.0 * (i + 1) + 0.25, 1e-12);
+    for (size_t i = 0; i < sizeof(lm) / sizeof(lm[0]); i++)
+        EXPECT(*lm[i] == (long)(i + 1) * 300 + 3, "identity count %zu: %ld", i, *lm[i]);
+    double *pm[] = {&prm.top1_all, &prm.top1_kind[0], &prm.top1_kind[1], &prm.top1_kind[2], &prm.top1_kind[3], &prm.order,
+                    &prm.mean_true, &prm.std_true, &prm.mean_other};
+    long *plm[] = {&prm.n_kind[0], &prm.n_kind[1], &prm.n_kind[2], &prm.n_kind[3], &prm.n, &prm.pairs};
+    for (size_t i = 0; i < sizeof(pm) / sizeof(pm[0]); i++) EXPECT_NEAR(*pm[i], 2.0 * (i + 1) + 0.5, 1e-12);
+    for (size_t i = 0; i < sizeof(plm) / sizeof(plm[0]); i++)
+        EXPECT(*plm[i] == (long)(i + 1) * 30 + 3, "prompt count %zu: %ld", i, *plm[i]);
+    for (int h = 0; h < ATTR_N_HEADS; h++) {
+        EXPECT_NEAR(atm.acc_all[h], 0.1 * (h + 1) + 0.01, 1e-12);
+        EXPECT_NEAR(atm.acc_present[h], 0.2 * (h + 1) + 0.03, 1e-12);
+        EXPECT(atm.n_present[h] == 21 * (h + 1) + 3, "attr n_present %d: %ld", h, atm.n_present[h]);
+    }
+    EXPECT(atm.n_all == 3003, "attr n_all %ld", atm.n_all);
+    // one world: the mean is that world
+    RmIdentity one;
+    rm_identity_mean(id, 1, &one);
+    EXPECT(memcmp(&one, &id[0], sizeof one) == 0, "the mean of one world is that world");
+}
+
 static void test_metrics_on_model(void) {
     char err[256], path[512];
     snprintf(path, sizeof(path), "%s/id.safetensors", tmpdir);
@@ -820,6 +878,7 @@ int main(void) {
     RUN(test_supcon);
     RUN(test_lr_schedule);
     RUN(test_metrics_constructed);
+    RUN(test_metric_means);
     RUN(test_metrics_on_model);
     RUN(test_train_smoke);
     RUN(test_look_alikes);

@@ -1,6 +1,8 @@
 // cmd_eval_rewards.c: `cgrpo eval-rewards`: how good are the shipped reward and judge models, on
 // ground-truth renders of subjects no model trained on (eval/reward_metrics.h). Prints a table
-// with the thresholds and writes the numbers as JSON.
+// with the thresholds and writes the numbers as JSON. With --worlds K it measures the test
+// subjects of K subjects worlds, each world on its own (retrieval among that world's subjects),
+// and gates the mean over the worlds.
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "core/check.h"
 #include "core/timer.h"
 #include "eval/reward_metrics.h"
+#include "io/rundir.h"
 #include "train/encoders.h"
 
 static const char *USAGE =
@@ -21,18 +24,19 @@ static const char *USAGE =
     "CLIP-I), prompt retrieval and ordering (prompt, CLIP-T), attribute accuracy (attr).\n"
     "  --models DIR         weights directory (default models); missing files are skipped\n"
     "  --subjects-seed N    SubjectBench population (default 1)\n"
+    "  --worlds K           measure populations N..N+K-1 one by one and report their mean (default 1)\n"
     "  --split S            test (default) | val | train\n"
     "  --seeds K            render seeds per (subject, prompt) (default 4)\n"
     "  --out FILE.json      where the numbers go\n";
 
 typedef struct {
     const char *models, *out;
-    long subjects_seed, seeds;
+    long subjects_seed, seeds, worlds;
     int split;
 } Opts;
 
 static void parse_opts(Opts *o, int argc, char **argv) {
-    *o = (Opts){"models", NULL, WORLD_DEFAULT_SUBJECTS_SEED, 4, SPLIT_TEST};
+    *o = (Opts){"models", NULL, WORLD_DEFAULT_SUBJECTS_SEED, 4, 1, SPLIT_TEST};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -45,12 +49,20 @@ static void parse_opts(Opts *o, int argc, char **argv) {
         else if (strcmp(a, "--out") == 0) o->out = v;
         else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
         else if (strcmp(a, "--seeds") == 0) o->seeds = cli_parse_long(a, v, 1, 16);
+        else if (strcmp(a, "--worlds") == 0) o->worlds = cli_parse_long(a, v, 1, 1000);
         else if (strcmp(a, "--split") == 0) {
             o->split = world_split_from_name(v);
             if (o->split < 0) cg_usage("--split: '%s' is not a split (train, val or test)", v);
         } else cg_usage("eval-rewards: unknown option '%s' (see --help)", a);
     }
     if (!o->out) cg_usage("eval-rewards: --out FILE.json is required");
+    { // checked before measuring, not after it: the file is written at the very end
+        char dir[4096];
+        rundir_parent(dir, sizeof dir, o->out);
+        if (access(dir, W_OK | X_OK) != 0)
+            cg_usage("eval-rewards: --out %s: directory %s does not exist or is not writable", o->out, dir);
+    }
+    if (o->subjects_seed > LONG_MAX - o->worlds) cg_usage("--subjects-seed %ld + --worlds %ld overflows", o->subjects_seed, o->worlds);
 }
 
 // one table row; threshold < 0: none
@@ -123,22 +135,127 @@ static void prompt_rows(const char *name, const RmPrompt *r, int *n_fail) {
            r->std_true, r->mean_other);
 }
 
+static const struct {
+    const char *key, *file;
+    EncKind kind;
+} FILES[] = {{"id", "id.safetensors", ENC_ID},
+             {"prompt", "prompt.safetensors", ENC_CLIP},
+             {"judge_id", "judge_id.safetensors", ENC_ID},
+             {"judge_clip", "judge_clip.safetensors", ENC_CLIP},
+             {"attr", "attr.safetensors", ENC_ATTR}};
+enum { N_FILES = sizeof(FILES) / sizeof(FILES[0]), F_ID = 0, F_PROMPT = 1 };
+
+// What one model file measures on one split.
+typedef struct {
+    RmIdentity seg, plain; // id files against segmented / plain references (plain: the judge only)
+    RmPrompt prompt;       // clip files
+    RmIdentity clip_i;     // the judge's image tower against plain references (CLIP-I)
+    RmAttr attr;           // attr
+} FileResult;
+
+static void measure_file(int f, EncModel *m, const RmSet *set, FileResult *r) {
+    memset(r, 0, sizeof(*r));
+    if (FILES[f].kind == ENC_ID) {
+        rm_identity(m, set, RM_REF_SEG, &r->seg);
+        if (f != F_ID) rm_identity(m, set, RM_REF_PLAIN, &r->plain); // the judge scores both ways ("DINO")
+    } else if (FILES[f].kind == ENC_CLIP) {
+        rm_prompt(m, set, &r->prompt);
+        if (f != F_PROMPT) rm_identity(m, set, RM_REF_PLAIN, &r->clip_i);
+    } else {
+        rm_attr(m, set, &r->attr);
+    }
+}
+
+// r[0..K-1] -> out, field by field (rm_*_mean)
+static void mean_file(int f, const FileResult *r, int K, FileResult *out) {
+    memset(out, 0, sizeof(*out));
+    RmIdentity *a = cg_malloc((size_t)K * sizeof(RmIdentity));
+    RmPrompt *p = cg_malloc((size_t)K * sizeof(RmPrompt));
+    RmAttr *t = cg_malloc((size_t)K * sizeof(RmAttr));
+#define MEAN_FIELD(field, arr, fn)                                                                 \
+    do {                                                                                           \
+        for (int k = 0; k < K; k++) arr[k] = r[k].field;                                           \
+        fn(arr, K, &out->field);                                                                   \
+    } while (0)
+    if (FILES[f].kind == ENC_ID) {
+        MEAN_FIELD(seg, a, rm_identity_mean);
+        if (f != F_ID) MEAN_FIELD(plain, a, rm_identity_mean);
+    } else if (FILES[f].kind == ENC_CLIP) {
+        MEAN_FIELD(prompt, p, rm_prompt_mean);
+        if (f != F_PROMPT) MEAN_FIELD(clip_i, a, rm_identity_mean);
+    } else {
+        MEAN_FIELD(attr, t, rm_attr_mean);
+    }
+#undef MEAN_FIELD
+    free(a), free(p), free(t);
+}
+
+// The gated headline numbers of a file (1 or 3 values), for the per-world lines.
+static int headline(int f, const FileResult *r, double v[3]) {
+    if (FILES[f].kind == ENC_ID) return v[0] = r->seg.top1_ctx, 1;
+    if (FILES[f].kind == ENC_CLIP) return v[0] = r->prompt.top1_all, 1;
+    v[0] = r->attr.acc_present[ATTR_SCENE], v[1] = r->attr.acc_present[ATTR_ACCESSORY];
+    v[2] = r->attr.acc_present[ATTR_PROPERTY];
+    return 3;
+}
+
+static void print_headlines(const char *label, const FileResult *r, const int *present) {
+    printf("  %-12s", label);
+    for (int f = 0; f < N_FILES; f++) {
+        if (!present[f]) continue;
+        double v[3];
+        int n = headline(f, &r[f], v);
+        printf(" %s", FILES[f].key);
+        for (int j = 0; j < n; j++) printf("%s%.3f", j ? "/" : " ", v[j]);
+    }
+    printf("\n");
+}
+
+// The numbers of one file into j.
+static void file_json(int f, const FileResult *r, cJSON *j) {
+    if (FILES[f].kind == ENC_ID) {
+        cJSON_AddItemToObject(j, "vs_segmented_reference", identity_json(&r->seg));
+        if (f != F_ID) cJSON_AddItemToObject(j, "vs_plain_reference", identity_json(&r->plain));
+    } else if (FILES[f].kind == ENC_CLIP) {
+        cJSON_AddItemToObject(j, "prompt", prompt_json(&r->prompt));
+        if (f != F_PROMPT) cJSON_AddItemToObject(j, "clip_i", identity_json(&r->clip_i));
+    } else {
+        cJSON *ja = cJSON_AddObjectToObject(j, "accuracy");
+        cJSON *jp = cJSON_AddObjectToObject(j, "accuracy_present");
+        for (int h = 0; h < ATTR_N_HEADS; h++) {
+            cJSON_AddNumberToObject(ja, attr_head_name(h), r->attr.acc_all[h]);
+            cJSON_AddNumberToObject(jp, attr_head_name(h), r->attr.acc_present[h]);
+        }
+    }
+}
+
+// The table rows of one file; gated rows below their threshold count into *n_fail.
+static void file_rows(int f, const FileResult *r, int *n_fail) {
+    const char *key = FILES[f].key;
+    if (FILES[f].kind == ENC_ID) {
+        identity_rows(key, "seg. ref", &r->seg, 1, n_fail);
+        if (f != F_ID) identity_rows(key, "plain ref", &r->plain, 0, n_fail);
+    } else if (FILES[f].kind == ENC_CLIP) {
+        prompt_rows(key, &r->prompt, n_fail);
+        if (f != F_PROMPT) identity_rows("judge_clip_i", "plain ref", &r->clip_i, 0, n_fail);
+    } else {
+        for (int h = 0; h < ATTR_N_HEADS; h++) {
+            // gated: is the prompted scene / accessory / property recognized (DESIGN.md section 8)
+            char name[64];
+            snprintf(name, sizeof(name), "%s accuracy, all renders", attr_head_name(h));
+            row("attr", name, r->attr.acc_all[h], -1, n_fail);
+            snprintf(name, sizeof(name), "%s accuracy, renders of %s prompts", attr_head_name(h), attr_head_name(h));
+            if (h != ATTR_CLASS) row("attr", name, r->attr.acc_present[h], 0.95, n_fail);
+        }
+    }
+}
+
 int cmd_eval_rewards(int argc, char **argv) {
     Opts o;
     parse_opts(&o, argc, argv);
     const double t0 = cg_now();
-    World *w = cg_malloc(sizeof(World));
-    world_init(w, (uint64_t)o.subjects_seed);
+    const int K = (int)o.worlds;
 
-    static const struct {
-        const char *key, *file;
-        EncKind kind;
-    } FILES[] = {{"id", "id.safetensors", ENC_ID},
-                 {"prompt", "prompt.safetensors", ENC_CLIP},
-                 {"judge_id", "judge_id.safetensors", ENC_ID},
-                 {"judge_clip", "judge_clip.safetensors", ENC_CLIP},
-                 {"attr", "attr.safetensors", ENC_ATTR}};
-    enum { N_FILES = sizeof(FILES) / sizeof(FILES[0]) };
     EncModel models[N_FILES];
     int present[N_FILES], n_present = 0, S = 0;
     CkptMeta metas[N_FILES];
@@ -155,18 +272,82 @@ int cmd_eval_rewards(int argc, char **argv) {
     }
     if (!n_present) cg_usage("eval-rewards: no model file in %s (id, prompt, judge_id, judge_clip, attr .safetensors)", o.models);
 
-    RmSet set;
-    rm_set_build(&set, w, o.split, S, (int)o.seeds, 0);
-    printf("eval-rewards: %s split of subjects seed %ld: %d subjects x 25 prompts x %ld render seeds = %ld renders\n",
-           world_split_name(o.split), o.subjects_seed, set.n_subjects, o.seeds, set.n_images);
-    if (o.split != SPLIT_TEST) printf("  (not the test split: models may have trained on these subjects)\n");
+    // results[k * N_FILES + f]: world k, file f
+    FileResult *results = cg_calloc((size_t)K * N_FILES, sizeof(FileResult));
+    World *w = cg_malloc(sizeof(World));
+    int n_subjects = 0;
+    long n_images = 0;
+    cJSON *per_world = cJSON_CreateArray();
+    for (int k = 0; k < K; k++) {
+        const long seed = o.subjects_seed + k;
+        world_init(w, (uint64_t)seed);
+        RmSet set;
+        rm_set_build(&set, w, o.split, S, (int)o.seeds, 0);
+        n_subjects = set.n_subjects, n_images = set.n_images;
+        if (k == 0) {
+            if (K == 1)
+                printf("eval-rewards: %s split of subjects seed %ld: %d subjects x 25 prompts x %ld render seeds = %ld renders\n",
+                       world_split_name(o.split), o.subjects_seed, set.n_subjects, o.seeds, set.n_images);
+            else
+                printf("eval-rewards: %s split of subjects seeds %ld..%ld, one world at a time: %d subjects x 25 prompts x "
+                       "%ld render seeds = %ld renders each\n",
+                       world_split_name(o.split), o.subjects_seed, o.subjects_seed + K - 1, set.n_subjects, o.seeds,
+                       set.n_images);
+            if (o.split != SPLIT_TEST) printf("  (not the test split: models may have trained on these subjects)\n");
+        }
+        cJSON *jw = cJSON_CreateObject(), *jwm = cJSON_AddObjectToObject(jw, "models");
+        cJSON_AddNumberToObject(jw, "subjects_seed", (double)seed);
+        for (int f = 0; f < N_FILES; f++) {
+            if (!present[f]) continue;
+            measure_file(f, &models[f], &set, &results[k * N_FILES + f]);
+            // per world: the numbers go to the JSON and the headline line; the table is the mean's
+            if (K > 1) file_json(f, &results[k * N_FILES + f], cJSON_AddObjectToObject(jwm, FILES[f].key));
+        }
+        if (K > 1) {
+            char label[32];
+            snprintf(label, sizeof(label), "seed %ld:", seed);
+            print_headlines(label, &results[k * N_FILES], present);
+            cJSON_AddItemToArray(per_world, jw);
+        } else {
+            cJSON_Delete(jw);
+        }
+        rm_set_free(&set);
+    }
+    free(w);
+
+    FileResult mean[N_FILES];
+    for (int f = 0; f < N_FILES; f++) {
+        if (!present[f]) continue;
+        FileResult *col = cg_malloc((size_t)K * sizeof(FileResult));
+        for (int k = 0; k < K; k++) col[k] = results[k * N_FILES + f];
+        mean_file(f, col, K, &mean[f]);
+        free(col);
+    }
+    if (K > 1) {
+        // the lowest world of every headline number
+        FileResult low[N_FILES];
+        for (int f = 0; f < N_FILES; f++) {
+            if (!present[f]) continue;
+            low[f] = results[f];
+            for (int k = 1; k < K; k++) {
+                const FileResult *r = &results[k * N_FILES + f];
+                if (r->seg.top1_ctx < low[f].seg.top1_ctx) low[f].seg.top1_ctx = r->seg.top1_ctx;
+                if (r->prompt.top1_all < low[f].prompt.top1_all) low[f].prompt.top1_all = r->prompt.top1_all;
+                for (int h = 0; h < ATTR_N_HEADS; h++)
+                    if (r->attr.acc_present[h] < low[f].attr.acc_present[h]) low[f].attr.acc_present[h] = r->attr.acc_present[h];
+            }
+        }
+        print_headlines("lowest:", low, present);
+        printf("  mean over the %d worlds (the thresholds apply to the mean):\n", K);
+    }
 
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "subjects_seed", (double)o.subjects_seed);
+    if (K > 1) cJSON_AddNumberToObject(root, "worlds", K);
     cJSON_AddStringToObject(root, "split", world_split_name(o.split));
-    cJSON_AddNumberToObject(root, "n_subjects", set.n_subjects);
+    cJSON_AddNumberToObject(root, "n_subjects", n_subjects);
     cJSON_AddNumberToObject(root, "render_seeds", (double)o.seeds);
-    cJSON_AddNumberToObject(root, "n_renders", (double)set.n_images);
+    cJSON_AddNumberToObject(root, "n_renders", (double)n_images);
     cJSON *jm = cJSON_AddObjectToObject(root, "models");
     int n_fail = 0;
     for (int f = 0; f < N_FILES; f++) {
@@ -174,50 +355,27 @@ int cmd_eval_rewards(int argc, char **argv) {
             printf("  %-14s (no %s/%s)\n", FILES[f].key, o.models, FILES[f].file);
             continue;
         }
-        EncModel *m = &models[f];
         cJSON *j = cJSON_AddObjectToObject(jm, FILES[f].key);
         cJSON_AddStringToObject(j, "file", FILES[f].file);
         const char *pop = ckpt_meta_get(&metas[f], "train.population");
         cJSON_AddStringToObject(j, "trained_on", pop ? pop : "unknown");
-        cJSON_AddNumberToObject(j, "params", (double)enc_model_n_params(m));
-        if (FILES[f].kind == ENC_ID) {
-            RmIdentity seg, plain;
-            rm_identity(m, &set, RM_REF_SEG, &seg);
-            identity_rows(FILES[f].key, "seg. ref", &seg, 1, &n_fail);
-            cJSON_AddItemToObject(j, "vs_segmented_reference", identity_json(&seg));
-            if (f != 0) { // the judge also scores against the plain reference ("DINO" both ways)
-                rm_identity(m, &set, RM_REF_PLAIN, &plain);
-                identity_rows(FILES[f].key, "plain ref", &plain, 0, &n_fail);
-                cJSON_AddItemToObject(j, "vs_plain_reference", identity_json(&plain));
-            }
-        } else if (FILES[f].kind == ENC_CLIP) {
-            RmPrompt p;
-            rm_prompt(m, &set, &p);
-            prompt_rows(FILES[f].key, &p, &n_fail);
-            cJSON_AddItemToObject(j, "prompt", prompt_json(&p));
-            if (f != 1) { // CLIP-I: the judge's image tower against the plain reference
-                RmIdentity ci;
-                rm_identity(m, &set, RM_REF_PLAIN, &ci);
-                identity_rows("judge_clip_i", "plain ref", &ci, 0, &n_fail);
-                cJSON_AddItemToObject(j, "clip_i", identity_json(&ci));
-            }
-        } else {
-            RmAttr a;
-            rm_attr(m, &set, &a);
-            cJSON *ja = cJSON_AddObjectToObject(j, "accuracy");
-            cJSON *jp = cJSON_AddObjectToObject(j, "accuracy_present");
-            for (int h = 0; h < ATTR_N_HEADS; h++) {
-                // gated: is the prompted scene / accessory / property recognized (DESIGN.md section 8)
-                char name[64];
-                snprintf(name, sizeof(name), "%s accuracy, all renders", attr_head_name(h));
-                row("attr", name, a.acc_all[h], -1, &n_fail);
-                snprintf(name, sizeof(name), "%s accuracy, renders of %s prompts", attr_head_name(h), attr_head_name(h));
-                if (h != ATTR_CLASS) row("attr", name, a.acc_present[h], 0.95, &n_fail);
-                cJSON_AddNumberToObject(ja, attr_head_name(h), a.acc_all[h]);
-                cJSON_AddNumberToObject(jp, attr_head_name(h), a.acc_present[h]);
-            }
+        // the worlds whose train subjects it saw: train.subjects_seed .. + train.worlds - 1
+        const char *ss = ckpt_meta_get(&metas[f], "train.subjects_seed"), *nw = ckpt_meta_get(&metas[f], "train.worlds");
+        if (ss) {
+            long a = atol(ss), b = a + (nw ? atol(nw) : 1) - 1;
+            cJSON *tw = cJSON_AddArrayToObject(j, "trained_worlds");
+            cJSON_AddItemToArray(tw, cJSON_CreateNumber((double)a));
+            cJSON_AddItemToArray(tw, cJSON_CreateNumber((double)b));
+            if (a <= o.subjects_seed + K - 1 && b >= o.subjects_seed)
+                printf("  %-14s (trained on the train subjects of seeds %ld..%ld: held-out subjects of a seen world)\n",
+                       FILES[f].key, a, b);
         }
+        cJSON_AddNumberToObject(j, "params", (double)enc_model_n_params(&models[f]));
+        file_rows(f, &mean[f], &n_fail);
+        file_json(f, &mean[f], j);
     }
+    if (K > 1) cJSON_AddItemToObject(root, "per_world", per_world);
+    else cJSON_Delete(per_world);
     double secs = cg_now() - t0;
     printf("eval-rewards: %d measure(s) below threshold; %.1f s\n", n_fail, secs);
     cJSON_AddNumberToObject(root, "below_threshold", n_fail);
@@ -230,11 +388,10 @@ int cmd_eval_rewards(int argc, char **argv) {
     if (fclose(fo)) cg_usage("--out: cannot write %s", o.out);
     free(text);
     cJSON_Delete(root);
-    rm_set_free(&set);
+    free(results);
     for (int f = 0; f < N_FILES; f++) {
         if (present[f]) enc_model_free(&models[f]);
         ckpt_meta_free(&metas[f]);
     }
-    free(w);
     return 0;
 }

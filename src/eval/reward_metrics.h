@@ -86,6 +86,13 @@ void rm_identity_from_emb(const RmSet *set, const float *emb, const float *ref, 
 void rm_prompt_from_emb(const RmSet *set, const float *emb, const float *txt, int D, RmPrompt *out);
 void rm_attr_from_probs(const RmSet *set, const float *const probs[ATTR_N_HEADS], RmAttr *out);
 
+// Means over K evaluations (one per subjects world, each among that world's own subjects): every
+// share and score is the plain mean of the K values (std_true: the mean of the K stds); counts are
+// summed. K >= 1; out may not alias r.
+void rm_identity_mean(const RmIdentity *r, int K, RmIdentity *out);
+void rm_prompt_mean(const RmPrompt *r, int K, RmPrompt *out);
+void rm_attr_mean(const RmAttr *r, int K, RmAttr *out);
+
 // The validation score that selects a model while it trains, in [0, 1]: id -> identity top1_ctx
 // against segmented references; clip -> prompt top1_all; attr -> the mean of acc_present over the
 // scene, accessory and property heads. *name receives "id_top1_ctx", "prompt_top1" or
