@@ -3,18 +3,8 @@
 # trained on, --worlds K as the mean of K one-world runs, and one-line exit-2 errors for bad input.
 source "$(dirname "$0")/lib_cli.sh"
 
-TINY=(--width 16 --depth 1 --heads 2 --embed-dim 8 --text-width 16 --text-depth 1 --text-heads 2
-      --batch 4 --steps 1 --warmup 0 --progress off)
 M="$TMP/models"
-mkdir -p "$M"
-check "tiny id" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/r1" --export "$M/id.safetensors"
-check "tiny prompt" "$CGRPO" train-encoder --kind clip "${TINY[@]}" --out "$TMP/r2" --export "$M/prompt.safetensors"
-check "tiny judge id" "$CGRPO" train-encoder --kind id --population judge --seed 2 "${TINY[@]}" --out "$TMP/r3" \
-    --export "$M/judge_id.safetensors"
-check "tiny judge clip" "$CGRPO" train-encoder --kind clip --population judge --seed 2 "${TINY[@]}" --out "$TMP/r4" \
-    --export "$M/judge_clip.safetensors"
-check "tiny attr" "$CGRPO" train-encoder --kind attr --population judge "${TINY[@]}" --out "$TMP/r5" \
-    --export "$M/attr.safetensors"
+tiny_encoders "$M" "$TMP"
 
 # one world: every model has its rows; the tiny models trained on seed 1, so seed 1 gets the note
 # and seed 5 does not
@@ -85,5 +75,10 @@ check_exit 2 "no model files" "$CGRPO" eval-rewards --models "$TMP/empty" --out 
 printf 'not a safetensors file' >"$TMP/empty/id.safetensors"
 check_exit 2 "corrupt model file" "$CGRPO" eval-rewards --models "$TMP/empty" --out "$TMP/x.json"
 check_exit 2 "unwritable --out" "$CGRPO" eval-rewards --models "$M" --seeds 1 --out "$TMP/no/such/dir/x.json"
+grep -q "does not exist or is not writable" "$TMP/err" && pass "unwritable --out names the directory" ||
+    fail "unwritable --out message" "$(cat "$TMP/err")"
+check_exit 2 "--out names a directory" "$CGRPO" eval-rewards --models "$M" --out "$TMP/"
+check_exit 2 "seed + worlds overflow" "$CGRPO" eval-rewards --models "$M" --subjects-seed 9223372036854775807 --worlds 2 \
+    --out "$TMP/x.json"
 
 cli_summary cli_eval_rewards

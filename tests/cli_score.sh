@@ -3,18 +3,8 @@
 # of PNGs, and one-line exit-2 errors for bad input (missing file, wrong size, unknown word, ...).
 source "$(dirname "$0")/lib_cli.sh"
 
-TINY=(--width 16 --depth 1 --heads 2 --embed-dim 8 --text-width 16 --text-depth 1 --text-heads 2
-      --batch 4 --steps 1 --warmup 0 --progress off)
 M="$TMP/models"
-mkdir -p "$M"
-check "tiny id" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/r1" --export "$M/id.safetensors"
-check "tiny prompt" "$CGRPO" train-encoder --kind clip "${TINY[@]}" --out "$TMP/r2" --export "$M/prompt.safetensors"
-check "tiny judge id" "$CGRPO" train-encoder --kind id --population judge --seed 2 "${TINY[@]}" --out "$TMP/r3" \
-    --export "$M/judge_id.safetensors"
-check "tiny judge clip" "$CGRPO" train-encoder --kind clip --population judge --seed 2 "${TINY[@]}" --out "$TMP/r4" \
-    --export "$M/judge_clip.safetensors"
-check "tiny attr" "$CGRPO" train-encoder --kind attr --population judge "${TINY[@]}" --out "$TMP/r5" \
-    --export "$M/attr.safetensors"
+tiny_encoders "$M" "$TMP"
 
 # a reference photo (with its mask) and two targets of test subject 1 (a live subject)
 cls=$("$CGRPO" world list --split test | awk -F'\t' '$1 == 1 {print $2}')

@@ -26,3 +26,20 @@ other_kernels() {
         [ "$(OPENBLAS_CORETYPE=Core2 "$CGRPO" version | sed -n 's/^blas.core: //p')" = Core2 ]
 }
 KERNEL_WARNING="warning: the checkpoint was written with OpenBLAS's Prescott kernels and this process runs Core2 ones.*OPENBLAS_CORETYPE=Prescott"
+# tiny_encoders DIR RUNS: the five reward and judge files (id, prompt, judge_id, judge_clip, attr) as
+# tiny one-step models in DIR, their runs in RUNS/r1..r5 (five checks); for tests of commands that
+# read a models directory, not of the weights' quality
+TINY_ENC=(--width 16 --depth 1 --heads 2 --embed-dim 8 --text-width 16 --text-depth 1 --text-heads 2
+          --batch 4 --steps 1 --warmup 0 --progress off)
+tiny_encoders() {
+    local m=$1 runs=$2
+    mkdir -p "$m"
+    check "tiny id" "$CGRPO" train-encoder --kind id "${TINY_ENC[@]}" --out "$runs/r1" --export "$m/id.safetensors"
+    check "tiny prompt" "$CGRPO" train-encoder --kind clip "${TINY_ENC[@]}" --out "$runs/r2" --export "$m/prompt.safetensors"
+    check "tiny judge id" "$CGRPO" train-encoder --kind id --population judge --seed 2 "${TINY_ENC[@]}" --out "$runs/r3" \
+        --export "$m/judge_id.safetensors"
+    check "tiny judge clip" "$CGRPO" train-encoder --kind clip --population judge --seed 2 "${TINY_ENC[@]}" \
+        --out "$runs/r4" --export "$m/judge_clip.safetensors"
+    check "tiny attr" "$CGRPO" train-encoder --kind attr --population judge "${TINY_ENC[@]}" --out "$runs/r5" \
+        --export "$m/attr.safetensors"
+}

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli/cli.h"
 #include "core/check.h"
+#include "io/rundir.h"
 
 long cli_parse_long(const char *flag, const char *value, long lo, long hi) {
     if (!value) cg_usage("%s needs a value", flag);
@@ -30,3 +33,12 @@ double cli_parse_double(const char *flag, const char *value, double lo, double h
 }
 
 int cli_is_help(const char *arg) { return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0; }
+
+void cli_check_file_dest(const char *flag, const char *path) {
+    const size_t n = strlen(path);
+    if (n == 0 || path[n - 1] == '/') cg_usage("%s %s: names a directory, not a file", flag, path);
+    char dir[4096];
+    rundir_parent(dir, sizeof dir, path);
+    if (access(dir, W_OK | X_OK) != 0)
+        cg_usage("%s %s: directory %s does not exist or is not writable (%s)", flag, path, dir, strerror(errno));
+}

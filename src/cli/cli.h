@@ -21,6 +21,10 @@ int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL met
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.
 long cli_parse_long(const char *flag, const char *value, long lo, long hi);
 double cli_parse_double(const char *flag, const char *value, double lo, double hi);
+// A file the command writes at its end: PATH must name a file (not empty, no trailing '/') in a
+// directory that exists and is writable; checked up front so that no work is lost to a bad path.
+// Dies with "FLAG PATH: ..." otherwise.
+void cli_check_file_dest(const char *flag, const char *path);
 // Is argv[i] a --help or -h?
 int cli_is_help(const char *arg);
 

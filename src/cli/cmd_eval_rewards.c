@@ -14,7 +14,6 @@
 #include "core/check.h"
 #include "core/timer.h"
 #include "eval/reward_metrics.h"
-#include "io/rundir.h"
 #include "train/encoders.h"
 
 static const char *USAGE =
@@ -56,12 +55,7 @@ static void parse_opts(Opts *o, int argc, char **argv) {
         } else cg_usage("eval-rewards: unknown option '%s' (see --help)", a);
     }
     if (!o->out) cg_usage("eval-rewards: --out FILE.json is required");
-    { // checked before measuring, not after it: the file is written at the very end
-        char dir[4096];
-        rundir_parent(dir, sizeof dir, o->out);
-        if (access(dir, W_OK | X_OK) != 0)
-            cg_usage("eval-rewards: --out %s: directory %s does not exist or is not writable", o->out, dir);
-    }
+    cli_check_file_dest("eval-rewards: --out", o->out); // before measuring: the file is written at the end
     if (o->subjects_seed > LONG_MAX - o->worlds) cg_usage("--subjects-seed %ld + --worlds %ld overflows", o->subjects_seed, o->worlds);
 }
 
@@ -166,47 +160,48 @@ static void measure_file(int f, EncModel *m, const RmSet *set, FileResult *r) {
     }
 }
 
-// r[0..K-1] -> out, field by field (rm_*_mean)
+// r[0..K-1] (one file, world by world) -> out, field by field (rm_*_mean)
 static void mean_file(int f, const FileResult *r, int K, FileResult *out) {
     memset(out, 0, sizeof(*out));
-    RmIdentity *a = cg_malloc((size_t)K * sizeof(RmIdentity));
-    RmPrompt *p = cg_malloc((size_t)K * sizeof(RmPrompt));
-    RmAttr *t = cg_malloc((size_t)K * sizeof(RmAttr));
-#define MEAN_FIELD(field, arr, fn)                                                                 \
+#define MEAN_FIELD(type, field, fn)                                                                \
     do {                                                                                           \
-        for (int k = 0; k < K; k++) arr[k] = r[k].field;                                           \
-        fn(arr, K, &out->field);                                                                   \
+        type *v = cg_malloc((size_t)K * sizeof(type));                                             \
+        for (int k = 0; k < K; k++) v[k] = r[k].field;                                             \
+        fn(v, K, &out->field);                                                                     \
+        free(v);                                                                                   \
     } while (0)
     if (FILES[f].kind == ENC_ID) {
-        MEAN_FIELD(seg, a, rm_identity_mean);
-        if (f != F_ID) MEAN_FIELD(plain, a, rm_identity_mean);
+        MEAN_FIELD(RmIdentity, seg, rm_identity_mean);
+        if (f != F_ID) MEAN_FIELD(RmIdentity, plain, rm_identity_mean);
     } else if (FILES[f].kind == ENC_CLIP) {
-        MEAN_FIELD(prompt, p, rm_prompt_mean);
-        if (f != F_PROMPT) MEAN_FIELD(clip_i, a, rm_identity_mean);
+        MEAN_FIELD(RmPrompt, prompt, rm_prompt_mean);
+        if (f != F_PROMPT) MEAN_FIELD(RmIdentity, clip_i, rm_identity_mean);
     } else {
-        MEAN_FIELD(attr, t, rm_attr_mean);
+        MEAN_FIELD(RmAttr, attr, rm_attr_mean);
     }
 #undef MEAN_FIELD
-    free(a), free(p), free(t);
 }
 
 // The gated headline numbers of a file (1 or 3 values), for the per-world lines.
-static int headline(int f, const FileResult *r, double v[3]) {
-    if (FILES[f].kind == ENC_ID) return v[0] = r->seg.top1_ctx, 1;
-    if (FILES[f].kind == ENC_CLIP) return v[0] = r->prompt.top1_all, 1;
-    v[0] = r->attr.acc_present[ATTR_SCENE], v[1] = r->attr.acc_present[ATTR_ACCESSORY];
-    v[2] = r->attr.acc_present[ATTR_PROPERTY];
-    return 3;
+enum { HL_MAX = 3 };
+typedef struct {
+    int n;
+    double v[HL_MAX];
+} Headline;
+
+static Headline headline(int f, const FileResult *r) {
+    if (FILES[f].kind == ENC_ID) return (Headline){1, {r->seg.top1_ctx}};
+    if (FILES[f].kind == ENC_CLIP) return (Headline){1, {r->prompt.top1_all}};
+    return (Headline){3, {r->attr.acc_present[ATTR_SCENE], r->attr.acc_present[ATTR_ACCESSORY],
+                          r->attr.acc_present[ATTR_PROPERTY]}};
 }
 
-static void print_headlines(const char *label, const FileResult *r, const int *present) {
+static void print_headlines(const char *label, const Headline *h, const int *present) {
     printf("  %-12s", label);
     for (int f = 0; f < N_FILES; f++) {
         if (!present[f]) continue;
-        double v[3];
-        int n = headline(f, &r[f], v);
         printf(" %s", FILES[f].key);
-        for (int j = 0; j < n; j++) printf("%s%.3f", j ? "/" : " ", v[j]);
+        for (int j = 0; j < h[f].n; j++) printf("%s%.3f", j ? "/" : " ", h[f].v[j]);
     }
     printf("\n");
 }
@@ -272,12 +267,13 @@ int cmd_eval_rewards(int argc, char **argv) {
     }
     if (!n_present) cg_usage("eval-rewards: no model file in %s (id, prompt, judge_id, judge_clip, attr .safetensors)", o.models);
 
-    // results[k * N_FILES + f]: world k, file f
+    // results[f * K + k]: file f, world k (a file's worlds are contiguous for mean_file)
     FileResult *results = cg_calloc((size_t)K * N_FILES, sizeof(FileResult));
+    Headline low[N_FILES]; // the lowest world of every headline number
     World *w = cg_malloc(sizeof(World));
     int n_subjects = 0;
     long n_images = 0;
-    cJSON *per_world = cJSON_CreateArray();
+    cJSON *per_world = K > 1 ? cJSON_CreateArray() : NULL;
     for (int k = 0; k < K; k++) {
         const long seed = o.subjects_seed + k;
         world_init(w, (uint64_t)seed);
@@ -285,58 +281,45 @@ int cmd_eval_rewards(int argc, char **argv) {
         rm_set_build(&set, w, o.split, S, (int)o.seeds, 0);
         n_subjects = set.n_subjects, n_images = set.n_images;
         if (k == 0) {
-            if (K == 1)
-                printf("eval-rewards: %s split of subjects seed %ld: %d subjects x 25 prompts x %ld render seeds = %ld renders\n",
-                       world_split_name(o.split), o.subjects_seed, set.n_subjects, o.seeds, set.n_images);
-            else
-                printf("eval-rewards: %s split of subjects seeds %ld..%ld, one world at a time: %d subjects x 25 prompts x "
-                       "%ld render seeds = %ld renders each\n",
-                       world_split_name(o.split), o.subjects_seed, o.subjects_seed + K - 1, set.n_subjects, o.seeds,
-                       set.n_images);
+            char seeds[64];
+            if (K == 1) snprintf(seeds, sizeof seeds, "seed %ld", seed);
+            else snprintf(seeds, sizeof seeds, "seeds %ld..%ld, one world at a time", seed, seed + K - 1);
+            printf("eval-rewards: %s split of subjects %s: %d subjects x 25 prompts x %ld render seeds = %ld renders%s\n",
+                   world_split_name(o.split), seeds, set.n_subjects, o.seeds, set.n_images, K > 1 ? " each" : "");
             if (o.split != SPLIT_TEST) printf("  (not the test split: models may have trained on these subjects)\n");
         }
-        cJSON *jw = cJSON_CreateObject(), *jwm = cJSON_AddObjectToObject(jw, "models");
-        cJSON_AddNumberToObject(jw, "subjects_seed", (double)seed);
+        Headline h[N_FILES];
+        cJSON *jwm = NULL;
+        if (per_world) {
+            cJSON *jw = cJSON_CreateObject();
+            cJSON_AddNumberToObject(jw, "subjects_seed", (double)seed);
+            jwm = cJSON_AddObjectToObject(jw, "models");
+            cJSON_AddItemToArray(per_world, jw);
+        }
         for (int f = 0; f < N_FILES; f++) {
             if (!present[f]) continue;
-            measure_file(f, &models[f], &set, &results[k * N_FILES + f]);
+            FileResult *r = &results[f * K + k];
+            measure_file(f, &models[f], &set, r);
+            h[f] = headline(f, r);
+            if (k == 0) low[f] = h[f];
+            for (int i = 0; i < h[f].n; i++)
+                if (h[f].v[i] < low[f].v[i]) low[f].v[i] = h[f].v[i];
             // per world: the numbers go to the JSON and the headline line; the table is the mean's
-            if (K > 1) file_json(f, &results[k * N_FILES + f], cJSON_AddObjectToObject(jwm, FILES[f].key));
+            if (jwm) file_json(f, r, cJSON_AddObjectToObject(jwm, FILES[f].key));
         }
         if (K > 1) {
             char label[32];
             snprintf(label, sizeof(label), "seed %ld:", seed);
-            print_headlines(label, &results[k * N_FILES], present);
-            cJSON_AddItemToArray(per_world, jw);
-        } else {
-            cJSON_Delete(jw);
+            print_headlines(label, h, present);
         }
         rm_set_free(&set);
     }
     free(w);
 
     FileResult mean[N_FILES];
-    for (int f = 0; f < N_FILES; f++) {
-        if (!present[f]) continue;
-        FileResult *col = cg_malloc((size_t)K * sizeof(FileResult));
-        for (int k = 0; k < K; k++) col[k] = results[k * N_FILES + f];
-        mean_file(f, col, K, &mean[f]);
-        free(col);
-    }
+    for (int f = 0; f < N_FILES; f++)
+        if (present[f]) mean_file(f, &results[f * K], K, &mean[f]);
     if (K > 1) {
-        // the lowest world of every headline number
-        FileResult low[N_FILES];
-        for (int f = 0; f < N_FILES; f++) {
-            if (!present[f]) continue;
-            low[f] = results[f];
-            for (int k = 1; k < K; k++) {
-                const FileResult *r = &results[k * N_FILES + f];
-                if (r->seg.top1_ctx < low[f].seg.top1_ctx) low[f].seg.top1_ctx = r->seg.top1_ctx;
-                if (r->prompt.top1_all < low[f].prompt.top1_all) low[f].prompt.top1_all = r->prompt.top1_all;
-                for (int h = 0; h < ATTR_N_HEADS; h++)
-                    if (r->attr.acc_present[h] < low[f].attr.acc_present[h]) low[f].attr.acc_present[h] = r->attr.acc_present[h];
-            }
-        }
         print_headlines("lowest:", low, present);
         printf("  mean over the %d worlds (the thresholds apply to the mean):\n", K);
     }
@@ -360,9 +343,12 @@ int cmd_eval_rewards(int argc, char **argv) {
         const char *pop = ckpt_meta_get(&metas[f], "train.population");
         cJSON_AddStringToObject(j, "trained_on", pop ? pop : "unknown");
         // the worlds whose train subjects it saw: train.subjects_seed .. + train.worlds - 1
-        const char *ss = ckpt_meta_get(&metas[f], "train.subjects_seed"), *nw = ckpt_meta_get(&metas[f], "train.worlds");
-        if (ss) {
-            long a = atol(ss), b = a + (nw ? atol(nw) : 1) - 1;
+        long a, nw = 1;
+        char why[256];
+        if (ckpt_meta_get_int(&metas[f], "train.subjects_seed", 0, LONG_MAX / 2, &a, why, sizeof why) == 0 &&
+            (!ckpt_meta_get(&metas[f], "train.worlds") ||
+             ckpt_meta_get_int(&metas[f], "train.worlds", 1, ENC_MAX_WORLDS, &nw, why, sizeof why) == 0)) {
+            const long b = a + nw - 1;
             cJSON *tw = cJSON_AddArrayToObject(j, "trained_worlds");
             cJSON_AddItemToArray(tw, cJSON_CreateNumber((double)a));
             cJSON_AddItemToArray(tw, cJSON_CreateNumber((double)b));
@@ -374,8 +360,7 @@ int cmd_eval_rewards(int argc, char **argv) {
         file_rows(f, &mean[f], &n_fail);
         file_json(f, &mean[f], j);
     }
-    if (K > 1) cJSON_AddItemToObject(root, "per_world", per_world);
-    else cJSON_Delete(per_world);
+    if (per_world) cJSON_AddItemToObject(root, "per_world", per_world);
     double secs = cg_now() - t0;
     printf("eval-rewards: %d measure(s) below threshold; %.1f s\n", n_fail, secs);
     cJSON_AddNumberToObject(root, "below_threshold", n_fail);

@@ -10,13 +10,11 @@
 // under --seed, so with the ODE sampler sample k is the same image for any --n (up to the BLAS
 // rounding of the batch layout, see layers.h); SDE samplers draw their step noise per chunk of
 // SAMPLE_CHUNK samples. Two runs with the same arguments write the same bytes.
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/check.h"
@@ -26,7 +24,6 @@
 #include "flow/schedule.h"
 #include "io/checkpoint.h"
 #include "io/png.h"
-#include "io/rundir.h"
 #include "models/dit.h"
 #include "train/data.h"
 #include "train/pretrain.h"
@@ -181,13 +178,6 @@ static void read_reference(float *ref, const char *path, int S, int quiet) {
     free(img);
 }
 
-// The directory that will hold --out must exist and be writable (checked before sampling).
-static void check_out_dir(const char *out) {
-    char dir[4096];
-    rundir_parent(dir, sizeof dir, out);
-    if (access(dir, W_OK | X_OK) != 0) cg_usage("--out: cannot write into '%s': %s", dir, strerror(errno));
-}
-
 // Copy a (S, S, 3) image in [0, 1] into the row image (Wt wide) at x, zoomed z times (nearest).
 static void blit(unsigned char *row, int Wt, const float *img, int S, int z, int x, int y) {
     for (int j = 0; j < S * z; j++)
@@ -212,7 +202,7 @@ int cmd_sample(int argc, char **argv) {
     if (flow_schedule_check((int)o.steps, (float)o.shift, err, sizeof err)) cg_usage("sample: %s", err);
 
     // input errors first, before the model is loaded and the sampling runs
-    check_out_dir(o.out);
+    cli_check_file_dest("sample: --out", o.out);
     int ids[TOK_MAX_TOKENS];
     int n_words = tok_encode(ids, o.prompt, err, sizeof err);
     if (n_words < 0) cg_usage("--prompt: %s", err);

@@ -12,7 +12,6 @@
 
 #include "cli/cli.h"
 #include "core/check.h"
-#include "io/rundir.h"
 #include "train/encoders.h"
 
 static const char *USAGE =
@@ -214,15 +213,8 @@ int cmd_train_encoder(int argc, char **argv) {
         if (apply(&o, key, v)) cg_usage("train-encoder: unknown option '--%s' (see --help)", key);
     }
     if (!o.out) cg_usage("train-encoder: --out RUN_DIR is required");
-    if (o.export_path) { // checked before training, not after it: the file is written at the very end
-        const size_t n = strlen(o.export_path);
-        if (n == 0 || o.export_path[n - 1] == '/')
-            cg_usage("train-encoder: --export %s: names a directory, not a file", o.export_path);
-        char dir[4096];
-        rundir_parent(dir, sizeof dir, o.export_path);
-        if (access(dir, W_OK | X_OK) != 0)
-            cg_usage("train-encoder: --export %s: directory %s does not exist or is not writable", o.export_path, dir);
-    }
+    // checked before training, not after it: the file is written at the very end
+    if (o.export_path) cli_check_file_dest("train-encoder: --export", o.export_path);
 
     char err[512];
     if (enc_train_config_check(&o.c, err, sizeof(err))) cg_usage("train-encoder: %s", err);
