@@ -75,12 +75,18 @@ for f in config.cfg metrics.jsonl ckpt.safetensors model.safetensors; do
 done
 [ "$(wc -l <"$TMP/a/metrics.jsonl")" -eq 4 ] && pass "one metrics line per iteration" || fail "metrics lines" "$(wc -l <"$TMP/a/metrics.jsonl")"
 for k in reward_id_mean reward_id_std reward_prompt_mean reward_prompt_std both_pos conflict both_neg adv_mean_step adv_abs_step \
-         clip_frac approx_kl grad_norm grad_cos_id_prompt t_rollout t_reward t_update; do
+         clip_frac approx_kl grad_norm grad_cos_id_prompt t_rollout t_reward t_update reward_id_gstd reward_prompt_gstd \
+         copy_dist copy_corr_id copy_corr_prompt copy_corr_adv update_norm drift_norm; do
     grep -q "\"$k\":" "$TMP/a/metrics.jsonl" || fail "metrics key $k" "missing"
 done
 pass "metrics keys"
 grep -q '"iteration":2,.*"grad_cos_id_prompt":-\?[0-9]' "$TMP/a/metrics.jsonl" && grep -q '"iteration":1,.*"grad_cos_id_prompt":null' "$TMP/a/metrics.jsonl" &&
     pass "gradient cosine every cos_every iterations" || fail "gradient cosine" "$(head -n 2 "$TMP/a/metrics.jsonl")"
+# after the first update the drift from the base is that update; a positive number
+metric() { grep "\"iteration\":$2," "$1" | grep -o "\"$3\":[^,}]*" | cut -d: -f2; }
+u1=$(metric "$TMP/a/metrics.jsonl" 1 update_norm); d1=$(metric "$TMP/a/metrics.jsonl" 1 drift_norm)
+[ -n "$u1" ] && [ "$u1" = "$d1" ] && awk -v u="$u1" 'BEGIN { exit !(u > 0) }' && pass "iteration 1: update_norm = drift_norm > 0" ||
+    fail "update and drift norms" "update $u1 drift $d1"
 grep -q "^train: iter 4/4 r_id" "$TMP/err" && grep -q "ETA" "$TMP/err" && pass "progress lines" || fail "progress" "$(head -c 300 "$TMP/err")"
 # a GRPO checkpoint is a model too (dit_load_any takes its policy): the same samples as model.safetensors
 prompt0=$("$CGRPO" world prompts --split test --subject 0 | head -n 1)
@@ -107,6 +113,17 @@ check "resume after kill -9 (another thread count)" env OMP_NUM_THREADS=1 "$CGRP
 for f in model.safetensors ckpt.safetensors config.cfg; do
     cmp -s "$TMP/a/$f" "$TMP/b/$f" && pass "kill -9 + resume bit-exact: $f" || fail "kill -9 + resume: $f" "differs"
 done
+for k in drift_norm copy_corr_adv reward_prompt_gstd; do
+    [ "$(metric "$TMP/a/metrics.jsonl" 4 $k)" = "$(metric "$TMP/b/metrics.jsonl" 4 $k)" ] && pass "resumed $k equal" ||
+        fail "resumed $k" "$(metric "$TMP/a/metrics.jsonl" 4 $k) vs $(metric "$TMP/b/metrics.jsonl" 4 $k)"
+done
+# without a reference policy the resumed run reads the base model file back for drift_norm
+"$CGRPO" train --out "$TMP/k0a" $TINY --kl-beta 0 --quiet 2>/dev/null
+"$CGRPO" train --out "$TMP/k0b" $TINY --kl-beta 0 --iterations 2 --quiet 2>/dev/null
+"$CGRPO" train --resume "$TMP/k0b" --iterations 4 --quiet 2>/dev/null
+d4=$(metric "$TMP/k0a/metrics.jsonl" 4 drift_norm)
+[ -n "$d4" ] && [ "$d4" != null ] && [ "$d4" = "$(metric "$TMP/k0b/metrics.jsonl" 4 drift_norm)" ] &&
+    pass "kl_beta 0: resumed drift_norm equal" || fail "kl_beta 0 resumed drift" "$d4 vs $(metric "$TMP/k0b/metrics.jsonl" 4 drift_norm)"
 [ "$(wc -l <"$TMP/b/metrics.jsonl")" -eq 4 ] && pass "resumed metrics: 4 lines" || fail "resumed metrics" "$(cut -c1-20 "$TMP/b/metrics.jsonl")"
 
 # ---- --stop-after 2, resume, extend ------------------------------------------------------------------------

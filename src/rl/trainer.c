@@ -21,6 +21,7 @@
 #include "io/rundir.h"
 #include "io/png.h"
 #include "nn/blas_info.h"
+#include "rl/diagnostics.h"
 #include "train/data.h"
 
 // ---- the config --------------------------------------------------------------------------------------
@@ -245,6 +246,8 @@ typedef struct {
     float *adv_col;           // (G) advantages of one group at one step
     int *subset;              // (P, K) the steps each group trains in the current epoch, ascending
     float *g_id;              // (params) the diagnostic's identity-part gradient
+    float *theta_prev;        // (params) the policy before this iteration's update (update_norm)
+    float *theta_base;        // (params) the base generator (drift_norm), NULL when unknown on resume
     GrpoWork work;
     int opt_step;             // AdamW steps taken (1-based inside adamw_step)
     int saved_iter;           // iteration of the checkpoint on disk, -1 when none
@@ -263,6 +266,9 @@ typedef struct { // what one iteration logs
     double gn_sum;
     int n_opt;
     double cos;
+    RolloutDiag diag;         // within-group spread, copy correlations (rl/diagnostics.h)
+    double update_norm;       // ||theta after - theta before|| of this iteration
+    double drift_norm;        // ||theta - theta base|| after it
     double t_rollout, t_reward, t_diag, t_update;
 } IterStats;
 
@@ -375,6 +381,29 @@ static int load_base(Trainer *T, int rows, char *err, size_t errlen) {
         memcpy(T->ref.params, T->policy.params, T->policy.table.total * sizeof(float));
     }
     return 0;
+}
+
+// A copy of the base generator's parameters for drift_norm: the policy of a fresh run, the
+// reference when there is one, else the base model file of the checkpoint; NULL when that file
+// cannot be read (drift_norm is then logged as null).
+static float *base_params(Trainer *T) {
+    const size_t bytes = T->policy.table.total * sizeof(float);
+    float *p = cg_malloc(bytes);
+    if (!T->run->resume) memcpy(p, T->policy.params, bytes);
+    else if (T->has_ref) memcpy(p, T->ref.params, bytes);
+    else {
+        DiTModel b;
+        char why[600];
+        memset(&b, 0, sizeof b);
+        if (dit_load(T->base_model, &b, 1, why, sizeof why) || b.table.total != T->policy.table.total) {
+            if (b.params) dit_free(&b);
+            free(p);
+            return NULL;
+        }
+        memcpy(p, b.params, bytes);
+        dit_free(&b);
+    }
+    return p;
 }
 
 // The model and the rewards must fit SubjectBench and each other.
@@ -616,6 +645,14 @@ static void log_iteration(Trainer *T, int it, const IterStats *is, double elapse
     json_num(f, "ratio_max", is->gs.ratio_max);
     json_num(f, "grad_norm", is->n_opt > 0 ? is->gn_sum / is->n_opt : NAN);
     json_num(f, "grad_cos_id_prompt", is->cos);
+    json_num(f, "reward_id_gstd", is->diag.gstd[0]);
+    json_num(f, "reward_prompt_gstd", is->diag.gstd[1]);
+    json_num(f, "copy_dist", is->diag.copy_dist);
+    json_num(f, "copy_corr_id", is->diag.copy_corr[DIAG_CORR_ID]);
+    json_num(f, "copy_corr_prompt", is->diag.copy_corr[DIAG_CORR_PROMPT]);
+    json_num(f, "copy_corr_adv", is->diag.copy_corr[DIAG_CORR_ADV]);
+    json_num(f, "update_norm", is->update_norm);
+    json_num(f, "drift_norm", is->drift_norm);
     json_num(f, "lr", T->cfg->lr);
     fprintf(f, ",\"opt_step\":%d", T->opt_step);
     json_num(f, "t_rollout", is->t_rollout);
@@ -685,7 +722,7 @@ static void trainer_free(Trainer *T) {
     if (T->preview.traj) rollout_batch_free(&T->preview);
     if (T->work.v) grpo_work_free(&T->work);
     free(T->world), free(T->sigmas), free(T->scores), free(T->z), free(T->adv), free(T->part_id), free(T->part_pr);
-    free(T->adv_col), free(T->subset), free(T->g_id);
+    free(T->adv_col), free(T->subset), free(T->g_id), free(T->theta_prev), free(T->theta_base);
 }
 
 static void progress_line(const Trainer *T, int it, const IterStats *is, double eta_s) {
@@ -802,6 +839,8 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     T.adv_col = cg_malloc((size_t)G * sizeof(float));
     T.subset = cg_malloc((size_t)P * T.K * sizeof(int));
     if (cfg.cos_every > 0) T.g_id = cg_malloc(T.policy.table.total * sizeof(float));
+    T.theta_prev = cg_malloc(T.policy.table.total * sizeof(float));
+    T.theta_base = base_params(&T);
     grpo_work_alloc(&T.work, G, T.n);
     double *adv_step = cg_malloc((size_t)N * sizeof(double)), *adv_abs_step = cg_malloc((size_t)N * sizeof(double));
 
@@ -838,12 +877,16 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         double t2 = cg_now();
         is.t_reward = t2 - t1;
         if (rc) break;
+        diag_rollouts(&is.diag, T.scores, T.adv, N, T.rb.images, T.rb.ref, T.n, P, G);
         // 4. the gradient-cosine diagnostic (at the rollout's weights)
         if (cfg.cos_every > 0 && it % cfg.cos_every == 0) is.cos = gradient_cosine(&T, it);
         double t3 = cg_now();
         is.t_diag = t3 - t2;
         // 5. the policy update
+        memcpy(T.theta_prev, T.policy.params, T.policy.table.total * sizeof(float));
         rc = update_phase(&T, it, &is, err, errlen);
+        is.update_norm = diag_l2_distance(T.policy.params, T.theta_prev, T.policy.table.total);
+        is.drift_norm = T.theta_base ? diag_l2_distance(T.policy.params, T.theta_base, T.policy.table.total) : NAN;
         double t4 = cg_now();
         is.t_update = t4 - t3;
         if (rc) break;

@@ -47,6 +47,10 @@
 //                         per step: TDW's shift shows here), "adv_abs_mean", "loss", "policy_loss", "clip_frac", "approx_kl" (k3,
 //                         see grpo.h), "kl_ref", "ratio_min", "ratio_max", "grad_norm" (mean of the
 //                         optimizer steps, before clipping), "grad_cos_id_prompt" (or null),
+//                         "reward_id_gstd", "reward_prompt_gstd" (mean within-group std),
+//                         "copy_dist", "copy_corr_id", "copy_corr_prompt", "copy_corr_adv" (does
+//                         copying the reference pay? rl/diagnostics.h), "update_norm" (||delta
+//                         theta|| of the iteration), "drift_norm" (||theta - theta_base||),
 //                         "lr", "opt_step", "t_rollout", "t_reward", "t_diag", "t_update" (seconds),
 //                         "elapsed_s"}; a value that is not finite is written as null
 //   DIR/ckpt.safetensors  sections model., adam_m., adam_v. (+ ref. with kl_beta > 0) and metadata:
