@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""sweep_table.py: the table of the VAL sweep (scripts/sweep_val.sh, issue 18).
+
+For every probe of the grid that has finished (runs/probes/NAME.PRESET.sSEED/eval_val/images.jsonl)
+it computes, against the base's VAL evaluation (runs/probes/val_base/images.jsonl):
+  - the paired change of identity, CLIP-T, CLIP-I and attribute accuracy: the mean over the VAL
+    images of (probe - base) on the same image (same subject, prompt and noise), and its standard
+    error (std of the differences / sqrt(n)); over several seeds, the mean of the per-seed changes
+    and the seed-level SE (std of the per-seed changes / sqrt(seeds));
+  - the same change for customized against naive-1-1 (same probe and seed);
+  - training diagnostics from metrics.jsonl (rl/diagnostics.h): the final kl_ref, the mean update
+    norm, the final drift from the base, the mean within-group std of both rewards, and the mean
+    correlations of copiness with the identity reward, the prompt reward and the advantage.
+Writes OUT.md and OUT.json. Only the Python standard library.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+METRICS = ["identity", "clip_t", "clip_i", "attr_acc"]
+DIAG = ["kl_ref", "update_norm", "drift_norm", "reward_id_gstd", "reward_prompt_gstd", "copy_corr_id",
+        "copy_corr_prompt", "copy_corr_adv", "conflict"]
+
+
+def read_grid(path):
+    probes = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, flags = line.partition(" ")
+            probes.append((name, " ".join(flags.split())))
+    return probes
+
+
+def read_images(path):
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                r = json.loads(line)
+                rows[(r["subject"], r["template"], r["k"])] = r
+    return rows
+
+
+def paired(a, b, key):
+    """Mean and SE of a - b over the images both have."""
+    d = [a[k][key] - b[k][key] for k in a if k in b]
+    n = len(d)
+    if n == 0:
+        return None
+    m = sum(d) / n
+    se = math.sqrt(sum((x - m) ** 2 for x in d) / (n - 1) / n) if n > 1 else float("nan")
+    return {"delta": m, "se": se, "n": n}
+
+
+def seed_level(per_seed):
+    """Mean of per-seed deltas; with one seed its image-level SE, else std over seeds / sqrt(n)."""
+    ds = [p["delta"] for p in per_seed]
+    n = len(ds)
+    m = sum(ds) / n
+    if n == 1:
+        return {"delta": m, "se": per_seed[0]["se"], "seeds": 1, "se_kind": "images"}
+    se = math.sqrt(sum((x - m) ** 2 for x in ds) / (n - 1) / n)
+    return {"delta": m, "se": se, "seeds": n, "se_kind": "seeds"}
+
+
+def read_metrics(path):
+    lines = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                lines.append(json.loads(line))
+    return lines
+
+
+def mean_of(lines, key):
+    v = [x[key] for x in lines if x.get(key) is not None]
+    return sum(v) / len(v) if v else None
+
+
+def diagnostics(lines):
+    d = {"iterations": len(lines)}
+    last = lines[-1] if lines else {}
+    d["kl_ref"] = last.get("kl_ref")
+    d["drift_norm"] = last.get("drift_norm")
+    for k in ["update_norm", "reward_id_gstd", "reward_prompt_gstd", "copy_corr_id", "copy_corr_prompt",
+              "copy_corr_adv", "conflict"]:
+        d[k] = mean_of(lines, k)
+    return d
+
+
+def fmt(x, digits=2):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:+.{digits}f}" if digits >= 0 else f"{x:.3g}"
+
+
+def fmt_delta(c, digits=2):
+    if c is None:
+        return "-"
+    return f"{c['delta']:+.{digits}f} ± {c['se']:.{digits}f}"
+
+
+def plain(x, digits=3):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--grid", required=True)
+    ap.add_argument("--probes", default="runs/probes")
+    ap.add_argument("--out", required=True, help="OUT.md and OUT.json are written")
+    a = ap.parse_args()
+    base_path = os.path.join(a.probes, "val_base", "images.jsonl")
+    if not os.path.exists(base_path):
+        print(f"sweep_table: {base_path} does not exist (run scripts/probe_val.sh first)", file=sys.stderr)
+        return 2
+    base = read_images(base_path)
+    grid = read_grid(a.grid)
+    rows = []
+    for name, flags in grid:
+        by_preset = {}
+        for d in sorted(os.listdir(a.probes)):
+            if not d.startswith(name + "."):
+                continue
+            parts = d[len(name) + 1:].rsplit(".s", 1)
+            if len(parts) != 2 or not parts[1].isdigit():
+                continue
+            preset, seed = parts[0], int(parts[1])
+            img = os.path.join(a.probes, d, "eval_val", "images.jsonl")
+            if not os.path.exists(img):
+                continue
+            by_preset.setdefault(preset, {})[seed] = d
+        row = {"name": name, "flags": flags, "presets": {}}
+        for preset, seeds in sorted(by_preset.items()):
+            per_seed = {}
+            for seed, d in sorted(seeds.items()):
+                imgs = read_images(os.path.join(a.probes, d, "eval_val", "images.jsonl"))
+                mpath = os.path.join(a.probes, d, "metrics.jsonl")
+                per_seed[seed] = {
+                    "dir": d,
+                    "vs_base": {k: paired(imgs, base, k) for k in METRICS},
+                    "attr_acc": sum(r["attr_acc"] for r in imgs.values()) / len(imgs),
+                    "diag": diagnostics(read_metrics(mpath)) if os.path.exists(mpath) else {},
+                    "_imgs": imgs,
+                }
+            entry = {
+                "seeds": sorted(per_seed),
+                "vs_base": {k: seed_level([per_seed[s]["vs_base"][k] for s in per_seed]) for k in METRICS},
+                "attr_acc": sum(per_seed[s]["attr_acc"] for s in per_seed) / len(per_seed),
+                "diag": {k: (sum(per_seed[s]["diag"][k] for s in per_seed if per_seed[s]["diag"].get(k) is not None) /
+                             max(1, sum(1 for s in per_seed if per_seed[s]["diag"].get(k) is not None)))
+                         if any(per_seed[s]["diag"].get(k) is not None for s in per_seed) else None
+                         for k in DIAG + ["iterations"]},
+                "per_seed": per_seed,
+            }
+            row["presets"][preset] = entry
+        if "customized" in row["presets"] and "naive-1-1" in row["presets"]:
+            c, nv = row["presets"]["customized"]["per_seed"], row["presets"]["naive-1-1"]["per_seed"]
+            common = sorted(set(c) & set(nv))
+            if common:
+                row["customized_vs_naive"] = {
+                    k: seed_level([paired(c[s]["_imgs"], nv[s]["_imgs"], k) for s in common]) for k in METRICS}
+                row["customized_vs_naive"]["seeds"] = common
+        rows.append(row)
+    for row in rows:  # drop the image tables before writing
+        for e in row["presets"].values():
+            for s in e["per_seed"].values():
+                s.pop("_imgs", None)
+
+    n_base = len(base)
+    md = ["# VAL sweep of the trainer's settings (issue 18)", "",
+          f"Written by `bash scripts/sweep_val.sh {a.grid}` (`tools/sweep_table.py`). Every probe trains the shipped "
+          "base (`models/base.safetensors`) on TRAIN subjects with the trainer's defaults plus the flags shown, once per "
+          "preset and seed, and is evaluated on the 40 VAL subjects x the main job's 8 prompts "
+          f"({n_base} images, ODE, fixed noise); the TEST subjects are never used. Changes are paired per image against "
+          "the base (same subject, prompt and noise): mean ± SE (one seed: SE over the images; several: over the seeds).",
+          "",
+          "Diagnostics (means over the iterations of `metrics.jsonl`, rl/diagnostics.h): `kl` the final KL to the base "
+          "(`kl_ref`, 0 without a reference), `upd` the mean update norm, `drift` ||θ - θ_base|| at the end, "
+          "`sd_id` / `sd_pr` the mean within-group std of the identity / prompt reward, `c_id` / `c_pr` / `c_adv` the "
+          "mean within-group correlation of copiness (minus the pixel distance to the reference) with the identity "
+          "reward, the prompt reward and the trained advantage (`c_adv` > 0: the update pushes towards copying).", "",
+          "| probe | flags | preset | seeds | Δ identity | Δ CLIP-T | Δ CLIP-I | Δ attr acc | attr acc | kl | upd | drift "
+          "| sd_id | sd_pr | c_id | c_pr | c_adv |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    pending = []
+    for row in rows:
+        if not row["presets"]:
+            pending.append(f"`{row['name']}` ({row['flags'] or 'defaults'})")
+            continue
+        for preset, e in row["presets"].items():
+            v, dg = e["vs_base"], e["diag"]
+            md.append(f"| {row['name']} | `{row['flags'] or '(defaults)'}` | {preset} | {len(e['seeds'])} | "
+                      f"{fmt_delta(v['identity'])} | {fmt_delta(v['clip_t'])} | {fmt_delta(v['clip_i'])} | "
+                      f"{fmt_delta(v['attr_acc'], 3)} | {e['attr_acc']:.3f} | {plain(dg.get('kl_ref'))} | "
+                      f"{plain(dg.get('update_norm'))} | {plain(dg.get('drift_norm'))} | {plain(dg.get('reward_id_gstd'))} | "
+                      f"{plain(dg.get('reward_prompt_gstd'))} | {plain(dg.get('copy_corr_id'), 2)} | "
+                      f"{plain(dg.get('copy_corr_prompt'), 2)} | {plain(dg.get('copy_corr_adv'), 2)} |")
+    md += ["", "## Customized-GRPO against naive-1-1 (same probe and seed, paired per image)", "",
+           "| probe | seeds | Δ identity | Δ CLIP-T | Δ CLIP-I | Δ attr acc |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        c = row.get("customized_vs_naive")
+        if c:
+            md.append(f"| {row['name']} | {len(c['seeds'])} | {fmt_delta(c['identity'])} | {fmt_delta(c['clip_t'])} | "
+                      f"{fmt_delta(c['clip_i'])} | {fmt_delta(c['attr_acc'], 3)} |")
+    if pending:
+        md += ["", "Not run yet: " + ", ".join(pending) + "."]
+    md.append("")
+    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+    tmp = a.out + ".md.tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(md))
+    os.replace(tmp, a.out + ".md")
+    tmp = a.out + ".json.tmp"
+    with open(tmp, "w") as f:
+        json.dump({"split": "val", "base_images": n_base, "probes": rows}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, a.out + ".json")
+    print(f"sweep_table: {sum(1 for r in rows if r['presets'])} of {len(rows)} probes -> {a.out}.md, {a.out}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
