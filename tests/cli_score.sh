@@ -17,7 +17,7 @@ check "score two PNGs" "$CGRPO" score --models "$M" --reference "$TMP/ref.png" -
 cp "$TMP/out" "$TMP/two.jsonl"
 [ "$(wc -l <"$TMP/two.jsonl")" -eq 2 ] && pass "one line per image" || fail "one line per image" "$(cat "$TMP/two.jsonl")"
 NUM='-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?'
-LINE="^\\{\"image\":\"[^\"]+\",\"id\":$NUM,\"prompt\":$NUM,\"judge-id\":$NUM,\"judge-id-plain\":$NUM,\"judge-clip-i\":$NUM,\"judge-clip-t\":$NUM,\"attr\":$NUM,\"attr_pred\":\\{\"scene\":\"[a-z_]+\",\"accessory\":\"[a-z_]+\",\"property\":\"[a-z_]+\",\"class\":\"[a-z ]+\"\\}\\}\$"
+LINE="^\\{\"image\":\"[^\"]+\",\"id\":$NUM,\"prompt\":$NUM,\"judge-id\":$NUM,\"judge-id-plain\":$NUM,\"judge-clip-i\":$NUM,\"judge-clip-t\":$NUM,\"attr\":$NUM,\"id-pix\":$NUM,\"attr_pred\":\\{\"scene\":\"[a-z_]+\",\"accessory\":\"[a-z_]+\",\"property\":\"[a-z_]+\",\"class\":\"[a-z ]+\"\\}\\}\$"
 bad=$(grep -Evc "$LINE" "$TMP/two.jsonl")
 [ "$bad" -eq 0 ] && pass "JSON line format" || fail "JSON line format" "$(head -n 1 "$TMP/two.jsonl")"
 sed -n 1p "$TMP/two.jsonl" | grep -q "\"image\":\"$TMP/snow.png\"" && sed -n 2p "$TMP/two.jsonl" | grep -q "jungle.png" &&

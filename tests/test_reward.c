@@ -172,6 +172,25 @@ static void test_estimated_mask(void) {
 
 // ---- rewards ------------------------------------------------------------------------------------
 
+// The cosine of two vectors after removing each one's mean (the test's own loop, two passes).
+static double centred_cosine(const float *a, const float *b, int n) {
+    double ma = 0, mb = 0, ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) ma += a[i] / (double)n, mb += b[i] / (double)n;
+    for (int i = 0; i < n; i++) ab += (a[i] - ma) * (b[i] - mb), aa += (a[i] - ma) * (a[i] - ma), bb += (b[i] - mb) * (b[i] - mb);
+    return ab / sqrt(aa * bb);
+}
+
+// id-pix's pixel term on hand values: scaled copies 1, reversed -1, constant 0, two one-hot
+// vectors of 4: centred (3/4, -1/4, -1/4, -1/4) and (-1/4, 3/4, -1/4, -1/4), cosine -1/3.
+static void test_pixel_cosine(void) {
+    const float a[3] = {1, 2, 3}, twice[3] = {2, 4, 6}, rev[3] = {3, 2, 1}, flat[3] = {5, 5, 5};
+    const float e0[4] = {1, 0, 0, 0}, e1[4] = {0, 1, 0, 0};
+    EXPECT_NEAR(reward_pixel_cosine(a, twice, 3), 1.0, 1e-12);
+    EXPECT_NEAR(reward_pixel_cosine(a, rev, 3), -1.0, 1e-12);
+    EXPECT_NEAR(reward_pixel_cosine(a, flat, 3), 0.0, 0.0);
+    EXPECT_NEAR(reward_pixel_cosine(e0, e1, 4), -1.0 / 3.0, 1e-12);
+}
+
 static void test_builtin_scores(void) {
     char err[256];
     Batch b;
@@ -210,6 +229,7 @@ static void test_builtin_scores(void) {
                 else
                     enc_embed_images(&m, e2, (r->needs & REWARD_NEEDS_SEG ? b.seg : b.plain) + i * PER, 1);
                 want = 100.0 * dot_d(e1, e2, D);
+                if (strcmp(name, "id-pix") == 0) want = 0.5 * want + 50.0 * centred_cosine(b.img + i * PER, b.seg + i * PER, PER);
             }
             max_err = fmax(max_err, fabs(got[i] - want));
             spread = fmax(spread, fabs(got[i] - got[0]));
@@ -867,6 +887,7 @@ int main(void) {
 
     RUN(test_segment_fill);
     RUN(test_estimated_mask);
+    RUN(test_pixel_cosine);
     RUN(test_builtin_scores);
     RUN(test_shared_reference);
     RUN(test_reward_errors);

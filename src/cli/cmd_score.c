@@ -28,13 +28,13 @@ static const char *USAGE =
     "  --prompt TEXT        a SubjectBench prompt, e.g. \"a sks dog in the snow\"\n"
     "  --models DIR         the weights directory (default models)\n"
     "  --rewards LIST       comma-separated subset of: id, prompt, judge-id, judge-id-plain,\n"
-    "                       judge-clip-i, judge-clip-t, attr (default all)\n"
+    "                       judge-clip-i, judge-clip-t, attr, id-pix (default all)\n"
     "  --mask MASK.png      the reference's subject mask (PNG reference only; default: estimated\n"
     "                       from the plain background)\n"
     "  --subjects-seed N    the SubjectBench population of subject:... arguments (default 1)\n"
     "Bad input (missing file, wrong size, unknown word, unknown subject) exits 2 with one line.\n";
 
-#define ALL_REWARDS "id,prompt,judge-id,judge-id-plain,judge-clip-i,judge-clip-t,attr"
+#define ALL_REWARDS "id,prompt,judge-id,judge-id-plain,judge-clip-i,judge-clip-t,attr,id-pix"
 
 typedef struct {
     const char *reference, *prompt, *models, *rewards, *mask;

@@ -12,7 +12,9 @@
 #define REWARD_MAX_B 64 // the encoders' batch; larger batches are scored in chunks
 
 // What a built-in reward compares the image with.
-typedef enum { CMP_SEG, CMP_PLAIN, CMP_TEXT, CMP_ATTR } Compare;
+// CMP_SEG_PIX: the identity embedding's cosine and the pixel cosine to the segmented reference,
+// half and half (reward.h, "id-pix").
+typedef enum { CMP_SEG, CMP_PLAIN, CMP_TEXT, CMP_ATTR, CMP_SEG_PIX } Compare;
 
 typedef struct {
     const char *name, *file;
@@ -29,6 +31,8 @@ static const Builtin BUILTINS[] = {
     {"judge-clip-i", "judge_clip.safetensors", ENC_CLIP, CMP_PLAIN, "CLIP-I judge: 100 cos to the plain reference"},
     {"judge-clip-t", "judge_clip.safetensors", ENC_CLIP, CMP_TEXT, "CLIP-T judge: 100 cos between image and prompt"},
     {"attr", "attr.safetensors", ENC_ATTR, CMP_ATTR, "attribute judge: 100 P(the prompt's scene, accessory, property)"},
+    {"id-pix", "id.safetensors", ENC_ID, CMP_SEG_PIX,
+     "copy-sensitive identity reward: 50 cos to the segmented reference + 50 pixel cosine to it"},
 };
 #define N_BUILTINS ((int)(sizeof(BUILTINS) / sizeof(BUILTINS[0])))
 
@@ -79,6 +83,18 @@ static void embed_dedup(EncModel *m, float *emb, const void *x, size_t row_bytes
     }
 }
 
+double reward_pixel_cosine(const float *a, const float *b, size_t n) {
+    double ma = 0.0, mb = 0.0;
+    for (size_t i = 0; i < n; i++) ma += a[i], mb += b[i];
+    ma /= (double)n, mb /= (double)n;
+    double ab = 0.0, aa = 0.0, bb = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = a[i] - ma, y = b[i] - mb;
+        ab += x * y, aa += x * x, bb += y * y;
+    }
+    return aa > 0.0 && bb > 0.0 ? ab / sqrt(aa * bb) : 0.0;
+}
+
 static int enc_reward_score(Reward *r, const RewardBatch *b, float *scores, char *err, size_t errlen) {
     (void)err, (void)errlen;
     EncReward *st = r->state;
@@ -104,13 +120,17 @@ static int enc_reward_score(Reward *r, const RewardBatch *b, float *scores, char
         if (st->spec->cmp == CMP_TEXT)
             embed_dedup(m, st->emb_b, b->tokens + (size_t)i0 * TOK_MAX_TOKENS, TOK_MAX_TOKENS * sizeof(int), n, 1, D);
         else {
-            const float *refs = st->spec->cmp == CMP_SEG ? b->ref_seg : b->ref_plain;
+            const float *refs = st->spec->cmp == CMP_PLAIN ? b->ref_plain : b->ref_seg;
             embed_dedup(m, st->emb_b, refs + (size_t)i0 * S * S * 3, img_bytes, n, 0, D);
         }
         for (int i = 0; i < n; i++) {
             const float *a = st->emb_a + (size_t)i * D, *c = st->emb_b + (size_t)i * D;
             double dot = 0;
             for (int d = 0; d < D; d++) dot += (double)a[d] * c[d];
+            if (st->spec->cmp == CMP_SEG_PIX) {
+                const size_t o = (size_t)(i0 + i) * S * S * 3;
+                dot = 0.5 * dot + 0.5 * reward_pixel_cosine(b->images + o, b->ref_seg + o, (size_t)S * S * 3);
+            }
             scores[i0 + i] = (float)(100.0 * dot);
         }
     }
@@ -155,7 +175,7 @@ Reward *reward_create_by_name(const char *name, const char *models_dir, char *er
         for (int h = 0; h < ATTR_N_HEADS; h++) st->probs[h] = cg_malloc((size_t)REWARD_MAX_B * attr_n_classes(h) * sizeof(float));
     Reward *r = cg_calloc(1, sizeof(Reward));
     snprintf(r->name, sizeof(r->name), "%s", spec->name);
-    r->needs = spec->cmp == CMP_SEG ? REWARD_NEEDS_SEG
+    r->needs = spec->cmp == CMP_SEG || spec->cmp == CMP_SEG_PIX ? REWARD_NEEDS_SEG
              : spec->cmp == CMP_PLAIN ? REWARD_NEEDS_PLAIN
              : spec->cmp == CMP_TEXT ? REWARD_NEEDS_TOKENS
                                      : REWARD_NEEDS_PROMPTS;

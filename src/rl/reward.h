@@ -21,6 +21,14 @@
 //   judge-clip-t    judge_clip.safetensors    100 cos(E_img(image), E_txt(prompt))    tokens    "CLIP-T"
 //   attr            attr.safetensors          100 P(scene, accessory and property of  prompts
 //                                             the prompt), heads taken as independent
+//   id-pix          id.safetensors            50 cos(E(image), E(segmented ref))      ref_seg
+//                                             + 50 pixcos(image, segmented ref)
+//
+// id-pix is the copy-sensitive identity reward of issue 18 (docs/subjectbench.md, "Copy-paste"):
+// the paper's DINO-Seg reward pays for reproducing the reference's layout, pose and colours, while
+// `id` was trained to be invariant to them, so that on the generator's own rollouts copying the
+// reference does not pay in `id`. pixcos is the cosine of the two images' pixel vectors after each
+// has its own mean removed (0 when either is constant): a pasted reference scores near 100 on it.
 //
 // Scale: every similarity is 100 x cosine (in [-100, 100]), as the paper's code scores DINO. For
 // the prompt reward this is a fixed scale rather than the learned logit scale, so values do not
@@ -69,6 +77,9 @@ struct Reward {
     void (*free)(Reward *r); // releases state (not r itself); may be NULL
     void *state;
 };
+
+// Cosine of a and b (n floats) after subtracting each one's mean; 0 when either is constant.
+double reward_pixel_cosine(const float *a, const float *b, size_t n);
 
 // The built-in rewards, in the table order above.
 int reward_n_builtin(void);

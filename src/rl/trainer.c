@@ -77,7 +77,7 @@ const ConfigKey *train_config_keys(int *n) {
 
 static const char *const PRESET_NAMES[TRAIN_N_PRESETS] = {"customized", "naive-1-1", "naive-1-1.5", "sars-only",
                                                            "tdw-only"};
-static const char *const REWARD_ID_NAMES[] = {"id", "judge-id", "judge-id-plain", "judge-clip-i"};
+static const char *const REWARD_ID_NAMES[] = {"id", "judge-id", "judge-id-plain", "judge-clip-i", "id-pix"};
 static const char *const REWARD_PROMPT_NAMES[] = {"prompt", "judge-clip-t", "attr"};
 
 int train_preset_parse(const char *name) {

@@ -95,7 +95,7 @@ enum { TRAIN_PRESET_CUSTOMIZED, TRAIN_PRESET_NAIVE_1_1, TRAIN_PRESET_NAIVE_1_1_5
        TRAIN_PRESET_TDW_ONLY, TRAIN_N_PRESETS };
 #define TRAIN_PRESET_WORDS "customized|naive-1-1|naive-1-1.5|sars-only|tdw-only"
 #define TRAIN_SAMPLER_WORDS "dance|flow"
-#define TRAIN_REWARD_ID_WORDS "id|judge-id|judge-id-plain|judge-clip-i"
+#define TRAIN_REWARD_ID_WORDS "id|judge-id|judge-id-plain|judge-clip-i|id-pix"
 #define TRAIN_REWARD_PROMPT_WORDS "prompt|judge-clip-t|attr"
 
 typedef struct {
