@@ -6,7 +6,8 @@
 // shirt or a robe hides the fur, so they also remove those pixels from the subject's mask.
 
 #include "world/prompts.h"
-#include "world/render_internal.h"
+#include "world/canvas.h"
+#include "world/draw.h"
 
 typedef struct {
     float P[3], A, k; // premultiplied colour, coverage, pixels per unit

@@ -11,7 +11,8 @@
 
 #include "core/rng.h"
 #include "world/prompts.h"
-#include "world/render_internal.h"
+#include "world/canvas.h"
+#include "world/draw.h"
 
 typedef float rgb3[3];
 

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "world/render_internal.h"
+#include "world/canvas.h"
+#include "world/draw.h"
 
 // Per (class, shape): the main body area (centre, half sizes) used by patches, highlights and
 // drops; the 4 mark slots; the accessory anchors.

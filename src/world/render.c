@@ -1,4 +1,5 @@
-// render.c: poses, the subject layer, and the public reference/target renderers of render.h.
+// render.c: poses, the subject layer, and the public reference/target renderers of render.h. It
+// puts together what draw_*.c draw (draw.h) with the primitives of canvas.h.
 #include "world/render.h"
 
 #include <stdlib.h>
@@ -6,23 +7,8 @@
 
 #include "core/check.h"
 #include "core/rng.h"
-#include "world/render_internal.h"
-
-void pose_bbox(const RenderPose *p, float x0, float y0, float x1, float y1, int S, int *i0, int *i1, int *j0,
-               int *j1) {
-    float c = cosf(p->angle), s = sinf(p->angle);
-    float xs[4] = {x0, x1, x1, x0}, ys[4] = {y0, y0, y1, y1};
-    float mnx = 1e30f, mny = 1e30f, mxx = -1e30f, mxy = -1e30f;
-    for (int k = 0; k < 4; k++) {
-        float x = p->flip ? -xs[k] : xs[k], y = ys[k];
-        float px = p->cx + (c * x - s * y) * p->scale, py = p->cy + (s * x + c * y) * p->scale;
-        mnx = fminf(mnx, px), mxx = fmaxf(mxx, px), mny = fminf(mny, py), mxy = fmaxf(mxy, py);
-    }
-    *i0 = (int)clampf(floorf(mnx) - 1.f, 0.f, (float)S);
-    *i1 = (int)clampf(ceilf(mxx) + 1.f, 0.f, (float)S);
-    *j0 = (int)clampf(floorf(mny) - 1.f, 0.f, (float)S);
-    *j1 = (int)clampf(ceilf(mxy) + 1.f, 0.f, (float)S);
-}
+#include "world/canvas.h"
+#include "world/draw.h"
 
 void render_pose_reference(RenderPose *pose, const Subject *s, int pose_index, int S) {
     CG_CHECK(S > 0 && S <= RENDER_MAX_SIZE, "size %d", S);

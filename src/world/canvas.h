@@ -1,16 +1,18 @@
-// render_internal.h: shared pieces of the SubjectBench rasterizer (not a public API).
-//   - signed distance functions (negative inside) and coverage/blending helpers;
-//   - the subject's look and geometry (draw_subject.c), accessories (draw_accessory.c),
-//     scenes (draw_scene.c); render.c puts them together.
+// canvas.h: the drawing primitives of the SubjectBench rasterizer (not a public API), shared by
+// render.c and the draw_*.c files and depending on neither:
+//   - scalar helpers, coverage and colour blending;
+//   - signed distance functions (negative inside);
+//   - the canvas a scene is painted on, and the pose's pixel <-> local-units mapping (canvas.c).
 // Subject geometry lives in "local units": the subject's box is [-0.5, 0.5]^2, y points down,
 // the ground is at y = +0.5. A pose maps pixels to local units (render.h RenderPose).
-#ifndef CGRPO_RENDER_INTERNAL_H
-#define CGRPO_RENDER_INTERNAL_H
+// Who calls whom: render.c -> draw_*.c (draw.h) -> canvas.c (this header), and render.c -> canvas.c;
+// nothing here calls render.c or draw_*.c.
+#ifndef CGRPO_CANVAS_H
+#define CGRPO_CANVAS_H
 
 #include <math.h>
-#include <stdint.h>
 
-#include "world/render.h"
+#include "world/render.h" // RenderPose (a type only: nothing here calls render.c)
 
 // ---- scalar helpers ----------------------------------------------------------------------------
 // Length of (x, y): sqrtf rather than hypotf (no overflow is possible at our scales, and it is
@@ -104,62 +106,17 @@ static inline float smin(float a, float b, float k) {
     return b + (a - b) * h - k * h * (1.f - h);
 }
 
-// ---- the subject ---------------------------------------------------------------------------------
+// ---- the canvas ---------------------------------------------------------------------------------
 
-// Where accessories attach (local units).
-typedef struct {
-    float hx, hy, hr;     // head centre and radius (hats sit on it)
-    float e1x, e1y;       // the eye on the facing side (monocle)
-    float e2x, e2y, er;   // the other eye, eye radius (glasses)
-    float nx, ny, nw;     // neck centre and half width (scarf)
-    float tx, ty, th;     // torso centre and half height (outfits, badges, buttons)
-} Anchors;
+typedef struct SubjectLook SubjectLook; // the subject's look (draw.h)
 
-// Everything about a subject's look that does not change from pixel to pixel.
-typedef struct {
-    int cls, shape, pattern, property; // property: PROP_* or -1
-    float main[3], second[3];          // after a red/purple edit
-    int n_marks;
-    int mark_shape[2];
-    float mark_rgb[2][3], mark_xy[2][2];
-    float patches[3][3];               // PAT_PATCHES: centre x, y and radius
-    float body[4];                     // centre x, y and half sizes of the main body area
-    Anchors anchors;
-    float k;                           // pixels per local unit (anti-aliasing)
-} SubjectLook;
-
-typedef struct {
-    float alpha;   // coverage of the subject's silhouette, [0, 1]
-    float rgb[3];  // colour where alpha > 0 (not premultiplied)
-    float d_torso; // distance to the torso (outfits are drawn where it is negative)
-} SubjectSample;
-
-void subject_look_init(SubjectLook *lk, const Subject *s, int property, float k);
-// Sample the subject at local (x, y).
-void subject_eval(const SubjectLook *lk, float x, float y, SubjectSample *out);
-// Accessory a (ACC_*) at local (x, y) given the subject's sample there; returns the accessory's
-// coverage and writes its colour.
-float accessory_eval(int a, const SubjectLook *lk, const SubjectSample *sub, float x, float y, float rgb[3]);
-// Property overlays around the subject (shiny sparkles, wet drips) at local (x, y).
-float property_overlay_eval(const SubjectLook *lk, float x, float y, float rgb[3]);
-
-// ---- the canvas and scenes ----------------------------------------------------------------------
-
+// What the scenes (draw_scene.c) paint on.
 typedef struct {
     float *img;             // (S, S, 3)
     int S;
     const RenderPose *pose; // the subject's pose (rugs, shadows, reflections, waterlines use it)
     const SubjectLook *look;// for the mirror's reflection
 } Canvas;
-
-// Paint the background of scene `scene` (SCENE_*, or -1 for the neutral studio) with the scene's
-// detail randomness drawn from `seed`, including the subject's shadow or reflection.
-void scene_background(const Canvas *cv, int scene, uint64_t seed);
-// Paint what stands in front of the subject (water, milk, flowers); returns nothing, but scales
-// `cov` (S, S) by what remains visible of the subject.
-void scene_foreground(const Canvas *cv, int scene, uint64_t seed, float *cov);
-// The studio's floor puddle for the wet edit (under the subject).
-void scene_puddle(const Canvas *cv);
 
 // A pose ready for per-pixel use: local = flip(R(-angle) (p - c) / scale).
 typedef struct {
