@@ -1,10 +1,9 @@
 // compare.c: `cgrpo compare`: the runs, the evaluations and the resume logic (compare.h). The
-// report (phase 3) is in compare_report.c.
+// spec and the configs of a run are in compare_spec.c, the aggregation and the report (phase 3) in
+// compare_report.c: this file calls both, and neither calls it.
 #include "eval/compare.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,222 +17,6 @@
 #include "io/png.h"
 #include "io/rundir.h"
 #include "world/render.h"
-
-// ---- the spec ---------------------------------------------------------------------------------------
-
-CompareSpec compare_spec_default(void) {
-    CompareSpec s;
-    memset(&s, 0, sizeof s);
-    s.model = "models/base.safetensors", s.rewards_dir = "models";
-    s.n_presets = TRAIN_N_PRESETS;
-    for (int p = 0; p < TRAIN_N_PRESETS; p++) s.presets[p] = p;
-    s.n_seeds = 2, s.seeds[0] = 1, s.seeds[1] = 2;
-    s.eval = eval_config_default();
-    char err[256];
-    CG_CHECK(eval_parse_templates(COMPARE_DEFAULT_TEMPLATES, s.eval.templates, &s.eval.n_templates, err, sizeof err) == 0,
-             "%s", err);
-    s.progress = 1;
-    return s;
-}
-
-// The next item of a comma list into item (cap bytes); *p moves past it (NULL after the last).
-// An empty or overlong item is an error.
-static int next_item(const char **p, char *item, size_t cap, const char *list, const char *what, char *err, size_t errlen) {
-    const char *end = strchr(*p, ',');
-    size_t len = end ? (size_t)(end - *p) : strlen(*p);
-    if (len == 0) return cg_errf(err, errlen, "'%s': empty item (expected %s separated by commas)", list, what);
-    if (len >= cap) return cg_errf(err, errlen, "'%s': '%.*s...' is too long for %s", list, 12, *p, what);
-    memcpy(item, *p, len), item[len] = '\0';
-    *p = end ? end + 1 : NULL;
-    return 0;
-}
-
-int compare_parse_presets(const char *list, int presets[TRAIN_N_PRESETS], int *n, char *err, size_t errlen) {
-    *n = 0;
-    for (const char *p = list; p;) {
-        char item[64];
-        if (next_item(&p, item, sizeof item, list, "preset names", err, errlen)) return -1;
-        const int q = train_preset_parse(item);
-        if (q < 0) return cg_errf(err, errlen, "unknown preset '%s' (known: %s)", item, TRAIN_PRESET_WORDS);
-        for (int i = 0; i < *n; i++)
-            if (presets[i] == q) return cg_errf(err, errlen, "'%s': preset %s is listed twice", list, item);
-        presets[(*n)++] = q; // at most TRAIN_N_PRESETS distinct names get here
-    }
-    return 0;
-}
-
-int compare_parse_seeds(const char *list, uint64_t seeds[COMPARE_MAX_SEEDS], int *n, char *err, size_t errlen) {
-    *n = 0;
-    for (const char *p = list; p;) {
-        char item[32];
-        if (next_item(&p, item, sizeof item, list, "seeds", err, errlen)) return -1;
-        char *stop;
-        errno = 0;
-        unsigned long long v = strtoull(item, &stop, 10);
-        if (errno || *stop || item[0] < '0' || item[0] > '9')
-            return cg_errf(err, errlen, "'%s': '%s' is not a seed (a decimal integer >= 0)", list, item);
-        for (int i = 0; i < *n; i++)
-            if (seeds[i] == v) return cg_errf(err, errlen, "'%s': seed %llu is listed twice", list, v);
-        if (*n == COMPARE_MAX_SEEDS) return cg_errf(err, errlen, "'%s': more than %d seeds", list, COMPARE_MAX_SEEDS);
-        seeds[(*n)++] = (uint64_t)v;
-    }
-    return 0;
-}
-
-static const char *const RUN_KEYS[] = {"preset", "seed", "shaping", "weighting", "w_id", "w_prompt"};
-
-int compare_is_run_key(const char *key) {
-    for (size_t i = 0; i < sizeof RUN_KEYS / sizeof RUN_KEYS[0]; i++)
-        if (strcmp(key, RUN_KEYS[i]) == 0) return 1;
-    return 0;
-}
-
-void compare_run_name(char *buf, size_t len, int preset, uint64_t seed) {
-    snprintf(buf, len, "%s-s%llu", train_preset_name(preset), (unsigned long long)seed);
-}
-
-#define MAX_CONFIG_BYTES (1L << 20)
-
-// A small text file (a config) as a NUL-terminated string, or NULL with a reason.
-static char *read_small_text(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cg_errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = cg_malloc(MAX_CONFIG_BYTES + 1);
-    size_t got = fread(buf, 1, MAX_CONFIG_BYTES + 1, f);
-    const int bad = ferror(f);
-    fclose(f);
-    if (bad || got > MAX_CONFIG_BYTES || memchr(buf, '\0', got)) {
-        cg_errf(err, errlen, "%s: %s", path, bad ? "cannot read" : "not a config file (too large or binary)");
-        free(buf);
-        return NULL;
-    }
-    buf[got] = '\0';
-    return buf;
-}
-
-int compare_train_config(TrainConfig *cfg, const CompareSpec *s, int preset, uint64_t seed, char *err, size_t errlen) {
-    int nk;
-    const ConfigKey *keys = train_config_keys(&nk);
-    char why[1024];
-    *cfg = train_config_default();
-    train_preset_apply(cfg, preset);
-    if (s->config_file) {
-        char *text = read_small_text(s->config_file, err, errlen);
-        if (!text) return -1;
-        unsigned char *seen = cg_calloc((size_t)nk, 1);
-        int rc = config_parse_text(cfg, keys, nk, text, s->config_file, seen, err, errlen);
-        for (int i = 0; i < nk && rc == 0; i++)
-            if (seen[i] && compare_is_run_key(keys[i].key))
-                rc = cg_errf(err, errlen, "%s sets %s: compare sets preset, seed, shaping, weighting, w_id and w_prompt per run "
-                             "(--presets, --seeds); remove the line", s->config_file, keys[i].key);
-        free(seen), free(text);
-        if (rc) return -1;
-    }
-    for (int i = 0; i < s->n_over; i++) {
-        const ConfigKey *k = config_find(keys, nk, s->over_key[i]);
-        if (!k)
-            return cg_errf(err, errlen, "unknown option '--%s' (nearest training key: --%s)", s->over_key[i],
-                           config_nearest(keys, nk, s->over_key[i]));
-        if (compare_is_run_key(k->key))
-            return cg_errf(err, errlen, "--%s: compare sets preset, seed, shaping, weighting, w_id and w_prompt per run "
-                           "(use --presets and --seeds)", s->over_key[i]);
-        if (config_set(cfg, keys, nk, s->over_key[i], s->over_val[i], why, sizeof why))
-            return cg_errf(err, errlen, "--%s: %s", s->over_key[i], why);
-    }
-    cfg->preset = preset, cfg->seed = seed;
-    train_config_resolve(cfg);
-    if (train_config_check(cfg, why, sizeof why)) return cg_errf(err, errlen, "training config: %s", why);
-    return 0;
-}
-
-int compare_check_stored(const TrainConfig *want, const TrainConfig *stored, char *err, size_t errlen) {
-    int nk;
-    const ConfigKey *keys = train_config_keys(&nk);
-    for (int i = 0; i < nk; i++) {
-        const ConfigKey *k = &keys[i];
-        if (strcmp(k->key, "ckpt_every") == 0 || strcmp(k->key, "sample_every") == 0) continue; // output only
-        if (strcmp(k->key, "iterations") == 0) {
-            if (stored->iterations > want->iterations)
-                return cg_errf(err, errlen, "iterations = %d in the stored run, %d asked (a run can be continued, not shortened)",
-                               stored->iterations, want->iterations);
-            continue;
-        }
-        if (config_same(want, stored, k)) continue;
-        char a[CONFIG_MAX_VALUE], b[CONFIG_MAX_VALUE];
-        config_format(a, sizeof a, stored, k);
-        config_format(b, sizeof b, want, k);
-        return cg_errf(err, errlen, "%s = %s in the stored run, %s asked", k->key, a, b);
-    }
-    return 0;
-}
-
-void compare_eval_config(EvalConfig *out, const CompareSpec *s, const TrainConfig *t) {
-    *out = s->eval;
-    out->subjects_seed = t->subjects_seed, out->shift = t->shift, out->cfg_ref = t->cfg_ref, out->cfg_txt = t->cfg_txt;
-}
-
-// ---- aggregation ----------------------------------------------------------------------------------
-
-CompareStat compare_stat(const double *v, int n) {
-    CompareStat s = {NAN, NAN, 0};
-    double sum = 0.0, lo = INFINITY, hi = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(v[i])) continue;
-        sum += v[i], s.n++;
-        if (v[i] < lo) lo = v[i];
-        if (v[i] > hi) hi = v[i];
-    }
-    if (s.n) s.mean = sum / s.n, s.spread = 0.5 * (hi - lo);
-    return s;
-}
-
-void compare_aggregate(CompareStat stats[EVAL_N_GROUPS][EVAL_N_METRICS], const EvalSummary *summaries, int n) {
-    double v[COMPARE_MAX_SEEDS];
-    CG_CHECK(n >= 0 && n <= COMPARE_MAX_SEEDS, "%d summaries", n);
-    for (int g = 0; g < EVAL_N_GROUPS; g++)
-        for (int m = 0; m < EVAL_N_METRICS; m++) {
-            for (int i = 0; i < n; i++) v[i] = summaries[i].mean[g][m];
-            stats[g][m] = compare_stat(v, n);
-        }
-}
-
-void compare_moving_average(double *out, const double *in, int n, int window) {
-    const int h = window > 1 ? window / 2 : 0;
-    for (int i = 0; i < n; i++) {
-        double sum = 0.0;
-        int cnt = 0;
-        for (int j = i - h; j <= i + h; j++)
-            if (j >= 0 && j < n && isfinite(in[j])) sum += in[j], cnt++;
-        out[i] = cnt ? sum / cnt : NAN;
-    }
-}
-
-void compare_relative_running_mean(double *out, const double *in, int n_series, int n) {
-    for (int i = 0; i < n; i++) { // out <- d: each series minus the mean of the finite ones at i
-        double mean = 0.0;
-        int m = 0;
-        for (int q = 0; q < n_series; q++)
-            if (isfinite(in[(size_t)q * n + i])) mean += in[(size_t)q * n + i], m++;
-        for (int p = 0; p < n_series; p++) out[(size_t)p * n + i] = in[(size_t)p * n + i] - mean / m; // NaN stays NaN
-    }
-    for (int p = 0; p < n_series; p++) { // d -> its running mean over the finite values, in place
-        double *row = out + (size_t)p * n, sum = 0.0;
-        int cnt = 0;
-        for (int i = 0; i < n; i++) {
-            if (isfinite(row[i])) sum += row[i], cnt++;
-            row[i] = cnt ? sum / cnt : NAN;
-        }
-    }
-}
-
-void compare_format_stat(char *buf, size_t len, CompareStat s, int decimals) {
-    if (s.n == 0) snprintf(buf, len, "-");
-    else if (s.n == 1) snprintf(buf, len, "%.*f", decimals, s.mean);
-    else snprintf(buf, len, "%.*f ± %.*f", decimals, s.mean, decimals, s.spread);
-}
 
 // ---- files of the evaluation ------------------------------------------------------------------------
 
@@ -397,7 +180,7 @@ static int check_fingerprints(const CompareSpec *s, const TrainConfig *cfg, char
         free(text);
         return rc ? cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why) : COMPARE_OK;
     }
-    char *text = read_small_text(path, why, sizeof why);
+    char *text = compare_read_small_text(path, why, sizeof why);
     if (!text) return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
     cJSON *root = cJSON_Parse(text);
     free(text);

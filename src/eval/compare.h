@@ -53,6 +53,10 @@
 // Curves are means over seeds at each iteration; rewards and conflict are then smoothed by a centred
 // moving average of COMPARE_SMOOTH iterations. The report's content is a function of the files in
 // DIR and the spec, except its last section (## Wall time).
+//
+// Files, each calling only those below it: compare.c (phases 0-2, compare_run) -> compare_report.c
+// (the aggregation, phase 3) -> compare_spec.c (the spec, the configs of a run). The constants and
+// types they share are all in this header.
 #ifndef CGRPO_EVAL_COMPARE_H
 #define CGRPO_EVAL_COMPARE_H
 
@@ -61,6 +65,8 @@
 
 #include "eval/evaluate.h"
 #include "rl/trainer.h"
+
+// ---- constants and the spec ---------------------------------------------------------------------
 
 #define COMPARE_MAX_SEEDS 16
 #define COMPARE_MAX_OVERRIDES 128
@@ -97,6 +103,8 @@ typedef struct {
     int kill_at;                       // tests: TrainRun.kill_at of every run this call trains
 } CompareSpec;
 
+// ---- the spec and the configs of a run (compare_spec.c) -----------------------------------------
+
 // Every preset, seeds 1 and 2, models/base.safetensors, rewards in models, the default templates
 // on all 30 test subjects, K 1, 20 steps; out NULL.
 CompareSpec compare_spec_default(void);
@@ -119,11 +127,15 @@ int compare_train_config(TrainConfig *cfg, const CompareSpec *s, int preset, uin
 // 0, or -1 with a reason naming the first key that differs ("lr = 0.001 in the stored run, 0.002 asked").
 int compare_check_stored(const TrainConfig *want, const TrainConfig *stored, char *err, size_t errlen);
 
+// A small text file (a config, compare.json) as a malloc'd NUL-terminated string: at most
+// 1 MiB and no NUL byte. NULL with a reason naming the file otherwise.
+char *compare_read_small_text(const char *path, char *err, size_t errlen);
+
 // The evaluation config of the compare: s->eval with the subjects seed, the sigma schedule shift
 // and the guidance scales of training config t.
 void compare_eval_config(EvalConfig *out, const CompareSpec *s, const TrainConfig *t);
 
-// ---- aggregation (pure) ---------------------------------------------------------------------------
+// ---- aggregation (pure; compare_report.c) -------------------------------------------------------
 
 // Mean and spread of n values, NaN ones skipped: spread = half-range (max - min) / 2, so that
 // "mean ± spread" covers every seed. n = the finite values; mean and spread NaN when none.
@@ -145,7 +157,7 @@ void compare_relative_running_mean(double *out, const double *in, int n_series, 
 // "12.34 ± 0.56" (spread shown when s.n > 1), "12.34" (one value), "-" (none); `decimals` digits.
 void compare_format_stat(char *buf, size_t len, CompareStat s, int decimals);
 
-// ---- the whole compare ----------------------------------------------------------------------------
+// ---- the whole compare (compare.c; phase 3 alone: compare_report.c) -----------------------------
 
 typedef struct {
     int runs_total, runs_done, runs_resumed, runs_started; // found done / resumed / started by this call

@@ -2,6 +2,8 @@
 // curves_rewards.png, curves_conflict.png, curves_gradcos.png and grid.png, from the files of the
 // compare directory alone (results.json and atlas.png of every evaluation, metrics.jsonl and
 // config.cfg of every run), so the report of a resumed compare is the report of an uninterrupted one.
+// Also the aggregation of compare.h (pure) that its tables and curves use. It calls compare_spec.c
+// (run names, configs), never compare.c.
 #include "eval/compare.h"
 
 #include <cjson/cJSON.h>
@@ -23,6 +25,66 @@
 #define FIG_W 640
 #define FIG_H 400
 #define BASE_COLOR 7 // teal; presets take palette colours 0.. in list order
+
+// ---- aggregation (compare.h) ---------------------------------------------------------------------
+
+CompareStat compare_stat(const double *v, int n) {
+    CompareStat s = {NAN, NAN, 0};
+    double sum = 0.0, lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(v[i])) continue;
+        sum += v[i], s.n++;
+        if (v[i] < lo) lo = v[i];
+        if (v[i] > hi) hi = v[i];
+    }
+    if (s.n) s.mean = sum / s.n, s.spread = 0.5 * (hi - lo);
+    return s;
+}
+
+void compare_aggregate(CompareStat stats[EVAL_N_GROUPS][EVAL_N_METRICS], const EvalSummary *summaries, int n) {
+    double v[COMPARE_MAX_SEEDS];
+    CG_CHECK(n >= 0 && n <= COMPARE_MAX_SEEDS, "%d summaries", n);
+    for (int g = 0; g < EVAL_N_GROUPS; g++)
+        for (int m = 0; m < EVAL_N_METRICS; m++) {
+            for (int i = 0; i < n; i++) v[i] = summaries[i].mean[g][m];
+            stats[g][m] = compare_stat(v, n);
+        }
+}
+
+void compare_moving_average(double *out, const double *in, int n, int window) {
+    const int h = window > 1 ? window / 2 : 0;
+    for (int i = 0; i < n; i++) {
+        double sum = 0.0;
+        int cnt = 0;
+        for (int j = i - h; j <= i + h; j++)
+            if (j >= 0 && j < n && isfinite(in[j])) sum += in[j], cnt++;
+        out[i] = cnt ? sum / cnt : NAN;
+    }
+}
+
+void compare_relative_running_mean(double *out, const double *in, int n_series, int n) {
+    for (int i = 0; i < n; i++) { // out <- d: each series minus the mean of the finite ones at i
+        double mean = 0.0;
+        int m = 0;
+        for (int q = 0; q < n_series; q++)
+            if (isfinite(in[(size_t)q * n + i])) mean += in[(size_t)q * n + i], m++;
+        for (int p = 0; p < n_series; p++) out[(size_t)p * n + i] = in[(size_t)p * n + i] - mean / m; // NaN stays NaN
+    }
+    for (int p = 0; p < n_series; p++) { // d -> its running mean over the finite values, in place
+        double *row = out + (size_t)p * n, sum = 0.0;
+        int cnt = 0;
+        for (int i = 0; i < n; i++) {
+            if (isfinite(row[i])) sum += row[i], cnt++;
+            row[i] = cnt ? sum / cnt : NAN;
+        }
+    }
+}
+
+void compare_format_stat(char *buf, size_t len, CompareStat s, int decimals) {
+    if (s.n == 0) snprintf(buf, len, "-");
+    else if (s.n == 1) snprintf(buf, len, "%.*f", decimals, s.mean);
+    else snprintf(buf, len, "%.*f ± %.*f", decimals, s.mean, decimals, s.spread);
+}
 
 // ---- what the report is made of -----------------------------------------------------------------------
 
