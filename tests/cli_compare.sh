@@ -40,7 +40,11 @@ for d in base customized-s1 customized-s2 naive-1-1-s1 naive-1-1-s2; do
     for f in results.json images.jsonl atlas.png; do [ -s "$TMP/a/eval/$d/$f" ] || fail "eval/$d/$f" "missing"; done
 done
 pass "every evaluation's files"
-check "rerun: everything on disk" "$CGRPO" compare --out "$TMP/a" $TINY
+grep -q '"headline":[[:space:]]*false' "$TMP/a/report.json" && grep -q '"customized":' "$TMP/a/report.json" &&
+    pass "report.json written, not a headline" || fail "report.json" "$(head -c 300 "$TMP/a/report.json")"
+check "rerun: everything on disk" "$CGRPO" compare --out "$TMP/a" $TINY --headline
+grep -q '"headline":[[:space:]]*true' "$TMP/a/report.json" && pass "--headline marks report.json" ||
+    fail "--headline" "$(head -c 200 "$TMP/a/report.json")"
 grep -q "4 done, 0 to resume, 0 to start" "$TMP/err" && [ "$(grep -c "up to date" "$TMP/err")" -eq 5 ] &&
     pass "rerun skips every run and evaluation" || fail "rerun" "$(cat "$TMP/err")"
 cmp -s "$TMP/out" "$TMP/a.stdout" && pass "rerun prints the same output" || fail "rerun output" "differs"

@@ -7,6 +7,7 @@
 // with the same files and tables, and a rerun with other settings refused with the key named.
 // Uses a tiny random DiT saved to a temp directory and the shipped reward and judge files of models/
 // (run from the repository root, as tests/run.sh does).
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,69 @@ static char *report_tables(const char *dir) {
 
 static const char *const NAMES[5] = {"base", "customized-s1", "customized-s2", "naive-1-1-s1", "naive-1-1-s2"};
 
+// ---- report.json --------------------------------------------------------------------------------------
+
+static void test_seed_delta(void) {
+    const double d[3] = {1.0, 2.0, 6.0}; // mean 3, sample sd sqrt(7), SE sqrt(7 / 3)
+    CompareDelta c = compare_seed_delta(d, 3);
+    EXPECT_NEAR(c.delta, 3.0, 1e-12);
+    EXPECT_NEAR(c.se, sqrt(7.0 / 3.0), 1e-12);
+    c = compare_seed_delta(d, 1);
+    EXPECT(c.delta == 1.0 && isnan(c.se), "one seed: delta %g se %g", c.delta, c.se);
+}
+
+static double json_at(const cJSON *root, const char *const *path, int n) {
+    const cJSON *x = root;
+    for (int i = 0; i < n && x; i++) x = cJSON_GetObjectItemCaseSensitive(x, path[i]);
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+// customized and naive-1-1 x seeds 3 and 7 with hand-set identity means: base 60; customized 62, 64
+// (vs base: 2 and 4 -> delta 3, SE sd(2, 4) / sqrt 2 = 1); naive 61, 61 (customized vs naive: 1, 3
+// -> delta 2, SE 1; naive vs base: delta 1, SE 0).
+static void test_report_json(void) {
+    CompareSpec s = compare_spec_default();
+    s.presets[0] = TRAIN_PRESET_CUSTOMIZED, s.presets[1] = TRAIN_PRESET_NAIVE_1_1, s.n_presets = 2;
+    s.seeds[0] = 3, s.seeds[1] = 7, s.n_seeds = 2;
+    s.headline = 1;
+    EvalSummary base, sum[4];
+    memset(&base, 0, sizeof base), memset(sum, 0, sizeof sum);
+    base.mean[EVAL_OVERALL][EM_IDENTITY] = 60.0, base.mean[EVAL_OVERALL][EM_CLIP_T] = 70.0;
+    const double id[4] = {62.0, 64.0, 61.0, 61.0};
+    for (int i = 0; i < 4; i++) sum[i].mean[EVAL_OVERALL][EM_IDENTITY] = id[i], sum[i].mean[EVAL_OVERALL][EM_CLIP_T] = 70.5;
+    TrainConfig cfg = train_config_default();
+    char *text = compare_report_json(&s, &cfg, SPLIT_TEST, &base, sum);
+    cJSON *root = cJSON_Parse(text);
+    EXPECT(root != NULL, "report.json parses");
+    if (!root) return free(text);
+    EXPECT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "headline")), "headline");
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(root, "split");
+    EXPECT(cJSON_IsString(split) && strcmp(split->valuestring, "test") == 0, "split");
+    EXPECT(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "seeds")) == 2, "seeds");
+    const char *p1[] = {"train_config", "lr"}, *p2[] = {"models", "base", "identity"},
+               *p3[] = {"models", "customized", "identity"}, *p4[] = {"models", "customized", "per_seed", "7", "identity"},
+               *p5[] = {"models", "customized", "vs", "base", "identity", "delta"},
+               *p6[] = {"models", "customized", "vs", "base", "identity", "se"},
+               *p7[] = {"models", "customized", "vs", "naive-1-1", "identity", "delta"},
+               *p8[] = {"models", "customized", "vs", "naive-1-1", "identity", "se"},
+               *p9[] = {"models", "naive-1-1", "vs", "base", "clip_t", "delta"},
+               *p10[] = {"models", "customized", "vs", "naive-1-1.5", "identity", "delta"},
+               *p11[] = {"train_config", "seed"};
+    EXPECT_NEAR(json_at(root, p1, 2), 1e-4, 1e-12);
+    EXPECT_NEAR(json_at(root, p2, 3), 60.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p3, 3), 63.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p4, 5), 64.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p5, 6), 3.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p6, 6), 1.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p7, 6), 2.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p8, 6), 1.0, 1e-12);
+    EXPECT_NEAR(json_at(root, p9, 6), 0.5, 1e-12);
+    EXPECT(isnan(json_at(root, p10, 6)), "no naive-1-1.5 runs: no comparison with it");
+    EXPECT(isnan(json_at(root, p11, 2)), "train_config leaves out the keys each run sets");
+    cJSON_Delete(root);
+    free(text);
+}
+
 static void test_end_to_end(void) {
     char a[600], b[600], err[2048], path[800], path2[800];
     snprintf(a, sizeof a, "%s/a", g_dir);
@@ -319,6 +383,20 @@ static void test_end_to_end(void) {
     for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/eval/%s/results.json", a, NAMES[i]);
         EXPECT(eval_read_summary(path, i ? &sm[i - 1] : &base, NULL, err, sizeof err) == 0, "%s", err);
+    }
+    { // report.json: customized against the base from the per-seed files, not a headline
+        snprintf(path, sizeof path, "%s/report.json", a);
+        size_t len = 0;
+        unsigned char *js = test_read_file(path, &len);
+        cJSON *root = js ? cJSON_Parse((const char *)js) : NULL;
+        EXPECT(root != NULL, "report.json written and parsed");
+        const char *pd[] = {"models", "customized", "vs", "base", "identity", "delta"};
+        const double want = (sm[0].mean[EVAL_OVERALL][EM_IDENTITY] + sm[1].mean[EVAL_OVERALL][EM_IDENTITY]) / 2.0 -
+                            base.mean[EVAL_OVERALL][EM_IDENTITY];
+        EXPECT_NEAR(json_at(root, pd, 6), want, 1e-9);
+        EXPECT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "headline")), "headline false by default");
+        cJSON_Delete(root);
+        free(js);
     }
     for (int p = 0; p < 2; p++) {
         char row[1024];
@@ -422,6 +500,8 @@ int main(void) {
     RUN(test_aggregate);
     RUN(test_moving_average);
     RUN(test_relative_running_mean);
+    RUN(test_seed_delta);
+    RUN(test_report_json);
     RUN(test_end_to_end);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -17,12 +17,13 @@ static void print_usage(FILE *f) {
     fprintf(f,
             "usage: cgrpo compare --out DIR [--presets LIST] [--seeds LIST] [--model FILE] [--rewards-dir DIR]\n"
             "                     [--config FILE] [--KEY VALUE ...] [--eval-prompts LIST] [--eval-k K]\n"
-            "                     [--eval-steps N] [--eval-subjects N] [--stop-after-runs N] [--quiet]\n"
+            "                     [--eval-steps N] [--eval-subjects N] [--stop-after-runs N] [--headline] [--quiet]\n"
             "Does Customized-GRPO beat naive GRPO? Trains every preset x seed (DIR/runs/<preset>-s<seed>/, a cgrpo train\n"
             "run directory), evaluates the base model and every run on the held-out TEST subjects (DIR/eval/*/, as\n"
             "cgrpo eval), and writes DIR/report.md with a results table (mean ± half-range over seeds), tables by\n"
             "prompt kind, pareto.png, curves_rewards.png, curves_rewards_rel.png, curves_conflict.png,\n"
-            "curves_gradcos.png and grid.png.\n"
+            "curves_gradcos.png and grid.png, and DIR/report.json (the same numbers machine-readable: means, per\n"
+            "seed, and paired changes against the base and the naive presets with seed-level standard errors).\n"
             "Resumable: rerun the same command after an interruption and it continues (finished runs and evaluations\n"
             "are kept, an interrupted run resumes from its checkpoint); a rerun whose training settings differ from a\n"
             "stored run's is refused, naming the key (iterations may grow: the runs continue).\n"
@@ -40,6 +41,7 @@ static void print_usage(FILE *f) {
             "  --eval-steps N        ODE steps of the evaluation (default 20)\n"
             "  --eval-subjects N     the first N of the 30 test subjects (default 30)\n"
             "  --stop-after-runs N   return after the first N runs are trained, before the evaluations\n"
+            "  --headline            mark report.json as the project's headline result (\"headline\": true)\n"
             "  --quiet               no progress on stderr\n"
             "Training config of each run: defaults, preset, --config FILE, --KEY VALUE options, seed. The evaluation\n"
             "uses the training config's subjects_seed, shift and guidance scales.\n"
@@ -64,6 +66,10 @@ int cmd_compare(int argc, char **argv) {
         }
         if (is_flag(a, "--quiet")) {
             s.progress = 0;
+            continue;
+        }
+        if (is_flag(a, "--headline")) {
+            s.headline = 1;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) cg_usage("compare: unexpected argument '%s' (see cgrpo compare --help)", a);

@@ -42,6 +42,7 @@
 //                                    of the report is cut from these, so it never re-samples
 //   DIR/eval/<name>/eval_time.json   {"seconds": wall time of the evaluation, "images": n}
 //   DIR/report.md                    tables, settings, wall times; links to the PNGs below
+//   DIR/report.json                  the headline numbers, machine-readable (compare_report_json)
 //   DIR/pareto.png                   identity (judge) vs clip_t (prompt judge), base + one point per
 //                                    preset (mean over seeds, error bars = half-range)
 //   DIR/curves_rewards.png           reward_id_mean (top) and reward_prompt_mean (bottom) per preset
@@ -55,7 +56,8 @@
 // DIR and the spec, except its last section (## Wall time).
 //
 // Files, each calling only those below it: compare.c (phases 0-2, compare_run) -> compare_report.c
-// (the aggregation, phase 3) -> compare_spec.c (the spec, the configs of a run). The constants and
+// (the aggregation, phase 3) -> compare_json.c (report.json) and compare_spec.c (the spec, the
+// configs of a run). The constants and
 // types they share are all in this header.
 #ifndef CGRPO_EVAL_COMPARE_H
 #define CGRPO_EVAL_COMPARE_H
@@ -101,6 +103,8 @@ typedef struct {
     int stop_after_runs;               // > 0: return after the first N runs are trained, before any
                                        // evaluation (stopped = 1); N >= the number of runs: all of them
     int kill_at;                       // tests: TrainRun.kill_at of every run this call trains
+    int headline;                      // 1: report.json says "headline": true (the one report that
+                                       // carries the project's headline result)
 } CompareSpec;
 
 // ---- the spec and the configs of a run (compare_spec.c) -----------------------------------------
@@ -156,6 +160,29 @@ void compare_moving_average(double *out, const double *in, int n, int window);
 void compare_relative_running_mean(double *out, const double *in, int n_series, int n);
 // "12.34 ± 0.56" (spread shown when s.n > 1), "12.34" (one value), "-" (none); `decimals` digits.
 void compare_format_stat(char *buf, size_t len, CompareStat s, int decimals);
+
+// ---- report.json (compare_json.c) ----------------------------------------------------------------
+
+// A paired change over seeds: delta = the mean of the per-seed changes d (n), se = their sample
+// std / sqrt(n) (seed-level: training noise is the uncertainty that matters); se NaN for n = 1.
+typedef struct {
+    double delta, se;
+} CompareDelta;
+CompareDelta compare_seed_delta(const double *d, int n);
+
+// The text of DIR/report.json (malloc'd, ends with a newline):
+//   {"headline": s->headline, "split", "subjects_seed", "seeds": [...],
+//    "train_config": {every training key of cfg0 except the run keys (compare_is_run_key)},
+//    "models": {"base": {"identity", "clip_t", "clip_i", "attr_acc"},
+//               "<preset>": {the same four as means over the seeds, "per_seed": {"<seed>": {...}},
+//                            "vs": {"base": {"<metric>": {"delta", "se"}}, "naive-1-1": {...},
+//                                   "naive-1-1.5": {...}}}}}
+// (overall means; "vs" names each naive preset that was run, other than the preset itself). The
+// per-seed change is the difference of the overall means, which is the mean per-image difference:
+// every model of a compare is evaluated on the same images from the same noise. sum is
+// (n_presets * n_seeds), preset-major as Report holds it; split is the evaluated split.
+char *compare_report_json(const CompareSpec *s, const TrainConfig *cfg0, int split, const EvalSummary *base,
+                          const EvalSummary *sum);
 
 // ---- the whole compare (compare.c; phase 3 alone: compare_report.c) -----------------------------
 

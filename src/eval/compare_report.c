@@ -747,6 +747,12 @@ int compare_write_report(const CompareSpec *s, const CompareResult *times, char 
         if (atomic_write_text(path, md, why, sizeof why)) rc = cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
         free(md);
     }
+    if (rc == COMPARE_OK) {
+        char *js = compare_report_json(s, &R.cfg[0], R.ec.split, &R.base, R.sum);
+        rundir_join(path, sizeof path, s->out, "report.json");
+        if (atomic_write_text(path, js, why, sizeof why)) rc = cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
+        free(js);
+    }
     if (rc == COMPARE_OK && table) *table = tb.s;
     else free(tb.s);
     free_report(&R);
