@@ -6,15 +6,18 @@
 # subjects are never touched. Runs land in runs/probes/NAME/; the base's VAL evaluation is made once
 # in runs/probes/val_base/. A rerun resumes an interrupted probe.
 #   bash scripts/probe_val.sh kl1 --lr 1e-4 --kl_beta 1 --iterations 40
-# Options: PROBE_THREADS=N (default: the number of cores).
+# Options: PROBE_THREADS=N (default: the number of cores), PROBE_CGRPO=BINARY (use this cgrpo
+# binary as it is instead of building build/cgrpo: a long sweep unaffected by edits to the tree).
 set -eu
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: scripts/probe_val.sh NAME [cgrpo train flags...]" >&2; exit 2; }
 name=$1; shift
-make -j"$(nproc 2>/dev/null || echo 2)" build/cgrpo >/tmp/cgrpo-build.log 2>&1 || { tail -n 40 /tmp/cgrpo-build.log; exit 1; }
+if [ -z "${PROBE_CGRPO:-}" ]; then
+    make -j"$(nproc 2>/dev/null || echo 2)" build/cgrpo >/tmp/cgrpo-build.log 2>&1 || { tail -n 40 /tmp/cgrpo-build.log; exit 1; }
+fi
 export OMP_NUM_THREADS=${PROBE_THREADS:-$(nproc 2>/dev/null || echo 2)}
 export OMP_WAIT_POLICY=passive
-cg=build/cgrpo
+cg=${PROBE_CGRPO:-build/cgrpo}
 out=runs/probes
 evalopts=(--split val --prompts 0,4,8,12,16,20,22,24 --steps 20 --quiet)
 mkdir -p "$out"
