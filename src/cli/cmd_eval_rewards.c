@@ -235,7 +235,7 @@ static void file_rows(int f, const FileResult *r, int *n_fail) {
         if (f != F_PROMPT) identity_rows("judge_clip_i", "plain ref", &r->clip_i, 0, n_fail);
     } else {
         for (int h = 0; h < ATTR_N_HEADS; h++) {
-            // gated: is the prompted scene / accessory / property recognized (DESIGN.md section 8)
+            // gated: is the prompted scene / accessory / property recognized (docs/design.md)
             char name[64];
             snprintf(name, sizeof(name), "%s accuracy, all renders", attr_head_name(h));
             row("attr", name, r->attr.acc_all[h], -1, n_fail);

@@ -1,4 +1,4 @@
-// evaluate.h: the DreamBench-shaped evaluation of a generator (DESIGN.md section 8), behind
+// evaluate.h: the DreamBench-shaped evaluation of a generator (docs/design.md), behind
 // `cgrpo eval`: every held-out TEST subject x chosen prompt templates x K images, drawn with the
 // ODE sampler from fixed noise, scored by the evaluator models (judges) and the training rewards.
 //

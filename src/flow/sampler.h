@@ -2,7 +2,7 @@
 // the velocity, classifier-free guidance, and one sampling loop over a model callback
 // (stable-diffusion.cpp style) that GRPO rollouts, evaluation and previews share.
 //
-// Conventions (DESIGN.md section 6): x_s = (1 - s) x0 + s e, v = e - x0, s = 1 is pure noise.
+// Conventions (docs/design.md): x_s = (1 - s) x0 + s e, v = e - x0, s = 1 is pure noise.
 // sigmas (N + 1) decrease from 1 to 0 (schedule.h); step i goes from s = sigmas[i] to
 // s' = sigmas[i + 1], dS = s' - s < 0. A batch is B samples of n floats each: (B, n), row-major.
 //
@@ -12,7 +12,7 @@
 //   - SDE with diffusion g:  mean = x + (v - g^2 / 2 score) dS,  score = -(x + (1 - s) v) / s,
 //                            std  = g sqrt(-dS)
 //       =>  cx = 1 + g^2 dS / (2 s),   cv = dS (1 + g^2 (1 - s) / (2 s)).
-//     "dance" (DanceGRPO, the paper's sampler): g = eta (default 0.4). DESIGN writes it as
+//     "dance" (DanceGRPO, the paper's sampler): g = eta (default 0.4). docs/design.md writes it as
 //       x0_hat = x - s v, score = -(x - (1 - s) x0_hat) / s^2, mean = x + dS v - eta^2/2 score dS,
 //       std = eta sqrt(s - s'), which expands to the line above.
 //     "flow" (Flow-GRPO): g = a sqrt(s / (1 - s)) (a = "eta", default 0.7), which gives exactly

@@ -1,4 +1,4 @@
-// schedule.h: the sigma (noise level) schedule of rectified-flow sampling (DESIGN.md section 6).
+// schedule.h: the sigma (noise level) schedule of rectified-flow sampling (docs/design.md).
 //
 // Rectified flow: x_s = (1 - s) x0 + s e, s in [0, 1], s = 1 is pure noise, s = 0 is data.
 // A sampler with N steps visits sigmas[0] = 1 > sigmas[1] > ... > sigmas[N] = 0:

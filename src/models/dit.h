@@ -1,5 +1,5 @@
 // dit.h: the subject-driven generator, a rectified-flow diffusion transformer in pixel space with
-// in-context subject conditioning (DESIGN.md section 5).
+// in-context subject conditioning (docs/design.md).
 //
 // One sequence per image, T = Ti + Ti + Lt tokens, Ti = (img / patch)^2:
 //   [ target tokens (Ti) | reference tokens (Ti) | text tokens (Lt) ]

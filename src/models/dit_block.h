@@ -1,5 +1,5 @@
 // dit_block.h: one DiT transformer block with adaLN-Zero conditioning and joint attention over
-// the whole sequence (DESIGN.md section 5). C = width, NH heads (C % NH == 0), MLP hidden 4C.
+// the whole sequence (docs/design.md). C = width, NH heads (C % NH == 0), MLP hidden 4C.
 //
 //   mod = linear(silu(c), ada_w, ada_b)         (B, 6C) = [shift1 scale1 gate1 shift2 scale2 gate2]
 //   h1  = layernorm(x) * (1 + scale1) + shift1   (no affine LayerNorm, eps LAYERNORM_EPS)

@@ -1,4 +1,4 @@
-// textenc.h: the text tower of the CLIP-style image-text scorer (DESIGN.md sections 5, 7, 8), and
+// textenc.h: the text tower of the CLIP-style image-text scorer (docs/design.md), and
 // the contrastive step that trains it together with an image encoder (vit.h).
 //
 //   tokens (B, Lt) ids in [0, V), 0 = PAD (tokenizer.h pads prompts to TOK_MAX_TOKENS = 16)

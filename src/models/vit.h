@@ -1,5 +1,5 @@
 // vit.h: the image encoder behind the identity reward, the CLIP-style scorer's image tower and the
-// attribute classifier (DESIGN.md sections 5, 7, 8). Pre-LN ViT, no conditioning:
+// attribute classifier (docs/design.md). Pre-LN ViT, no conditioning:
 //
 //   img (B, H, W, CH) HWC in [-1, 1]
 //   -> patchify (B, T, P*P*CH), T = (H/P)(W/P)  -> linear patch embed (C) + learned pos embed (T, C)

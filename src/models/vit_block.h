@@ -1,5 +1,5 @@
 // vit_block.h: one pre-LN transformer block with affine LayerNorms and no conditioning, the block
-// of the encoders (DESIGN.md section 5). C = width, NH heads (C % NH == 0), MLP hidden 4C.
+// of the encoders (docs/design.md). C = width, NH heads (C % NH == 0), MLP hidden 4C.
 //
 //   x1 = x + linear(attention(linear(LN1(x), qkv_w, qkv_b), key_mask), proj_w, proj_b)
 //   y  = x1 + linear(gelu(linear(LN2(x1), fc1_w, fc1_b)), fc2_w, fc2_b)

@@ -1,4 +1,4 @@
-// advantage.h: GRPO group advantages with reward shaping (DESIGN.md section 7).
+// advantage.h: GRPO group advantages with reward shaping (docs/design.md).
 //
 // One group = G samples drawn for the same (subject, prompt); each is scored by R rewards.
 // Reward index convention (columns of every (G, R) array here):

@@ -1,5 +1,5 @@
 // grpo.h: the clipped GRPO policy loss of one group at one denoising step, and its backward into
-// the generator (DESIGN.md section 7, step 4).
+// the generator (docs/design.md, "The policy loss").
 //
 // One micro-batch = the G samples of one group at step i (the rollout's batch layout, see
 // rl/rollout.h). With the policy's velocity v recomputed at (x_i, sigma_i) for the group:

@@ -1,4 +1,4 @@
-// rollout.h: GRPO rollouts (DESIGN.md section 7): P (subject, prompt) pairs per iteration from the
+// rollout.h: GRPO rollouts (docs/design.md): P (subject, prompt) pairs per iteration from the
 // TRAIN subjects, and for each pair a group of G images drawn with the SDE sampler, every
 // transition x_i -> x_{i+1} and its log-prob recorded for the policy update (rl/grpo.h).
 //

@@ -123,7 +123,7 @@ TrainConfig train_config_default(void) {
     // 60 iterations were better, but with the KL's extra forward an iteration takes 12.8 s on 2 cores
     // and the main job took 15.5 min (limit 15); 40 iterations keep it near 12 min.
     // One optimizer step per iteration (groups_per_step 0) keeps every ratio at 1, so the 1e-4 clip
-    // never discards a group; the KL term (DESIGN's optional one) holds the policy's mean near the base's
+    // never discards a group; the KL term (the design's optional one) holds the policy's mean near the base's
     // while the larger step size lets the consistent part of the gradient accumulate.
     c.seed = 1, c.subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, c.iterations = 40;
     c.pairs = 4, c.group_size = 8, c.steps = 10, c.shift = FLOW_DEFAULT_SHIFT, c.sampler = 0, c.eta = 0.7f;

@@ -1,4 +1,4 @@
-// trainer.h: the Customized-GRPO training loop (DESIGN.md section 7, issue 6), as a library
+// trainer.h: the Customized-GRPO training loop (docs/design.md, issue 6), as a library
 // function over a config struct so that tests drive it exactly as `cgrpo train` does.
 //
 // One iteration it = 1, 2, ... (trainer.c reads top to bottom in this order):
@@ -131,10 +131,12 @@ typedef struct {
     int cos_every;           // 0: no gradient-cosine diagnostic
 } TrainConfig;
 
-// The defaults: preset customized, P 4, G 8, N 16, dance with eta 0 (the sampler's default, 0.4,
-// once train_config_resolve ran; train_run resolves its copy), shared noise, no guidance,
-// fraction 0.6, 1 epoch, 1 group per optimizer step, eps 1e-4, beta 0, lr 1e-5, AdamW 0.9 / 0.999 /
-// 1e-8 / 1e-4, clip 1; ckpt every 10, samples every 50, cosine every 10, 200 iterations.
+// The defaults (the main job's, chosen on VAL; trainer.c): preset customized, seed 1, P 4, G 8,
+// N 10, dance with eta 0.7, own noise per sample (shared_noise 0), no guidance, 6 reference poses,
+// fraction 0.6, 1 epoch, all groups in one optimizer step (groups_per_step 0), eps 1e-4, KL beta 1,
+// lr 1e-4, AdamW 0.9 / 0.999 / 1e-8 / 1e-4, clip 1; ckpt every 10, samples every 50, cosine every
+// 10, 40 iterations. (eta 0 would mean the sampler's default, 0.4 for dance, once
+// train_config_resolve ran; train_run resolves its copy.)
 TrainConfig train_config_default(void);
 const ConfigKey *train_config_keys(int *n);
 // Set the shaping, weighting, gamma and weights of preset `p` (and cfg->preset).

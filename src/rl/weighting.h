@@ -1,5 +1,5 @@
 // weighting.h: how much the identity reward and the prompt reward count at each denoising step
-// (DESIGN.md section 7): static weights, or Time-Dependent Weighting (TDW).
+// (docs/design.md): static weights, or Time-Dependent Weighting (TDW).
 //
 // TDW, as in the paper's public code (Safeoffellow/Customized-GRPO,
 // train/train_customized_grpo.py, get_weights_sigmoid_final), on a 25-step scale, t = 0 the
@@ -18,7 +18,7 @@
 // each trajectory's steps and then calls get_weights_sigmoid_final(_) with `_` the loop counter
 // over the first int(24 * 0.6) = 14 shuffled positions, so its weight never follows the real
 // noise level (and never reaches t >= 14). In its "part" (MixGRPO) strategy the counter is the
-// true index. DESIGN.md chooses the true index; so do we.
+// true index. The original design notes chose the true index; so do we (docs/design.md).
 //
 // Schedules with N != 25 steps: step i of N covers the fraction [i/N, (i+1)/N] of the
 // trajectory; we evaluate TDW at the 25-step index holding that interval's midpoint:

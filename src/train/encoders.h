@@ -1,6 +1,6 @@
 // encoders.h: the reward and evaluator encoders as trainable, savable models, the SubjectBench data
 // that trains them, and their training loop (`cgrpo train-encoder --kind id|clip|attr`). See
-// DESIGN.md sections 5, 7, 8 and docs/rewards.md.
+// docs/design.md and docs/rewards.md.
 //
 // Three kinds of encoder model, all built on the ViT of models/vit.h:
 //   id    image encoder trained contrastively (InfoNCE) on two views of the same subject: a

@@ -1,4 +1,4 @@
-// pretrain.h: rectified-flow pretraining of the subject-driven DiT (issue 4, DESIGN.md section 5),
+// pretrain.h: rectified-flow pretraining of the subject-driven DiT (issue 4, docs/design.md),
 // as a library function over a config struct so that tests drive it like `cgrpo pretrain` does.
 //
 // One step s = 1, 2, ...:
