@@ -29,7 +29,7 @@ static void print_usage(FILE *f) {
           "       cgrpo train --print-config [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
           "GRPO fine-tuning of the generator with an identity reward and a prompt reward: SDE rollouts of\n"
           "groups of images for (subject, prompt) pairs of the TRAIN subjects, group advantages (naive or SARS,\n"
-          "static or time-dependent weights), a PPO-clipped policy update (rl/trainer.h, DESIGN.md section 7).\n"
+          "static or time-dependent weights), a PPO-clipped policy update (rl/trainer.h, docs/design.md).\n"
           "  --model FILE        the base generator (default models/base.safetensors, made by cgrpo pretrain)\n"
           "  --rewards-dir DIR   where the reward weights are (default models; id.safetensors, prompt.safetensors)\n"
           "  --out DIR           the run directory: config.cfg, metrics.jsonl, ckpt.safetensors, samples/,\n"
