@@ -121,8 +121,12 @@ def main():
     ap.add_argument("--grid", required=True)
     ap.add_argument("--probes", default="runs/probes")
     ap.add_argument("--out", required=True, help="OUT.md and OUT.json are written")
+    ap.add_argument("--eval", default="eval_val", help="each probe's evaluation directory (default eval_val)")
+    ap.add_argument("--base", default="val_base", help="the base's evaluation directory under PROBES (default val_base)")
+    ap.add_argument("--title", default="VAL sweep of the trainer's settings (issue 18)")
+    ap.add_argument("--note", default="", help="a paragraph after the title")
     a = ap.parse_args()
-    base_path = os.path.join(a.probes, "val_base", "images.jsonl")
+    base_path = os.path.join(a.probes, a.base, "images.jsonl")
     if not os.path.exists(base_path):
         print(f"sweep_table: {base_path} does not exist (run scripts/probe_val.sh first)", file=sys.stderr)
         return 2
@@ -138,7 +142,7 @@ def main():
             if len(parts) != 2 or not parts[1].isdigit():
                 continue
             preset, seed = parts[0], int(parts[1])
-            img = os.path.join(a.probes, d, "eval_val", "images.jsonl")
+            img = os.path.join(a.probes, d, a.eval, "images.jsonl")
             if not os.path.exists(img):
                 continue
             by_preset.setdefault(preset, {})[seed] = d
@@ -146,7 +150,7 @@ def main():
         for preset, seeds in sorted(by_preset.items()):
             per_seed = {}
             for seed, d in sorted(seeds.items()):
-                imgs = read_images(os.path.join(a.probes, d, "eval_val", "images.jsonl"))
+                imgs = read_images(os.path.join(a.probes, d, a.eval, "images.jsonl"))
                 mpath = os.path.join(a.probes, d, "metrics.jsonl")
                 per_seed[seed] = {
                     "dir": d,
@@ -184,7 +188,7 @@ def main():
                 s.pop("_imgs", None)
 
     n_base = len(base)
-    md = ["# VAL sweep of the trainer's settings (issue 18)", "",
+    md = [f"# {a.title}", ""] + ([a.note, ""] if a.note else []) + [
           f"Written by `bash scripts/sweep_val.sh {a.grid}` (`tools/sweep_table.py`). Every probe trains the shipped "
           "base (`models/base.safetensors`) on TRAIN subjects with the trainer's defaults plus the flags shown, once per "
           "preset and seed, and is evaluated on the 40 VAL subjects x the main job's 8 prompts "
