@@ -19,6 +19,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "eval/reward_metrics.h"
+#include "nn/loss.h"
 #include "rl/reward.h"
 #include "test.h"
 #include "train/encoders.h"

@@ -1,6 +1,7 @@
 // loss.h: losses and the L2 normalization that contrastive encoders end with. Each forward
 // returns the scalar loss (a mean); each backward takes dloss (the gradient of the final
 // objective with respect to that scalar, 1.0 when it is the objective) and ACCUMULATES.
+// The supervised contrastive loss is one call, forward and backward with dloss = 1.
 #ifndef CGRPO_NN_LOSS_H
 #define CGRPO_NN_LOSS_H
 
@@ -27,5 +28,13 @@ float infonce_forward(float *probs_ab, float *probs_ba, const float *a, const fl
 // da, db (N, D) and *dscale (scalar, may be NULL) accumulate.
 void infonce_backward(float *da, float *db, float *dscale, float dloss, const float *probs_ab,
                       const float *probs_ba, const float *a, const float *b, float scale, int N, int D);
+
+// Supervised contrastive loss (Khosla et al. 2020, the "outside" form) over N unit embeddings emb
+// (N, D) in groups (group[i]: samples with equal values are positives; every sample needs one):
+//   loss = mean_i  -1/|P(i)| sum_{p in P(i)} log( exp(s z_i.z_p) / sum_{a != i} exp(s z_i.z_a) )
+// with s = scale. demb (N, D) and *dscale (may be NULL) accumulate the gradients; *acc (may be
+// NULL) gets the share of samples whose most similar other sample is a positive. With two views
+// per group it is InfoNCE's row direction over both halves.
+float enc_supcon(float *demb, float *dscale, float *acc, const float *emb, const int *group, int N, int D, float scale);
 
 #endif

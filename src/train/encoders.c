@@ -521,53 +521,6 @@ void enc_id_batch(const EncData *d, float *views, int *labels, long step, int B,
     free(subj);
 }
 
-float enc_supcon(float *demb, float *dscale, float *acc, const float *emb, const int *group, int N, int D, float scale) {
-    double loss = 0, ds = 0;
-    int correct = 0;
-    double *z = cg_malloc((size_t)N * sizeof(double)), *g = cg_malloc((size_t)N * sizeof(double));
-    for (int i = 0; i < N; i++) {
-        const float *ei = emb + (size_t)i * D;
-        double mx = -INFINITY;
-        int n_pos = 0, best = -1;
-        for (int a = 0; a < N; a++) {
-            if (a == i) continue;
-            double dot = 0;
-            for (int k = 0; k < D; k++) dot += (double)ei[k] * emb[(size_t)a * D + k];
-            z[a] = scale * dot;
-            mx = z[a] > mx ? z[a] : mx;
-            n_pos += group[a] == group[i];
-            if (best < 0 || z[a] > z[best]) best = a;
-        }
-        CG_CHECK(n_pos > 0, "supcon: sample %d has no positive", i);
-        correct += group[best] == group[i];
-        double sum = 0;
-        for (int a = 0; a < N; a++)
-            if (a != i) sum += exp(z[a] - mx);
-        double lse = mx + log(sum);
-        for (int a = 0; a < N; a++) {
-            if (a == i) continue;
-            int pos = group[a] == group[i];
-            if (pos) loss += (lse - z[a]) / n_pos;
-            // d loss_i / d z_ia, divided by N for the mean over anchors
-            g[a] = (exp(z[a] - lse) - (pos ? 1.0 / n_pos : 0.0)) / N;
-        }
-        for (int a = 0; a < N; a++) {
-            if (a == i) continue;
-            const float *ea = emb + (size_t)a * D;
-            float *di = demb + (size_t)i * D, *da = demb + (size_t)a * D;
-            for (int k = 0; k < D; k++) {
-                di[k] += (float)(g[a] * scale * ea[k]);
-                da[k] += (float)(g[a] * scale * ei[k]);
-            }
-            ds += g[a] * z[a] / scale;
-        }
-    }
-    free(z), free(g);
-    if (dscale) *dscale += (float)ds;
-    if (acc) *acc = (float)correct / (float)N;
-    return (float)(loss / N);
-}
-
 // The kind of template t (-1..24) for a subject of class cls.
 static PromptKind template_kind(int cls, int t) {
     if (t < 0) return PROMPT_PLAIN;

@@ -157,13 +157,6 @@ void enc_id_subjects(const EncData *d, const Subject **out, long step, int B);
 // plain prompt; property edits only with property_views), random placements. B <= d->n.
 void enc_id_batch(const EncData *d, float *views, int *labels, long step, int B, int V);
 
-// Supervised contrastive loss (Khosla et al. 2020, the "outside" form) over N unit embeddings emb
-// (N, D) in groups (group[i]: samples with equal values are positives; every sample needs one):
-//   loss = mean_i  -1/|P(i)| sum_{p in P(i)} log( exp(s z_i.z_p) / sum_{a != i} exp(s z_i.z_a) )
-// with s = scale. demb (N, D) and *dscale (may be NULL) accumulate the gradients; *acc (may be
-// NULL) gets the share of samples whose most similar other sample is a positive. With two views
-// per group it is InfoNCE's row direction over both halves.
-float enc_supcon(float *demb, float *dscale, float *acc, const float *emb, const int *group, int N, int D, float scale);
 // CLIP batch: images (B, S, S, 3), tokens (B, TOK_MAX_TOKENS) and labels (B, ATTR_N_HEADS) or
 // NULL: ENC_CLIP_GROUP prompts per subject (distinct templates among the 25 and the plain one,
 // accessory and property templates weighted by d->focus), so that every image meets other prompts
@@ -199,7 +192,7 @@ typedef struct {
     float aux_weight;       // weight of their summed cross-entropies
     long curriculum;        // id: see EncData (0: off)
     int look_alikes;        // id: see EncData (0: off; stored in checkpoints only when > 0)
-    int views;              // id: views per subject (2: InfoNCE between the two; more: enc_supcon)
+    int views;              // id: views per subject (2: InfoNCE between the two; more: enc_supcon, nn/loss.h)
     float focus;            // clip, attr: see EncData
     int eval_every;         // validation (and model selection) every N steps and at the end
     int ckpt_every;         // checkpoint every N steps and at the end
