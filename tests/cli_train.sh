@@ -69,6 +69,7 @@ grep -qx "shaping = sars" "$TMP/out" && grep -qx "weighting = tdw" "$TMP/out" &&
     pass "--preset customized with the file's keys" || fail "--preset over file" "$(cat "$TMP/out")"
 
 # ---- a run -------------------------------------------------------------------------------------------------
+metric() { grep "\"iteration\":$2," "$1" | grep -o "\"$3\":[^,}]*" | cut -d: -f2; } # FILE ITERATION KEY
 check "train 4 iterations" env OMP_NUM_THREADS=2 "$CGRPO" train --out "$TMP/a" $TINY
 for f in config.cfg metrics.jsonl ckpt.safetensors model.safetensors; do
     [ -s "$TMP/a/$f" ] && pass "run dir has $f" || fail "run dir has $f" "missing"
@@ -76,14 +77,19 @@ done
 [ "$(wc -l <"$TMP/a/metrics.jsonl")" -eq 4 ] && pass "one metrics line per iteration" || fail "metrics lines" "$(wc -l <"$TMP/a/metrics.jsonl")"
 for k in reward_id_mean reward_id_std reward_prompt_mean reward_prompt_std both_pos conflict both_neg adv_mean_step adv_abs_step \
          clip_frac approx_kl grad_norm grad_cos_id_prompt t_rollout t_reward t_update reward_id_gstd reward_prompt_gstd \
-         copy_dist copy_corr_id copy_corr_prompt copy_corr_adv update_norm drift_norm; do
+         copy_dist copy_corr_id copy_corr_prompt copy_corr_adv update_norm drift_norm grad_cos_halves; do
     grep -q "\"$k\":" "$TMP/a/metrics.jsonl" || fail "metrics key $k" "missing"
 done
 pass "metrics keys"
 grep -q '"iteration":2,.*"grad_cos_id_prompt":-\?[0-9]' "$TMP/a/metrics.jsonl" && grep -q '"iteration":1,.*"grad_cos_id_prompt":null' "$TMP/a/metrics.jsonl" &&
     pass "gradient cosine every cos_every iterations" || fail "gradient cosine" "$(head -n 2 "$TMP/a/metrics.jsonl")"
+c2=$(metric "$TMP/a/metrics.jsonl" 2 grad_cos_halves)
+[ "$(metric "$TMP/a/metrics.jsonl" 1 grad_cos_halves)" = null ] && awk -v c="$c2" 'BEGIN { exit !(c >= -1 && c <= 1 && c != "") }' &&
+    pass "split-half gradient cosine at cos_every, in [-1, 1]" || fail "grad_cos_halves" "iteration 2: $c2"
+"$CGRPO" train --out "$TMP/p1" $TINY --pairs 1 --groups-per-step 1 --iterations 2 --quiet 2>/dev/null
+[ "$(metric "$TMP/p1/metrics.jsonl" 2 grad_cos_halves)" = null ] && [ "$(metric "$TMP/p1/metrics.jsonl" 2 grad_cos_id_prompt)" != null ] &&
+    pass "one group: no halves to compare (null)" || fail "grad_cos_halves with P 1" "$(metric "$TMP/p1/metrics.jsonl" 2 grad_cos_halves)"
 # after the first update the drift from the base is that update; a positive number
-metric() { grep "\"iteration\":$2," "$1" | grep -o "\"$3\":[^,}]*" | cut -d: -f2; }
 u1=$(metric "$TMP/a/metrics.jsonl" 1 update_norm); d1=$(metric "$TMP/a/metrics.jsonl" 1 drift_norm)
 [ -n "$u1" ] && [ "$u1" = "$d1" ] && awk -v u="$u1" 'BEGIN { exit !(u > 0) }' && pass "iteration 1: update_norm = drift_norm > 0" ||
     fail "update and drift norms" "update $u1 drift $d1"

@@ -266,6 +266,7 @@ typedef struct { // what one iteration logs
     double gn_sum;
     int n_opt;
     double cos;
+    double cos_halves;        // gradient cosine between the two halves of the groups (trainer.h)
     RolloutDiag diag;         // within-group spread, copy correlations (rl/diagnostics.h)
     double update_norm;       // ||theta after - theta before|| of this iteration
     double drift_norm;        // ||theta - theta base|| after it
@@ -559,20 +560,21 @@ static double accumulate(Trainer *T, const float *adv, int p0, int p1, const Grp
     return loss;
 }
 
-// cos(g_id, g_pr) at the rollout's weights over epoch 0's micro-batches (trainer.h). NaN when a
-// gradient is zero or not finite.
-static double gradient_cosine(Trainer *T, int it) {
+// The cosine between the loss gradients of (advantages a, groups [a0, a1)) and (b, [b0, b1)) at the
+// rollout's weights over epoch 0's micro-batches, policy-gradient term alone (no KL). NaN when a
+// gradient is zero or not finite. Leaves the policy's grads zeroed.
+static double gradient_cosine_of(Trainer *T, int it, const float *a, int a0, int a1, const float *b, int b0, int b1) {
     DiTModel *m = &T->policy;
     const size_t total = m->table.total;
-    const GrpoConfig gc = {T->gc.clip_eps, 0.0}; // the policy-gradient term alone
+    const GrpoConfig gc = {T->gc.clip_eps, 0.0};
     GrpoStats st;
     grpo_stats_init(&st);
     draw_subsets(T, it, 0);
     dit_zero_grad(m);
-    accumulate(T, T->part_id, 0, T->P, &gc, &st);
+    accumulate(T, a, a0, a1, &gc, &st);
     memcpy(T->g_id, m->grads, total * sizeof(float));
     dit_zero_grad(m);
-    accumulate(T, T->part_pr, 0, T->P, &gc, &st);
+    accumulate(T, b, b0, b1, &gc, &st);
     double dot = 0.0, na = 0.0, nb = 0.0;
     for (size_t j = 0; j < total; j++) {
         dot += (double)T->g_id[j] * m->grads[j];
@@ -581,6 +583,14 @@ static double gradient_cosine(Trainer *T, int it) {
     }
     dit_zero_grad(m);
     return na > 0.0 && nb > 0.0 ? dot / (sqrt(na) * sqrt(nb)) : NAN;
+}
+
+// The two diagnostics of trainer.h: cos(g_id, g_pr) over all groups, and the cosine between the
+// full advantage's gradients of the first and the second half of the groups (NaN for P < 2).
+static void gradient_diagnostics(Trainer *T, int it, IterStats *is) {
+    is->cos = gradient_cosine_of(T, it, T->part_id, 0, T->P, T->part_pr, 0, T->P);
+    const int h = T->P / 2;
+    is->cos_halves = h >= 1 ? gradient_cosine_of(T, it, T->adv, 0, h, T->adv, h, 2 * h) : NAN;
 }
 
 static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t errlen) {
@@ -645,6 +655,7 @@ static void log_iteration(Trainer *T, int it, const IterStats *is, double elapse
     json_num(f, "ratio_max", is->gs.ratio_max);
     json_num(f, "grad_norm", is->n_opt > 0 ? is->gn_sum / is->n_opt : NAN);
     json_num(f, "grad_cos_id_prompt", is->cos);
+    json_num(f, "grad_cos_halves", is->cos_halves);
     json_num(f, "reward_id_gstd", is->diag.gstd[0]);
     json_num(f, "reward_prompt_gstd", is->diag.gstd[1]);
     json_num(f, "copy_dist", is->diag.copy_dist);
@@ -864,7 +875,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         memset(&is, 0, sizeof is);
         is.adv_step = adv_step;
         is.adv_abs_step = adv_abs_step;
-        is.cos = NAN;
+        is.cos = is.cos_halves = NAN;
         grpo_stats_init(&is.gs);
         // 1. rollouts
         double t0 = cg_now();
@@ -879,7 +890,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         if (rc) break;
         diag_rollouts(&is.diag, T.scores, T.adv, N, T.rb.images, T.rb.ref, T.n, P, G);
         // 4. the gradient-cosine diagnostic (at the rollout's weights)
-        if (cfg.cos_every > 0 && it % cfg.cos_every == 0) is.cos = gradient_cosine(&T, it);
+        if (cfg.cos_every > 0 && it % cfg.cos_every == 0) gradient_diagnostics(&T, it, &is);
         double t3 = cg_now();
         is.t_diag = t3 - t2;
         // 5. the policy update

@@ -28,7 +28,13 @@
 // the advantage replaced by the identity part alone and by the prompt part alone, over the
 // micro-batches of epoch 0, no KL term. grad_cos_id_prompt = <g_id, g_pr> / (|g_id| |g_pr|): near
 // -1 the two rewards pull the generator in opposite directions (null when a gradient is zero).
-// It costs two extra forward + backward passes of one epoch, hence every cos_every iterations.
+//
+// Gradient signal. At the same iterations, grad_cos_halves is the cosine between the gradients of
+// the full advantage over the first floor(P/2) groups and over the next floor(P/2) (null for P < 2).
+// Each half's gradient is signal s plus independent noise n_h, so E cos ~ |s|^2 / (|s|^2 + E|n_h|^2):
+// near 0 the update is mostly noise; the share of signal in the full batch's squared gradient is
+// about 2c / (1 + c) for cosine c.
+// Both cost four extra forward + backward passes of one epoch, hence every cos_every iterations.
 //
 // Randomness: every draw is a pure function of (seed, iteration, index): pairs and rollout noise
 // (rollout.h), step subsets cg_rng_stream(TRAIN_STREAM_STEPS, iteration, epoch << 32 | p). The
@@ -46,7 +52,7 @@
 //                         step only where the clamp acts), "adv_abs_step" ([N] mean |advantage|
 //                         per step: TDW's shift shows here), "adv_abs_mean", "loss", "policy_loss", "clip_frac", "approx_kl" (k3,
 //                         see grpo.h), "kl_ref", "ratio_min", "ratio_max", "grad_norm" (mean of the
-//                         optimizer steps, before clipping), "grad_cos_id_prompt" (or null),
+//                         optimizer steps, before clipping), "grad_cos_id_prompt", "grad_cos_halves" (or null),
 //                         "reward_id_gstd", "reward_prompt_gstd" (mean within-group std),
 //                         "copy_dist", "copy_corr_id", "copy_corr_prompt", "copy_corr_adv" (does
 //                         copying the reference pay? rl/diagnostics.h), "update_norm" (||delta
