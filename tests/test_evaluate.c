@@ -15,8 +15,8 @@
 #include "eval/evaluate.h"
 #include "io/atomic.h"
 #include "io/png.h"
+#include "models/encoder.h"
 #include "test.h"
-#include "train/encoders.h"
 #include "world/render.h"
 #include "world/tokenizer.h"
 

@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include "core/check.h"
-#include "core/strbuf.h"
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "flow/sampler.h"
 #include "flow/schedule.h"
 #include "io/png.h"
+#include "models/encoder.h"
 #include "train/data.h"
-#include "train/encoders.h"
 #include "world/render.h"
 #include "world/tokenizer.h"
 

@@ -47,7 +47,7 @@
 
 #include <stddef.h>
 
-#include "train/encoders.h"
+#include "models/encoder.h"
 #include "world/prompts.h"
 #include "world/world.h"
 
