@@ -1,5 +1,5 @@
-// encoders.c: encoder models (create, save, load, embed), their SubjectBench training data and the
-// training loop. See encoders.h.
+// encoders.c: the SubjectBench training data of the encoders (models/encoder.h) and their training
+// loop. See encoders.h.
 #include "train/encoders.h"
 
 #include <errno.h>
@@ -12,9 +12,9 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "core/timer.h"
-#include "eval/reward_metrics.h"
 #include "nn/blas_info.h"
 #include "nn/loss.h"
+#include "train/enc_metrics.h"
 #include "world/render.h"
 #include "world/tokenizer.h"
 
