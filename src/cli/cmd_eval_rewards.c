@@ -14,7 +14,8 @@
 #include "core/check.h"
 #include "core/timer.h"
 #include "eval/reward_metrics.h"
-#include "train/encoders.h"
+#include "models/encoder.h"
+#include "train/enc_data.h"
 
 static const char *USAGE =
     "usage: cgrpo eval-rewards --out FILE.json [options]\n"
