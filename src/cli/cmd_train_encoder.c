@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 #include "core/check.h"
-#include "train/encoders.h"
+#include "train/enc_train.h"
 
 static const char *USAGE =
     "usage: cgrpo train-encoder --kind id|clip|attr --out RUN_DIR [options]\n"

@@ -1,5 +1,5 @@
 // enc_data.h: the SubjectBench data that trains the reward and evaluator encoders
-// (models/encoder.h; the loop is train/encoders.h): populations of TRAIN subjects and the batches
+// (models/encoder.h; the loop is train/enc_train.h): populations of TRAIN subjects and the batches
 // of each kind, rendered on the fly.
 //
 // Populations. The rewards and the evaluators train on disjoint halves of the TRAIN subjects of a

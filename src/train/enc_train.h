@@ -1,4 +1,4 @@
-// encoders.h: the training loop of the reward and evaluator encoders (`cgrpo train-encoder --kind
+// enc_train.h: the training loop of the reward and evaluator encoders (`cgrpo train-encoder --kind
 // id|clip|attr`): the models are models/encoder.h, their batches train/enc_data.h. See
 // docs/design.md and docs/rewards.md.
 //
@@ -6,8 +6,8 @@
 // of (seed, step, b)), the model init of seed, and every layer is bit-identical for any thread
 // count, so a run resumed from a checkpoint ends bit-identical to an uninterrupted one
 // (tests/cli_train_encoder.sh compares the files with cmp).
-#ifndef CGRPO_TRAIN_ENCODERS_H
-#define CGRPO_TRAIN_ENCODERS_H
+#ifndef CGRPO_TRAIN_ENC_TRAIN_H
+#define CGRPO_TRAIN_ENC_TRAIN_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
-// encoders.c: the training loop of the encoders (models/encoder.h) on their SubjectBench batches
-// (train/enc_data.h). See encoders.h.
-#include "train/encoders.h"
+// enc_train.c: the training loop of the encoders (models/encoder.h) on their SubjectBench batches
+// (train/enc_data.h). See enc_train.h.
+#include "train/enc_train.h"
 
 #include <errno.h>
 #include <math.h>
