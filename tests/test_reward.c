@@ -1,5 +1,5 @@
 // test_reward.c: the reward interface (rl/reward.h), the encoder models and their data
-// (train/encoders.h) and the reward metrics (eval/reward_metrics.h), on tiny random models so that
+// (models/encoder.h, train/enc_data.h) and the reward metrics (train/enc_metrics.h), on tiny random models so that
 // nothing depends on the shipped weights:
 //   - segmentation fill: the neutral fill replaces exactly the background, the estimated mask of a
 //     PNG-like reference matches the renderer's;

@@ -1,4 +1,4 @@
-// cmd_train_encoder.c: `cgrpo train-encoder`: train a reward or evaluator encoder (train/encoders.h)
+// cmd_train_encoder.c: `cgrpo train-encoder`: train a reward or evaluator encoder (train/enc_train.h)
 // on SubjectBench, with progress, JSONL metrics, atomic checkpoints and bit-exact resume.
 //
 // Options come from an optional --config FILE of `key = value` lines (# comments, blank lines;

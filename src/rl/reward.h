@@ -94,7 +94,7 @@ Reward *reward_create_by_name(const char *name, const char *models_dir, char *er
 int reward_score(Reward *r, const RewardBatch *b, float *scores, char *err, size_t errlen);
 void reward_free(Reward *r); // NULL is fine
 
-// The encoder model behind a built-in reward (train/encoders.h EncModel), for callers that want
+// The encoder model behind a built-in reward (models/encoder.h EncModel), for callers that want
 // more than the score (cgrpo score prints the attr model's predicted labels); NULL for others.
 EncModel *reward_encoder(Reward *r);
 
