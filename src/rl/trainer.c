@@ -109,22 +109,9 @@ TrainConfig train_config_default(void) {
     TrainConfig c;
     memset(&c, 0, sizeof c);
     train_preset_apply(&c, TRAIN_PRESET_CUSTOMIZED);
-    // The defaults are the main job's (README): chosen on the VAL subjects with the shipped base
-    // (cgrpo eval --split val), never on the test subjects. Probes at P 4 x G 8, changes of the identity
-    // judge and CLIP-T (+- paired SE); the first three on VAL prompts 0,10,13,20,23, the rest on the
-    // main job's prompts 0,4,8,12,16,20,22,24 (40 VAL subjects, 320 images):
-    //   shared noise, eta 0.4, lr 3e-5:   identity +0.7, CLIP-T -0.6 (drifts to copying the reference)
-    //   own noise per sample:             identity -0.4, CLIP-T +0.9 (prompt reward spread 4 -> 17)
-    //   own noise, eta 0.7, lr 3e-5:      identity +0.2, CLIP-T +0.0 (40 iterations; 60 on TEST: +0.2, -0.8)
-    //   ... lr 1e-4, no KL, 40 it:        identity -2.4 +- 0.8, CLIP-T -11.7 +- 0.9, CLIP-I +9.9 (collapse)
-    //   ... lr 1e-4, kl_beta 10, 40 it:   identity -0.13 +- 0.08, CLIP-T -0.12 +- 0.04 (held too close)
-    //   ... lr 1e-4, kl_beta 1, 40 it:    identity +0.56 +- 0.13, CLIP-T +0.23 +- 0.08  <- the defaults
-    //   ... lr 1e-4, kl_beta 1, 60 it:    identity +0.83 +- 0.15, CLIP-T +0.33 +- 0.07
-    // 60 iterations were better, but with the KL's extra forward an iteration takes 12.8 s on 2 cores
-    // and the main job took 15.5 min (limit 15); 40 iterations keep it near 12 min.
-    // One optimizer step per iteration (groups_per_step 0) keeps every ratio at 1, so the 1e-4 clip
-    // never discards a group; the KL term (the design's optional one) holds the policy's mean near the base's
-    // while the larger step size lets the consistent part of the gradient accumulate.
+    // The defaults are the main job's; how they were chosen (on VAL, never on TEST) is in
+    // docs/tuning.md. One optimizer step per iteration (groups_per_step 0) keeps every ratio at 1, so
+    // the 1e-4 clip never discards a group.
     c.seed = 1, c.subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, c.iterations = 40;
     c.pairs = 4, c.group_size = 8, c.steps = 10, c.shift = FLOW_DEFAULT_SHIFT, c.sampler = 0, c.eta = 0.7f;
     c.shared_noise = 0, c.cfg_ref = 1.0f, c.cfg_txt = 1.0f, c.ref_poses = 6;
@@ -441,8 +428,10 @@ static int rollout_phase(Trainer *T, int it, char *err, size_t errlen) {
 
 // ---- 2. rewards and 3. advantages -----------------------------------------------------------------------
 
-static int reward_phase(Trainer *T, int it, IterStats *is, char *err, size_t errlen) {
-    const int P = T->P, G = T->G, N = T->N, B = P * G;
+// scores (2, P G) <- the identity and the prompt reward of every rollout image; a reward that fails or
+// is not finite stops the run.
+static int score_rewards(Trainer *T, int it, char *err, size_t errlen) {
+    const int B = T->P * T->G;
     const RolloutBatch *rb = &T->rb;
     RewardBatch batch = {.B = B, .S = rb->S, .images = rb->images, .ref_seg = rb->ref_seg, .ref_plain = rb->ref,
                          .tokens = rb->tokens, .prompts = rb->prompts, .subjects = rb->subjects};
@@ -456,13 +445,21 @@ static int reward_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
         for (int b = 0; b < B; b++) {
             const float s = T->scores[(size_t)k * B + b];
             if (!isfinite(s)) {
-                const RolloutPair *pr = &rb->pairs[b / G];
+                const RolloutPair *pr = &rb->pairs[b / T->G];
                 return cg_fail(TRAIN_ERUNTIME, err, errlen,
                             "iteration %d: reward '%s' is %g for sample %d of group %d (train subject %d, '%s'); "
-                            "training stopped, %s", it, r[k]->name, (double)s, b % G, b / G, pr->subject,
+                            "training stopped, %s", it, r[k]->name, (double)s, b % T->G, b / T->G, pr->subject,
                             rb->prompts[b].text, kept);
             }
         }
+    return TRAIN_OK;
+}
+
+// Per group: z-scores, shaping, weighting and clamp into adv (P, G, N) and z; the quadrant counts;
+// the identity and prompt parts of the advantage for the gradient-cosine diagnostic (trainer.h).
+static int group_advantages(Trainer *T, int it, IterStats *is, char *err, size_t errlen) {
+    const int P = T->P, G = T->G, N = T->N, B = P * G;
+    char why[600], kept[4400];
     float *rew = cg_malloc((size_t)G * 2 * sizeof(float));
     int rc = TRAIN_OK;
     for (int p = 0; p < P && rc == TRAIN_OK; p++) {
@@ -471,11 +468,14 @@ static int reward_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             rew[g * 2 + ADV_REWARD_PROMPT] = T->scores[(size_t)B + (size_t)p * G + g];
         }
         float *adv = T->adv + (size_t)p * G * N, *z = T->z + (size_t)p * G * 2;
-        if (adv_group_advantages(&T->ac, adv, z, rew, G, N, why, sizeof why))
+        if (adv_group_advantages(&T->ac, adv, z, rew, G, N, why, sizeof why)) {
+            kept_note(kept, sizeof kept, T);
             rc = cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d, group %d: %s; training stopped, %s", it, p, why, kept);
+            break;
+        }
         adv_quadrant_counts(is->quad, z, G, 2);
         for (int g = 0; g < G; g++)
-            for (int t = 0; t < N; t++) { // the identity and prompt parts of the advantage (trainer.h)
+            for (int t = 0; t < N; t++) {
                 double wi, wp;
                 weighting_id_prompt(T->ac.weighting, T->ac.w_id, T->ac.w_prompt, t, N, &wi, &wp);
                 const size_t o = (size_t)(p * G + g) * N + t;
@@ -484,8 +484,13 @@ static int reward_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             }
     }
     free(rew);
-    if (rc) return rc;
-    // statistics over the P G samples
+    return rc;
+}
+
+// What the log reports of the rewards and advantages over the P G samples: each reward's mean and
+// (unbiased) std, the mean advantage and mean |advantage| per step and overall.
+static void reward_statistics(const Trainer *T, IterStats *is) {
+    const int N = T->N, B = T->P * T->G;
     for (int k = 0; k < 2; k++) {
         double s = 0.0, ss = 0.0;
         for (int b = 0; b < B; b++) s += T->scores[(size_t)k * B + b];
@@ -509,7 +514,6 @@ static int reward_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
         abs_sum += sa;
     }
     is->adv_abs = abs_sum / ((double)B * N);
-    return TRAIN_OK;
 }
 
 // ---- 4. the gradient-cosine diagnostic and 5. the update ------------------------------------------------
@@ -883,11 +887,13 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         double t1 = cg_now();
         is.t_rollout = t1 - t0;
         if (rc) break;
-        // 2. rewards, 3. advantages
-        rc = reward_phase(&T, it, &is, err, errlen);
+        // 2. rewards, 3. advantages (and what they say: rl/diagnostics.h)
+        rc = score_rewards(&T, it, err, errlen);
+        if (rc == TRAIN_OK) rc = group_advantages(&T, it, &is, err, errlen);
         double t2 = cg_now();
         is.t_reward = t2 - t1;
         if (rc) break;
+        reward_statistics(&T, &is);
         diag_rollouts(&is.diag, T.scores, T.adv, N, T.rb.images, T.rb.ref, T.n, P, G);
         // 4. the gradient-cosine diagnostic (at the rollout's weights)
         if (cfg.cos_every > 0 && it % cfg.cos_every == 0) gradient_diagnostics(&T, it, &is);
