@@ -171,19 +171,14 @@ static char *trim(char *s) {
     return s;
 }
 
-int config_parse_text(void *obj, const ConfigKey *keys, int n, const char *text, const char *what,
-                      unsigned char *seen_out, char *err, size_t errlen) {
-    unsigned char *seen = cg_calloc((size_t)(n > 0 ? n : 1), 1);
+int config_each_line(const char *text, const char *what, ConfigLineFn fn, void *ctx, char *err, size_t errlen) {
     char line[CONFIG_MAX_LINE + 1], why[512];
-    int rc = 0, lineno = 0;
-    for (const char *p = text; *p && rc == 0;) {
+    int lineno = 0;
+    for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         lineno++;
-        if (len > CONFIG_MAX_LINE) {
-            rc = cg_errf(err, errlen, "%s:%d: line longer than %d characters", what, lineno, CONFIG_MAX_LINE);
-            break;
-        }
+        if (len > CONFIG_MAX_LINE) return cg_errf(err, errlen, "%s:%d: line longer than %d characters", what, lineno, CONFIG_MAX_LINE);
         memcpy(line, p, len);
         line[len] = '\0';
         p = nl ? nl + 1 : p + len;
@@ -192,47 +187,77 @@ int config_parse_text(void *obj, const ConfigKey *keys, int n, const char *text,
         char *s = trim(line);
         if (*s == '\0') continue;
         char *eq = strchr(s, '=');
-        if (!eq) {
-            rc = cg_errf(err, errlen, "%s:%d: expected 'key = value', got '%s'", what, lineno, s);
-            break;
-        }
+        if (!eq) return cg_errf(err, errlen, "%s:%d: expected 'key = value', got '%s'", what, lineno, s);
         *eq = '\0';
         char *key = trim(s), *value = trim(eq + 1);
-        if (*key == '\0') {
-            rc = cg_errf(err, errlen, "%s:%d: a value without a key", what, lineno);
-            break;
-        }
-        const ConfigKey *k = config_find(keys, n, key);
-        if (k && seen[k - keys]) {
-            rc = cg_errf(err, errlen, "%s:%d: %s is set twice", what, lineno, k->key);
-            break;
-        }
-        if (config_set(obj, keys, n, key, value, why, sizeof why)) {
-            rc = cg_errf(err, errlen, "%s:%d: %s", what, lineno, why);
-            break;
-        }
-        seen[k - keys] = 1;
+        if (*key == '\0') return cg_errf(err, errlen, "%s:%d: a value without a key", what, lineno);
+        if (fn(ctx, key, value, lineno, why, sizeof why)) return cg_errf(err, errlen, "%s:%d: %s", what, lineno, why);
     }
-    if (rc == 0 && seen_out) memcpy(seen_out, seen, (size_t)n);
-    free(seen);
+    return 0;
+}
+
+// config_parse_text's line handler: each key once, parsed into obj.
+typedef struct {
+    void *obj;
+    const ConfigKey *keys;
+    int n;
+    unsigned char *seen; // (n)
+} TableCtx;
+
+static int set_from_line(void *ctx, const char *key, const char *value, int line, char *err, size_t errlen) {
+    (void)line;
+    TableCtx *t = ctx;
+    const ConfigKey *k = config_find(t->keys, t->n, key);
+    if (k && t->seen[k - t->keys]) return cg_errf(err, errlen, "%s is set twice", k->key);
+    if (config_set(t->obj, t->keys, t->n, key, value, err, errlen)) return -1;
+    t->seen[k - t->keys] = 1;
+    return 0;
+}
+
+int config_parse_text(void *obj, const ConfigKey *keys, int n, const char *text, const char *what,
+                      unsigned char *seen_out, char *err, size_t errlen) {
+    TableCtx t = {obj, keys, n, cg_calloc((size_t)(n > 0 ? n : 1), 1)};
+    const int rc = config_each_line(text, what, set_from_line, &t, err, errlen);
+    if (rc == 0 && seen_out) memcpy(seen_out, t.seen, (size_t)n);
+    free(t.seen);
     return rc;
 }
 
-int config_read_file(const char *path, void *obj, const ConfigKey *keys, int n, char *err, size_t errlen) {
+// The whole of a config file as a NUL-terminated string (freed by the caller), or NULL with a reason.
+static char *read_text(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return cg_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) {
+        cg_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
     char *text = cg_malloc((size_t)CONFIG_MAX_FILE + 1);
     size_t got = fread(text, 1, (size_t)CONFIG_MAX_FILE + 1, f);
     int bad_read = ferror(f);
     fclose(f);
-    int rc;
+    int rc = 0;
     if (bad_read) rc = cg_errf(err, errlen, "%s: read error", path);
     else if (got > (size_t)CONFIG_MAX_FILE) rc = cg_errf(err, errlen, "%s: larger than %ld bytes, not a config file", path, CONFIG_MAX_FILE);
     else if (memchr(text, '\0', got)) rc = cg_errf(err, errlen, "%s: holds a NUL byte, not a text config file", path);
-    else {
-        text[got] = '\0';
-        rc = config_parse_text(obj, keys, n, text, path, NULL, err, errlen);
+    if (rc) {
+        free(text);
+        return NULL;
     }
+    text[got] = '\0';
+    return text;
+}
+
+int config_read_file(const char *path, void *obj, const ConfigKey *keys, int n, char *err, size_t errlen) {
+    char *text = read_text(path, err, errlen);
+    if (!text) return -1;
+    const int rc = config_parse_text(obj, keys, n, text, path, NULL, err, errlen);
+    free(text);
+    return rc;
+}
+
+int config_read_file_lines(const char *path, ConfigLineFn fn, void *ctx, char *err, size_t errlen) {
+    char *text = read_text(path, err, errlen);
+    if (!text) return -1;
+    const int rc = config_each_line(text, path, fn, ctx, err, errlen);
     free(text);
     return rc;
 }

@@ -66,6 +66,15 @@ void config_print_help(FILE *f, const void *defaults, const ConfigKey *keys, int
 // --print-config: "key = value" per key, as config_write_file writes them (without comments).
 void config_print_values(FILE *f, const void *obj, const ConfigKey *keys, int n);
 
+// The line syntax alone, without a key table (for a command whose settings are not all in one
+// table): fn is called for each `key = value` line of text in order, key and value trimmed, the
+// comment cut off (the value may be empty). A non-zero return stops the reading; err is then fn's
+// reason after "WHAT:LINE: ". Syntax errors as config_parse_text.
+typedef int (*ConfigLineFn)(void *ctx, const char *key, const char *value, int line, char *err, size_t errlen);
+int config_each_line(const char *text, const char *what, ConfigLineFn fn, void *ctx, char *err, size_t errlen);
+// config_each_line over a file, read as config_read_file reads it.
+int config_read_file_lines(const char *path, ConfigLineFn fn, void *ctx, char *err, size_t errlen);
+
 // Apply every `key = value` line of text. `what` names the source in messages (a path).
 // seen (n) or NULL: set to 1 for each key the text sets; a key set twice is an error.
 int config_parse_text(void *obj, const ConfigKey *keys, int n, const char *text, const char *what,
