@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/check.h"
 #include "core/timer.h"
+#include "io/rundir.h"
 #include "nn/blas_info.h"
 #include "nn/loss.h"
 #include "train/enc_metrics.h"
@@ -241,38 +241,6 @@ static StepStats train_step(EncModel *m, const EncTrainConfig *c, const EncData 
     return st;
 }
 
-static void join_path(char *out, size_t len, const char *dir, const char *name) { snprintf(out, len, "%s/%s", dir, name); }
-
-// Keep the lines of metrics.jsonl whose step is <= last (a resumed run rewrites what follows).
-static int truncate_metrics(const char *path, long last, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0; // nothing logged yet
-    char *kept = NULL;
-    size_t n_kept = 0, cap = 0;
-    char line[4096];
-    while (fgets(line, sizeof(line), f)) {
-        long step;
-        if (sscanf(line, "{\"step\":%ld", &step) == 1 && step > last) continue;
-        size_t len = strlen(line);
-        if (n_kept + len + 1 > cap) {
-            cap = 2 * (n_kept + len + 1);
-            kept = cg_realloc(kept, cap);
-        }
-        memcpy(kept + n_kept, line, len);
-        n_kept += len;
-    }
-    fclose(f);
-    f = fopen(path, "wb");
-    if (!f) {
-        free(kept);
-        return cg_errf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
-    }
-    if (n_kept) fwrite(kept, 1, n_kept, f);
-    free(kept);
-    if (fclose(f)) return cg_errf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
-    return 0;
-}
-
 static int write_config_txt(const char *path, const CkptMeta *meta, char *err, size_t errlen) {
     FILE *f = fopen(path, "wb");
     if (!f) return cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -296,38 +264,14 @@ static void ckpt_layout(CkptLayout *L, EncModel *m, float *best_img, float *best
     L->n += enc_model_sections(m, L->s + L->n, L->names + L->n, "best.", best_img, best_txt);
 }
 
-static void fmt_eta(char *buf, size_t len, double sec) {
-    if (sec < 0 || !isfinite(sec)) sec = 0;
-    long s = (long)(sec + 0.5);
-    if (s >= 3600) snprintf(buf, len, "%ldh%02ldm", s / 3600, s / 60 % 60);
-    else snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
-}
-
-// mkdir -p: 0, or -1 with errno set
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) return errno = ENAMETOOLONG, -1;
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err, size_t errlen) {
     if (enc_train_config_check(c, err, errlen)) return -1;
-    if (mkdir_p(run_dir)) {
-        cg_errf(err, errlen, "cannot create run directory %s: %s", run_dir, strerror(errno));
-        return -2;
-    }
-    char p_ckpt[4096], p_metrics[4096], p_model[4096], p_config[4096];
-    join_path(p_ckpt, sizeof(p_ckpt), run_dir, "ckpt.safetensors");
-    join_path(p_metrics, sizeof(p_metrics), run_dir, "metrics.jsonl");
-    join_path(p_model, sizeof(p_model), run_dir, "model.safetensors");
-    join_path(p_config, sizeof(p_config), run_dir, "config.txt");
+    if (rundir_mkdirs(run_dir, err, errlen)) return -2;
+    char p_ckpt[4200], p_metrics[4200], p_model[4200], p_config[4200];
+    rundir_join(p_ckpt, sizeof(p_ckpt), run_dir, "ckpt.safetensors");
+    rundir_join(p_metrics, sizeof(p_metrics), run_dir, "metrics.jsonl");
+    rundir_join(p_model, sizeof(p_model), run_dir, "model.safetensors");
+    rundir_join(p_config, sizeof(p_config), run_dir, "config.txt");
 
     World *world = cg_malloc((size_t)c->worlds * sizeof(World)); // world[0]: VAL subjects and TRAIN; the rest TRAIN
     for (int j = 0; j < c->worlds; j++) world_init(&world[j], enc_world_seed(c->subjects_seed, j));
@@ -388,17 +332,14 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
             goto done;
         }
         best_step = bs;
-        if (truncate_metrics(p_metrics, start, err, errlen)) goto done;
-    } else {
-        if (write_config_txt(p_config, &cfg_meta, err, errlen)) {
-            rc = -2;
-            goto done;
-        }
-        if (truncate_metrics(p_metrics, -1, err, errlen)) goto done;
+        rundir_trim_metrics(p_metrics, "step", start); // the steps after the checkpoint run again
+    } else if (write_config_txt(p_config, &cfg_meta, err, errlen)) {
+        rc = -2;
+        goto done;
     }
-    mf = fopen(p_metrics, "ab");
+    mf = fopen(p_metrics, o->resume ? "ab" : "wb");
     if (!mf) {
-        cg_errf(err, errlen, "cannot append to %s: %s", p_metrics, strerror(errno));
+        cg_errf(err, errlen, "cannot write %s: %s", p_metrics, strerror(errno));
         goto done;
     }
     rm_set_build(&val, world, SPLIT_VAL, c->vit.img, c->val_seeds, ENC_VAL_SEED);
@@ -449,13 +390,13 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
                     metric, score, best_score, best_step);
             fflush(mf);
             char eta[32];
-            fmt_eta(eta, sizeof(eta), (double)(end - step) * (cg_now() - t0) / (double)(step - start));
+            rundir_fmt_duration(eta, sizeof(eta), (double)(end - step) * (cg_now() - t0) / (double)(step - start));
             fprintf(stderr, "%sstep %ld/%ld  loss %.4f  acc %.3f  val %s %.4f (best %.4f @ %ld)  %.0f img/s  ETA %s\n",
                     o->progress ? "\r\033[K" : "", step, c->steps, st.loss, st.acc, metric, score, best_score,
                     best_step, rate, eta);
         } else if (o->progress && (now - t_last > 0.5 || step == end)) {
             char eta[32];
-            fmt_eta(eta, sizeof(eta), (double)(end - step) * (now - t0) / (double)(step - start));
+            rundir_fmt_duration(eta, sizeof(eta), (double)(end - step) * (now - t0) / (double)(step - start));
             fprintf(stderr, "\r\033[Kstep %ld/%ld  loss %.4f  acc %.3f  %.0f img/s  ETA %s", step, c->steps, st.loss,
                     st.acc, rate, eta);
             t_last = now;
