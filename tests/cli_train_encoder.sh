@@ -1,5 +1,6 @@
 # cli_train_encoder.sh: `cgrpo train-encoder` end to end on tiny models: the run directory's files,
 # an interrupted run resumed from its checkpoint ending bit-identical to an uninterrupted one (cmp),
+# also from the stored config alone and from a run directory of the older layout (config.txt),
 # config files, and one-line exit-2 errors for bad input.
 source "$(dirname "$0")/lib_cli.sh"
 
@@ -7,7 +8,7 @@ TINY=(--width 16 --depth 1 --heads 2 --embed-dim 8 --text-width 16 --text-depth 
       --batch 4 --steps 6 --warmup 2 --eval-every 3 --ckpt-every 2 --log-every 1 --progress off)
 
 check "id: 6 steps" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/a" --export "$TMP/a_export.safetensors"
-for f in config.txt metrics.jsonl ckpt.safetensors model.safetensors; do
+for f in config.cfg metrics.jsonl ckpt.safetensors model.safetensors; do
     [ -s "$TMP/a/$f" ] && pass "run dir has $f" || fail "run dir has $f" "missing"
 done
 cmp -s "$TMP/a/model.safetensors" "$TMP/a_export.safetensors" && pass "--export writes the model" ||
@@ -22,8 +23,9 @@ grep -q "names a directory, not a file" "$TMP/err" && [ ! -e "$TMP/noexp/metrics
 n=$(grep -c '"loss"' "$TMP/a/metrics.jsonl"); v=$(grep -c '"val_metric":"id_top1_ctx"' "$TMP/a/metrics.jsonl")
 [ "$n" -eq 6 ] && [ "$v" -eq 2 ] && pass "metrics: 6 step lines, 2 validation lines" ||
     fail "metrics lines" "$n step lines, $v validation lines"
-grep -q '^train.population=reward$' "$TMP/a/config.txt" && grep -q '^vit.width=16$' "$TMP/a/config.txt" &&
-    pass "config.txt records the run" || fail "config.txt" "$(head -c 300 "$TMP/a/config.txt")"
+grep -q '^kind = id ' "$TMP/a/config.cfg" && grep -q '^population = reward ' "$TMP/a/config.cfg" &&
+    grep -q '^width = 16 ' "$TMP/a/config.cfg" && pass "config.cfg records the run" ||
+    fail "config.cfg" "$(head -c 300 "$TMP/a/config.cfg")"
 
 # interrupted after step 3, resumed: the same bytes as the uninterrupted run
 check "id: stop at step 3" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/b" --stop-at 3
@@ -36,6 +38,55 @@ cmp "$TMP/a/ckpt.safetensors" "$TMP/b/ckpt.safetensors" >"$TMP/cmp" 2>&1 && pass
 strip() { sed -E 's/,"img_per_s":[0-9.]+//' "$1"; }
 [ "$(strip "$TMP/a/metrics.jsonl")" = "$(strip "$TMP/b/metrics.jsonl")" ] && pass "resumed metrics equal (but speed)" ||
     fail "resumed metrics" "differ"
+
+# a resume needs no more than the run directory: its config.cfg holds the settings
+check "id: stop at step 3 (2)" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/b2" --stop-at 3
+check "id: resume from config.cfg" "$CGRPO" train-encoder --out "$TMP/b2" --resume --progress off
+cmp -s "$TMP/a/model.safetensors" "$TMP/b2/model.safetensors" && pass "resumed from config.cfg: model bit-identical" ||
+    fail "resume from config.cfg" "models differ"
+
+# a run directory of the older layout (before config.cfg): config.txt, the checkpoint's key names;
+# resumed from it alone, it ends as the uninterrupted run and gains a config.cfg
+check "id: stop at step 3 (old layout)" "$CGRPO" train-encoder --kind id "${TINY[@]}" --out "$TMP/old" --stop-at 3
+rm "$TMP/old/config.cfg"
+cat >"$TMP/old/config.txt" <<'EOF'
+kind=encoder-id
+vit.img=32
+vit.patch=8
+vit.width=16
+vit.depth=1
+vit.heads=2
+vit.embed_dim=8
+vit.logit_scale=1
+vit.classes=
+train.subjects_seed=1
+train.population=reward
+train.seed=1
+train.steps=6
+train.batch=4
+train.warmup=2
+train.lr=0.00100000005
+train.lr_min=4.99999987e-05
+train.weight_decay=9.99999975e-05
+train.grad_clip=1
+train.noise=0.0500000007
+train.property_views=0
+train.aux_heads=0
+train.aux_weight=1
+train.curriculum=0
+train.views=2
+train.focus=1
+train.eval_every=3
+train.ckpt_every=2
+train.log_every=1
+train.val_seeds=1
+EOF
+check "id: resume from config.txt" "$CGRPO" train-encoder --out "$TMP/old" --resume --progress off
+cmp -s "$TMP/a/model.safetensors" "$TMP/old/model.safetensors" && cmp -s "$TMP/a/ckpt.safetensors" "$TMP/old/ckpt.safetensors" &&
+    pass "resumed from config.txt: model and checkpoint bit-identical" || fail "resume from config.txt" "files differ"
+# (the text tower's keys, which an id run does not use, are absent from config.txt: defaults there)
+[ -s "$TMP/old/config.cfg" ] && [ "$(grep -v '^text_' "$TMP/a/config.cfg")" = "$(grep -v '^text_' "$TMP/old/config.cfg")" ] &&
+    pass "the old run directory gains config.cfg" || fail "config.cfg after an old-layout resume" "$(ls "$TMP/old")"
 
 # the OpenBLAS kernel set is recorded in the checkpoint, not in the model; a resume on another set warns
 grep -q "^blas.core = ." <("$CGRPO" inspect "$TMP/a/ckpt.safetensors") && pass "checkpoint records the kernel set" ||

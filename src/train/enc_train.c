@@ -3,7 +3,9 @@
 #include "train/enc_train.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,8 @@
 #include "world/tokenizer.h"
 
 #define ENC_VAL_SEED 0 // render seeds of the validation set (fixed for every run)
+#define ENC_CONFIG_FILE "config.cfg"
+#define ENC_CONFIG_FILE_OLD "config.txt" // what runs wrote before config.cfg (read on resume only)
 
 // ---- training configuration -------------------------------------------------------------------------
 
@@ -49,6 +53,106 @@ void enc_train_defaults(EncTrainConfig *c, EncKind kind) {
     c->val_seeds = 1;
 }
 
+// CONFIG_CHOICE fields are written as int
+_Static_assert(sizeof(EncKind) == sizeof(int) && sizeof(EncPopulation) == sizeof(int), "enum fields as int");
+
+// The order of config.cfg. Float lower bounds are floats (1e-8f) so that the float parsed from
+// "1e-8" is within range.
+#define K(name, field, type, lo, hi, help) {name, type, offsetof(EncTrainConfig, field), lo, hi, NULL, help}
+static const ConfigKey ENC_KEYS[] = {
+    {"kind", CONFIG_CHOICE, offsetof(EncTrainConfig, kind), 0, 0, "id|clip|attr", "encoder kind (it picks the defaults)"},
+    {"population", CONFIG_CHOICE, offsetof(EncTrainConfig, population), 0, 0, "reward|judge|all",
+     "TRAIN subjects i % 4 in {0, 1} | {2, 3} | all"},
+    K("worlds", worlds, CONFIG_INT, 1, ENC_MAX_WORLDS, "TRAIN subjects of subjects seeds subjects_seed .. + worlds - 1"),
+    K("subjects_seed", subjects_seed, CONFIG_U64, 0, 0, "SubjectBench population (VAL subjects for selection)"),
+    K("seed", seed, CONFIG_U64, 0, 0, "model init and data"),
+    K("img", vit.img, CONFIG_INT, 8, 256, "image side in pixels"),
+    K("patch", vit.patch, CONFIG_INT, 1, 64, "image encoder patch side"),
+    K("width", vit.width, CONFIG_INT, 4, 1024, "image encoder width"),
+    K("depth", vit.depth, CONFIG_INT, 0, 24, "image encoder blocks"),
+    K("heads", vit.n_heads, CONFIG_INT, 1, 64, "image encoder attention heads"),
+    K("embed_dim", vit.embed_dim, CONFIG_INT, 2, 1024, "embedding size (both towers)"),
+    K("text_width", text.width, CONFIG_INT, 4, 1024, "clip: text encoder width"),
+    K("text_depth", text.depth, CONFIG_INT, 0, 24, "clip: text encoder blocks"),
+    K("text_heads", text.n_heads, CONFIG_INT, 1, 64, "clip: text encoder attention heads"),
+    K("noise", noise, CONFIG_FLOAT, 0, 1, "pixel-noise augmentation, sigma ~ U(0, noise)"),
+    K("property_views", property_views, CONFIG_INT, 0, 1, "id: property-edited renders as positive views"),
+    K("aux_heads", aux_heads, CONFIG_INT, 0, 1, "id: identity-attribute heads; clip: prompt-attribute heads"),
+    K("aux_weight", aux_weight, CONFIG_FLOAT, 0, 100, "weight of the heads' cross-entropy"),
+    K("focus", focus, CONFIG_FLOAT, 0.01f, 100, "clip, attr: weight of accessory and property templates"),
+    K("curriculum", curriculum, CONFIG_INT, 0, INT_MAX, "id: steps over which target views move into scenes; 0: off"),
+    K("look_alikes", look_alikes, CONFIG_INT, 0, 4096, "id: groups of K subjects of one class per batch; 0: off"),
+    K("views", views, CONFIG_INT, 2, 16, "id: views per subject (more than 2: supervised contrastive)"),
+    K("steps", steps, CONFIG_INT, 1, INT_MAX, "optimizer steps (the cosine spans them)"),
+    K("batch", batch, CONFIG_INT, 2, 4096, "pairs (id, clip) or images (attr) per step"),
+    K("warmup", warmup, CONFIG_INT, 0, INT_MAX, "linear warmup steps"),
+    K("lr", lr, CONFIG_FLOAT, 1e-8f, 1, "peak learning rate"),
+    K("lr_min", lr_min, CONFIG_FLOAT, 0, 1, "final learning rate of the cosine"),
+    K("weight_decay", weight_decay, CONFIG_FLOAT, 0, 10, "AdamW, matrices only"),
+    K("grad_clip", grad_clip, CONFIG_FLOAT, 1e-6f, 1e6, "global gradient-norm clip (both towers)"),
+    K("eval_every", eval_every, CONFIG_INT, 1, INT_MAX, "validation and model selection every N steps and at the end"),
+    K("ckpt_every", ckpt_every, CONFIG_INT, 1, INT_MAX, "checkpoint every N steps and at the end"),
+    K("log_every", log_every, CONFIG_INT, 1, INT_MAX, "a metrics line every N steps"),
+    K("val_seeds", val_seeds, CONFIG_INT, 1, 16, "renders per (VAL subject, prompt) in validation"),
+};
+#undef K
+#define N_ENC_KEYS ((int)(sizeof(ENC_KEYS) / sizeof(ENC_KEYS[0])))
+
+const ConfigKey *enc_train_config_keys(int *n) {
+    *n = N_ENC_KEYS;
+    return ENC_KEYS;
+}
+
+void enc_train_config_derive(EncTrainConfig *c) {
+    c->text.embed_dim = c->vit.embed_dim;
+    if (c->kind == ENC_ATTR) return; // its heads are fixed; aux_heads is refused by the config check
+    c->vit.n_cls_heads = c->aux_heads ? (c->kind == ENC_ID ? ID_AUX_N_HEADS : ATTR_N_HEADS) : 0;
+    for (int h = 0; h < c->vit.n_cls_heads; h++)
+        c->vit.n_classes[h] = c->kind == ENC_ID ? id_aux_n_classes(h) : attr_n_classes(h);
+}
+
+// config.txt, written by runs before config.cfg, holds the checkpoint's config metadata
+// (enc_train_config_meta) as key=value lines: "kind=encoder-id", "vit.width=96",
+// "train.lr=0.00200000009". legacy_line hands them on in the table's names; the keys that follow
+// from others (vit.classes, vit.logit_scale, text.embed_dim) or are fixed (text.max_len,
+// text.vocab) are skipped, the float values (%.9g) read back to the same bits.
+typedef struct {
+    ConfigLineFn fn;
+    void *ctx;
+} LegacyCtx;
+
+static int legacy_line(void *ctx, const char *key, const char *value, int line, char *err, size_t errlen) {
+    static const char *const RENAMED[][2] = {
+        {"vit.img", "img"},     {"vit.patch", "patch"}, {"vit.width", "width"},           {"vit.depth", "depth"},
+        {"vit.heads", "heads"}, {"vit.embed_dim", "embed_dim"}, {"text.width", "text_width"}, {"text.depth", "text_depth"},
+        {"text.heads", "text_heads"},
+    };
+    static const char *const SKIPPED[] = {"vit.classes", "vit.logit_scale", "text.embed_dim", "text.max_len", "text.vocab"};
+    const LegacyCtx *L = ctx;
+    for (size_t i = 0; i < sizeof SKIPPED / sizeof SKIPPED[0]; i++)
+        if (strcmp(key, SKIPPED[i]) == 0) return 0;
+    if (strcmp(key, "kind") == 0)
+        return L->fn(L->ctx, key, strncmp(value, "encoder-", 8) == 0 ? value + 8 : value, line, err, errlen);
+    if (strncmp(key, "train.", 6) == 0) return L->fn(L->ctx, key + 6, value, line, err, errlen);
+    for (size_t i = 0; i < sizeof RENAMED / sizeof RENAMED[0]; i++)
+        if (strcmp(key, RENAMED[i][0]) == 0) return L->fn(L->ctx, RENAMED[i][1], value, line, err, errlen);
+    return L->fn(L->ctx, key, value, line, err, errlen); // unknown: the caller names it
+}
+
+int enc_train_read_run_config(const char *run_dir, ConfigLineFn fn, void *ctx, const char **file, char *err,
+                              size_t errlen) {
+    char path[4200];
+    rundir_join(path, sizeof path, run_dir, ENC_CONFIG_FILE);
+    if (file) *file = ENC_CONFIG_FILE;
+    if (rundir_exists(path)) return config_read_file_lines(path, fn, ctx, err, errlen);
+    // a run directory from before config.cfg: its config.txt, in the checkpoint's key names
+    rundir_join(path, sizeof path, run_dir, ENC_CONFIG_FILE_OLD);
+    if (file) *file = ENC_CONFIG_FILE_OLD;
+    if (!rundir_exists(path)) return 1;
+    LegacyCtx L = {fn, ctx};
+    return config_read_file_lines(path, legacy_line, &L, err, errlen);
+}
+
 int enc_train_config_check(const EncTrainConfig *c, char *err, size_t errlen) {
     if (enc_model_config_check(c->kind, &c->vit, &c->text, err, errlen)) return -1;
     char why[256];
@@ -56,7 +160,7 @@ int enc_train_config_check(const EncTrainConfig *c, char *err, size_t errlen) {
     if (c->kind == ENC_CLIP && textenc_config_check(&c->text, why, sizeof(why)))
         return cg_errf(err, errlen, "text encoder: %s", why);
     if (c->population < 0 || c->population > ENC_POP_ALL) return cg_errf(err, errlen, "bad population");
-    if (c->steps < 1) return cg_errf(err, errlen, "steps %ld < 1", c->steps);
+    if (c->steps < 1) return cg_errf(err, errlen, "steps %d < 1", c->steps);
     if (c->worlds < 1 || c->worlds > ENC_MAX_WORLDS)
         return cg_errf(err, errlen, "worlds %d outside [1, %d]", c->worlds, ENC_MAX_WORLDS);
     int max_batch = c->kind == ENC_ID ? WORLD_N_TRAIN / 2 : c->kind == ENC_CLIP ? WORLD_N_TRAIN / 2 * ENC_CLIP_GROUP : 4096;
@@ -241,14 +345,6 @@ static StepStats train_step(EncModel *m, const EncTrainConfig *c, const EncData 
     return st;
 }
 
-static int write_config_txt(const char *path, const CkptMeta *meta, char *err, size_t errlen) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    for (int i = 0; i < meta->n; i++) fprintf(f, "%s=%s\n", meta->keys[i], meta->values[i]);
-    if (fclose(f)) return cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    return 0;
-}
-
 // The checkpoint: model, AdamW moments and the best-so-far weights, plus config and counters.
 typedef struct {
     CkptSection s[8];
@@ -271,7 +367,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     rundir_join(p_ckpt, sizeof(p_ckpt), run_dir, "ckpt.safetensors");
     rundir_join(p_metrics, sizeof(p_metrics), run_dir, "metrics.jsonl");
     rundir_join(p_model, sizeof(p_model), run_dir, "model.safetensors");
-    rundir_join(p_config, sizeof(p_config), run_dir, "config.txt");
+    rundir_join(p_config, sizeof(p_config), run_dir, ENC_CONFIG_FILE);
 
     World *world = cg_malloc((size_t)c->worlds * sizeof(World)); // world[0]: VAL subjects and TRAIN; the rest TRAIN
     for (int j = 0; j < c->worlds; j++) world_init(&world[j], enc_world_seed(c->subjects_seed, j));
@@ -332,11 +428,15 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
             goto done;
         }
         best_step = bs;
-        rundir_trim_metrics(p_metrics, "step", start); // the steps after the checkpoint run again
-    } else if (write_config_txt(p_config, &cfg_meta, err, errlen)) {
+    }
+    // the resolved config, also on a resume (an old run directory gains its config.cfg)
+    if (config_write_file(p_config, c, ENC_KEYS, N_ENC_KEYS,
+                          "# cgrpo train-encoder: the resolved config of this run (cgrpo train-encoder --resume reads it)\n",
+                          err, errlen)) {
         rc = -2;
         goto done;
     }
+    if (o->resume) rundir_trim_metrics(p_metrics, "step", start); // the steps after the checkpoint run again
     mf = fopen(p_metrics, o->resume ? "ab" : "wb");
     if (!mf) {
         cg_errf(err, errlen, "cannot write %s: %s", p_metrics, strerror(errno));
@@ -354,7 +454,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     const char *metric = "";
     StepStats st = {0};
     if (o->progress)
-        fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %ld, %d subjects (%d world%s, %d left out)\n",
+        fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %d, %d subjects (%d world%s, %d left out)\n",
                 enc_kind_name(c->kind), enc_model_n_params(&m), start + 1, end, c->steps, data.n, c->worlds,
                 c->worlds > 1 ? "s" : "", data.n_excluded);
     for (long step = start + 1; step <= end; step++) {
@@ -391,13 +491,13 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
             fflush(mf);
             char eta[32];
             rundir_fmt_duration(eta, sizeof(eta), (double)(end - step) * (cg_now() - t0) / (double)(step - start));
-            fprintf(stderr, "%sstep %ld/%ld  loss %.4f  acc %.3f  val %s %.4f (best %.4f @ %ld)  %.0f img/s  ETA %s\n",
+            fprintf(stderr, "%sstep %ld/%d  loss %.4f  acc %.3f  val %s %.4f (best %.4f @ %ld)  %.0f img/s  ETA %s\n",
                     o->progress ? "\r\033[K" : "", step, c->steps, st.loss, st.acc, metric, score, best_score,
                     best_step, rate, eta);
         } else if (o->progress && (now - t_last > 0.5 || step == end)) {
             char eta[32];
             rundir_fmt_duration(eta, sizeof(eta), (double)(end - step) * (now - t0) / (double)(step - start));
-            fprintf(stderr, "\r\033[Kstep %ld/%ld  loss %.4f  acc %.3f  %.0f img/s  ETA %s", step, c->steps, st.loss,
+            fprintf(stderr, "\r\033[Kstep %ld/%d  loss %.4f  acc %.3f  %.0f img/s  ETA %s", step, c->steps, st.loss,
                     st.acc, rate, eta);
             t_last = now;
         }

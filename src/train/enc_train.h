@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "io/checkpoint.h"
+#include "io/config.h"
 #include "models/encoder.h"
 #include "train/enc_data.h"
 
@@ -26,7 +27,7 @@ typedef struct {
     int worlds;             // TRAIN subjects of subjects seeds subjects_seed .. + worlds - 1 (default 1)
     EncPopulation population;
     uint64_t seed;          // model init and data
-    long steps;             // total optimizer steps (the cosine schedule spans them)
+    int steps;              // total optimizer steps (the cosine schedule spans them)
     int batch;              // pairs (id, clip) or images (attr) per step
     int warmup;             // linear warmup steps
     float lr, lr_min;       // peak and final learning rate (cosine decay)
@@ -36,7 +37,7 @@ typedef struct {
     int aux_heads;          // id: identity-attribute heads (ID_AUX_*) trained next to InfoNCE;
                             // clip: prompt-attribute heads (ATTR_*) on the image tower
     float aux_weight;       // weight of their summed cross-entropies
-    long curriculum;        // id: see EncData (0: off)
+    int curriculum;         // id: see EncData (0: off)
     int look_alikes;        // id: see EncData (0: off; stored in checkpoints only when > 0)
     int views;              // id: views per subject (2: InfoNCE between the two; more: enc_supcon, nn/loss.h)
     float focus;            // clip, attr: see EncData
@@ -48,6 +49,20 @@ typedef struct {
 
 // Defaults of the reward recipe of `kind` (see configs/*.cfg for the shipped recipes).
 void enc_train_defaults(EncTrainConfig *c, EncKind kind);
+// The settings as a config table (io/config.h): RUN_DIR/config.cfg, --config files and the
+// command line (`--embed-dim 64`) use these names. Keys: kind, population, worlds, subjects_seed,
+// seed, the image tower (img, patch, width, depth, heads, embed_dim), the text tower (text_width,
+// text_depth, text_heads), the data, optimization and schedule settings.
+const ConfigKey *enc_train_config_keys(int *n);
+// After setting keys: the fields that follow from them (the image tower's classification heads
+// from aux_heads and kind, the text tower's embed_dim from the image tower's).
+void enc_train_config_derive(EncTrainConfig *c);
+// The stored config of a run directory for a resume, as `key = value` settings in the table's
+// names handed to fn in file order: RUN_DIR/config.cfg, or RUN_DIR/config.txt for a run made
+// before config.cfg existed; *file (may be NULL) names the one read. 0, 1 when the directory holds
+// neither, -1 with a reason.
+int enc_train_read_run_config(const char *run_dir, ConfigLineFn fn, void *ctx, const char **file, char *err,
+                              size_t errlen);
 int enc_train_config_check(const EncTrainConfig *c, char *err, size_t errlen);
 // Every key that defines the run (the model config too): stored in checkpoints, compared on resume.
 void enc_train_config_meta(const EncTrainConfig *c, CkptMeta *meta);
@@ -62,7 +77,7 @@ typedef struct {
     const char *export_path; // also write the exported weights here (NULL: only run_dir/model.safetensors)
 } EncTrainOptions;
 
-// Train into run_dir (created if needed): config.txt, metrics.jsonl, ckpt.safetensors and, at the
+// Train into run_dir (created if needed): config.cfg, metrics.jsonl, ckpt.safetensors and, at the
 // end, model.safetensors (the weights of the best validation score, with provenance metadata).
 // Returns 0; -2 with a reason for bad input (unusable run directory, missing, damaged or mismatched
 // checkpoint on resume); -1 with a reason for a runtime failure (non-finite loss, failed write).
