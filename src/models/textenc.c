@@ -3,6 +3,7 @@
 #include "models/textenc.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,17 +30,15 @@ int textenc_config_check(const TextEncConfig *c, char *err, size_t errlen) {
     return 0;
 }
 
-static void add_tensor(ParamTable *t, const char *name, int rows, int cols, int decay) {
-    int shape[2] = {rows, cols};
-    param_table_add(t, name, cols > 0 ? 2 : 1, shape, decay);
+// The text tower's own tensors in table order: the first 2 before the trunk's, the rest after.
+#define W(field) offsetof(TextEncWeights, field)
+static void text_defs(const TextEncConfig *c, ParamDef d[4]) {
+    d[0] = (ParamDef){"tok_embed.weight", c->vocab, c->width, 0, W(tok)};
+    d[1] = (ParamDef){"pos_embed", c->max_len, c->width, 0, W(pos)};
+    d[2] = (ParamDef){"proj.weight", c->embed_dim, c->width, 1, W(proj_w)};
+    d[3] = (ParamDef){"proj.bias", c->embed_dim, 0, 0, W(proj_b)};
 }
-
-static void bind_weights(TextEncWeights *w, float *buf, const ParamTable *t) {
-    w->tok = vit_param(buf, t, "tok_embed.weight");
-    w->pos = vit_param(buf, t, "pos_embed");
-    w->proj_w = vit_param(buf, t, "proj.weight");
-    w->proj_b = vit_param(buf, t, "proj.bias");
-}
+#undef W
 
 int textenc_create(TextEnc *m, const TextEncConfig *cfg, int max_B, char *err, size_t errlen) {
     memset(m, 0, sizeof(*m));
@@ -51,17 +50,17 @@ int textenc_create(TextEnc *m, const TextEncConfig *cfg, int max_B, char *err, s
     m->max_B = max_B;
     ParamTable *t = &m->table;
     param_table_init(t);
-    add_tensor(t, "tok_embed.weight", cfg->vocab, C, 0);
-    add_tensor(t, "pos_embed", Lt, C, 0);
+    ParamDef d[4];
+    text_defs(cfg, d);
+    param_defs_add(t, "", d, 2);
     vit_trunk_register(t, cfg->depth, C);
-    add_tensor(t, "proj.weight", D, C, 1);
-    add_tensor(t, "proj.bias", D, 0, 0);
+    param_defs_add(t, "", d + 2, 2);
     m->params = falloc(t->total);
     m->grads = falloc(t->total);
     m->m = falloc(t->total);
     m->v = falloc(t->total);
-    bind_weights(&m->w, m->params, t);
-    bind_weights(&m->g, m->grads, t);
+    param_defs_bind(&m->w, m->params, t, "", d, 4);
+    param_defs_bind(&m->g, m->grads, t, "", d, 4);
     vit_trunk_create(&m->trunk, t, m->params, m->grads, cfg->depth, Lt, C, cfg->n_heads, max_B);
     size_t b = (size_t)max_B, bl = b * (size_t)Lt;
     m->tokens = cg_calloc(bl, sizeof(int));

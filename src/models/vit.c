@@ -4,6 +4,7 @@
 #include "models/vit.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,6 @@ static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 // ---- helpers shared with textenc.c -----------------------------------------------------------------
 
-float *vit_param(float *buf, const ParamTable *t, const char *name) {
-    const ParamSpec *s = param_table_find(t, name);
-    CG_CHECK(s != NULL, "tensor '%s' is not in the parameter table", name);
-    return buf + s->offset;
-}
-
 void vit_xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
     double a = sqrt(6.0 / (double)(rows + cols));
     size_t n = (size_t)rows * (size_t)cols;
@@ -38,12 +33,6 @@ void vit_xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
 
 void vit_normal_init(float *p, size_t n, float std, cg_rng *rng) {
     for (size_t i = 0; i < n; i++) p[i] = (float)(std * cg_rng_normal(rng));
-}
-
-// a 1-D (cols == 0) or 2-D tensor
-static void add_tensor(ParamTable *t, const char *name, int rows, int cols, int decay) {
-    int shape[2] = {rows, cols};
-    param_table_add(t, name, cols > 0 ? 2 : 1, shape, decay);
 }
 
 // ---- the trunk: L ViT blocks + final LayerNorm ------------------------------------------------------
@@ -56,8 +45,8 @@ void vit_trunk_register(ParamTable *t, int L, int C) {
         block_prefix(prefix, sizeof(prefix), l);
         vit_block_register(t, prefix, C);
     }
-    add_tensor(t, "norm.weight", C, 0, 0);
-    add_tensor(t, "norm.bias", C, 0, 0);
+    param_table_add2(t, "", "norm.weight", C, 0, 0);
+    param_table_add2(t, "", "norm.bias", C, 0, 0);
 }
 
 void vit_trunk_create(ViTTrunk *tr, const ParamTable *t, float *params, float *grads, int L, int T,
@@ -74,10 +63,10 @@ void vit_trunk_create(ViTTrunk *tr, const ParamTable *t, float *params, float *g
         vit_block_bind(&tr->w[l], params, t, prefix, C);
         vit_block_bind(&tr->g[l], grads, t, prefix, C);
     }
-    tr->norm_w = vit_param(params, t, "norm.weight");
-    tr->norm_b = vit_param(params, t, "norm.bias");
-    tr->gnorm_w = vit_param(grads, t, "norm.weight");
-    tr->gnorm_b = vit_param(grads, t, "norm.bias");
+    tr->norm_w = param_table_bind(params, t, "", "norm.weight", C, 0);
+    tr->norm_b = param_table_bind(params, t, "", "norm.bias", C, 0);
+    tr->gnorm_w = param_table_bind(grads, t, "", "norm.weight", C, 0);
+    tr->gnorm_b = param_table_bind(grads, t, "", "norm.bias", C, 0);
     size_t bt = cg_mul_size((size_t)max_B, (size_t)T), btc = cg_mul_size(bt, (size_t)C);
     tr->xs = falloc(cg_mul_size((size_t)L + 1, btc));
     tr->acts_buf = falloc(cg_mul_size((size_t)L, vit_block_acts_floats(max_B, T, C, NH)));
@@ -167,23 +156,31 @@ int vit_config_check(const ViTConfig *c, char *err, size_t errlen) {
 
 // ---- the image encoder ------------------------------------------------------------------------------
 
-static void bind_weights(ViTWeights *w, float *buf, const ViT *m) {
-    const ParamTable *t = &m->table;
-    memset(w, 0, sizeof(*w));
-    w->patch_w = vit_param(buf, t, "patch_embed.weight");
-    w->patch_b = vit_param(buf, t, "patch_embed.bias");
-    w->pos = vit_param(buf, t, "pos_embed");
-    w->proj_w = vit_param(buf, t, "proj.weight");
-    w->proj_b = vit_param(buf, t, "proj.bias");
-    char name[PARAM_NAME_MAX];
+// The encoder's own tensors in table order: *n_before rows before the trunk's ("blocks.*", "norm.*"),
+// the rest after it. names holds the heads' names.
+#define VIT_MAX_DEFS (5 + 2 * VIT_MAX_CLS_HEADS + 1)
+#define W(field) offsetof(ViTWeights, field)
+static int vit_defs(const ViT *m, ParamDef d[VIT_MAX_DEFS], char names[2 * VIT_MAX_CLS_HEADS][PARAM_NAME_MAX],
+                    int *n_before) {
+    const int C = m->cfg.width, D = m->cfg.embed_dim;
+    int n = 0;
+    d[n++] = (ParamDef){"patch_embed.weight", C, m->PD, 1, W(patch_w)};
+    d[n++] = (ParamDef){"patch_embed.bias", C, 0, 0, W(patch_b)};
+    d[n++] = (ParamDef){"pos_embed", m->T, C, 0, W(pos)};
+    *n_before = n;
+    d[n++] = (ParamDef){"proj.weight", D, C, 1, W(proj_w)};
+    d[n++] = (ParamDef){"proj.bias", D, 0, 0, W(proj_b)};
     for (int k = 0; k < m->cfg.n_cls_heads; k++) {
-        snprintf(name, sizeof(name), "heads.%d.weight", k);
-        w->head_w[k] = vit_param(buf, t, name);
-        snprintf(name, sizeof(name), "heads.%d.bias", k);
-        w->head_b[k] = vit_param(buf, t, name);
+        const int nk = m->cfg.n_classes[k];
+        snprintf(names[2 * k], PARAM_NAME_MAX, "heads.%d.weight", k);
+        snprintf(names[2 * k + 1], PARAM_NAME_MAX, "heads.%d.bias", k);
+        d[n++] = (ParamDef){names[2 * k], nk, C, 1, W(head_w) + (size_t)k * sizeof(float *)};
+        d[n++] = (ParamDef){names[2 * k + 1], nk, 0, 0, W(head_b) + (size_t)k * sizeof(float *)};
     }
-    if (m->cfg.logit_scale) w->logit_scale = vit_param(buf, t, "logit_scale");
+    if (m->cfg.logit_scale) d[n++] = (ParamDef){"logit_scale", 1, 0, 0, W(logit_scale)};
+    return n;
 }
+#undef W
 
 int vit_create(ViT *m, const ViTConfig *cfg, int max_B, char *err, size_t errlen) {
     memset(m, 0, sizeof(*m));
@@ -199,27 +196,20 @@ int vit_create(ViT *m, const ViTConfig *cfg, int max_B, char *err, size_t errlen
 
     ParamTable *t = &m->table;
     param_table_init(t);
-    add_tensor(t, "patch_embed.weight", C, m->PD, 1);
-    add_tensor(t, "patch_embed.bias", C, 0, 0);
-    add_tensor(t, "pos_embed", T, C, 0);
+    ParamDef d[VIT_MAX_DEFS];
+    char names[2 * VIT_MAX_CLS_HEADS][PARAM_NAME_MAX];
+    int n_before;
+    const int n_defs = vit_defs(m, d, names, &n_before);
+    param_defs_add(t, "", d, n_before);
     vit_trunk_register(t, cfg->depth, C);
-    add_tensor(t, "proj.weight", D, C, 1);
-    add_tensor(t, "proj.bias", D, 0, 0);
-    char name[PARAM_NAME_MAX];
-    for (int k = 0; k < K; k++) {
-        snprintf(name, sizeof(name), "heads.%d.weight", k);
-        add_tensor(t, name, cfg->n_classes[k], C, 1);
-        snprintf(name, sizeof(name), "heads.%d.bias", k);
-        add_tensor(t, name, cfg->n_classes[k], 0, 0);
-    }
-    if (cfg->logit_scale) add_tensor(t, "logit_scale", 1, 0, 0);
+    param_defs_add(t, "", d + n_before, n_defs - n_before);
 
     m->params = falloc(t->total);
     m->grads = falloc(t->total);
     m->m = falloc(t->total);
     m->v = falloc(t->total);
-    bind_weights(&m->w, m->params, m);
-    bind_weights(&m->g, m->grads, m);
+    param_defs_bind(&m->w, m->params, t, "", d, n_defs);
+    param_defs_bind(&m->g, m->grads, t, "", d, n_defs);
     vit_trunk_create(&m->trunk, t, m->params, m->grads, cfg->depth, T, C, cfg->n_heads, max_B);
 
     size_t b = (size_t)max_B;

@@ -100,8 +100,6 @@ void vit_trunk_forward(ViTTrunk *tr, const unsigned char *key_mask, int B);
 const float *vit_trunk_backward(ViTTrunk *tr, const unsigned char *key_mask);
 
 // Small helpers both encoders use.
-// buf + the offset of tensor `name` in t; dies if t has no such tensor.
-float *vit_param(float *buf, const ParamTable *t, const char *name);
 // w (rows, cols) ~ U(-a, a), a = sqrt(6 / (rows + cols)), drawn row-major from rng
 void vit_xavier_uniform(float *w, int rows, int cols, cg_rng *rng);
 // p (n) ~ N(0, std^2), drawn in order from rng

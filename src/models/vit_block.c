@@ -2,7 +2,7 @@
 #include "models/vit_block.h"
 
 #include <math.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/check.h"
@@ -11,61 +11,37 @@
 
 // ---- parameters ----------------------------------------------------------------------------------
 
-static void full_name(char *out, const char *prefix, const char *name) {
-    int n = snprintf(out, PARAM_NAME_MAX, "%s%s", prefix, name);
-    CG_CHECK(n >= 0 && n < PARAM_NAME_MAX, "parameter name '%s%s' longer than %d", prefix, name,
-             PARAM_NAME_MAX - 1);
+// The block's tensors, in table order (names and shapes as in vit_block.h).
+#define VIT_BLOCK_N_TENSORS 12
+#define W(field) offsetof(ViTBlockWeights, field)
+static void block_defs(ParamDef d[VIT_BLOCK_N_TENSORS], int C) {
+    int n = 0;
+    d[n++] = (ParamDef){"norm1.weight", C, 0, 0, W(ln1_w)};
+    d[n++] = (ParamDef){"norm1.bias", C, 0, 0, W(ln1_b)};
+    d[n++] = (ParamDef){"attn.qkv.weight", 3 * C, C, 1, W(qkv_w)};
+    d[n++] = (ParamDef){"attn.qkv.bias", 3 * C, 0, 0, W(qkv_b)};
+    d[n++] = (ParamDef){"attn.proj.weight", C, C, 1, W(proj_w)};
+    d[n++] = (ParamDef){"attn.proj.bias", C, 0, 0, W(proj_b)};
+    d[n++] = (ParamDef){"norm2.weight", C, 0, 0, W(ln2_w)};
+    d[n++] = (ParamDef){"norm2.bias", C, 0, 0, W(ln2_b)};
+    d[n++] = (ParamDef){"mlp.fc1.weight", 4 * C, C, 1, W(fc1_w)};
+    d[n++] = (ParamDef){"mlp.fc1.bias", 4 * C, 0, 0, W(fc1_b)};
+    d[n++] = (ParamDef){"mlp.fc2.weight", C, 4 * C, 1, W(fc2_w)};
+    d[n++] = (ParamDef){"mlp.fc2.bias", C, 0, 0, W(fc2_b)};
 }
-
-static void add(ParamTable *t, const char *prefix, const char *name, int rows, int cols, int decay) {
-    char full[PARAM_NAME_MAX];
-    full_name(full, prefix, name);
-    int shape[2] = {rows, cols};
-    param_table_add(t, full, cols > 0 ? 2 : 1, shape, decay);
-}
+#undef W
 
 void vit_block_register(ParamTable *t, const char *prefix, int C) {
     CG_CHECK(C > 0, "width %d", C);
-    add(t, prefix, "norm1.weight", C, 0, 0);
-    add(t, prefix, "norm1.bias", C, 0, 0);
-    add(t, prefix, "attn.qkv.weight", 3 * C, C, 1);
-    add(t, prefix, "attn.qkv.bias", 3 * C, 0, 0);
-    add(t, prefix, "attn.proj.weight", C, C, 1);
-    add(t, prefix, "attn.proj.bias", C, 0, 0);
-    add(t, prefix, "norm2.weight", C, 0, 0);
-    add(t, prefix, "norm2.bias", C, 0, 0);
-    add(t, prefix, "mlp.fc1.weight", 4 * C, C, 1);
-    add(t, prefix, "mlp.fc1.bias", 4 * C, 0, 0);
-    add(t, prefix, "mlp.fc2.weight", C, 4 * C, 1);
-    add(t, prefix, "mlp.fc2.bias", C, 0, 0);
-}
-
-// buf + offset of tensor prefix+name, after checking its shape is (rows, cols) or (rows) if cols == 0
-static float *bind(float *buf, const ParamTable *t, const char *prefix, const char *name, int rows,
-                   int cols) {
-    char full[PARAM_NAME_MAX];
-    full_name(full, prefix, name);
-    const ParamSpec *s = param_table_find(t, full);
-    CG_CHECK(s != NULL, "tensor '%s' is not in the parameter table", full);
-    int ndim = cols > 0 ? 2 : 1;
-    CG_CHECK(s->ndim == ndim && s->shape[0] == rows && (ndim == 1 || s->shape[1] == cols),
-             "tensor '%s' has the wrong shape for this block", full);
-    return buf + s->offset;
+    ParamDef d[VIT_BLOCK_N_TENSORS];
+    block_defs(d, C);
+    param_defs_add(t, prefix, d, VIT_BLOCK_N_TENSORS);
 }
 
 void vit_block_bind(ViTBlockWeights *w, float *buf, const ParamTable *t, const char *prefix, int C) {
-    w->ln1_w = bind(buf, t, prefix, "norm1.weight", C, 0);
-    w->ln1_b = bind(buf, t, prefix, "norm1.bias", C, 0);
-    w->qkv_w = bind(buf, t, prefix, "attn.qkv.weight", 3 * C, C);
-    w->qkv_b = bind(buf, t, prefix, "attn.qkv.bias", 3 * C, 0);
-    w->proj_w = bind(buf, t, prefix, "attn.proj.weight", C, C);
-    w->proj_b = bind(buf, t, prefix, "attn.proj.bias", C, 0);
-    w->ln2_w = bind(buf, t, prefix, "norm2.weight", C, 0);
-    w->ln2_b = bind(buf, t, prefix, "norm2.bias", C, 0);
-    w->fc1_w = bind(buf, t, prefix, "mlp.fc1.weight", 4 * C, C);
-    w->fc1_b = bind(buf, t, prefix, "mlp.fc1.bias", 4 * C, 0);
-    w->fc2_w = bind(buf, t, prefix, "mlp.fc2.weight", C, 4 * C);
-    w->fc2_b = bind(buf, t, prefix, "mlp.fc2.bias", C, 0);
+    ParamDef d[VIT_BLOCK_N_TENSORS];
+    block_defs(d, C);
+    param_defs_bind(w, buf, t, prefix, d, VIT_BLOCK_N_TENSORS);
 }
 
 // w (rows, cols) ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fan_in = cols, fan_out = rows

@@ -4,6 +4,7 @@
 #include "nn/optim.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,40 @@ size_t param_table_add(ParamTable *t, const char *name, int ndim, const int *sha
     CG_CHECK(t->total + count >= t->total, "parameter buffer size overflows");
     t->total += count;
     return s->offset;
+}
+
+// ---- a model part's tensors -----------------------------------------------------------------------
+
+static void full_name(char *out, const char *prefix, const char *name) {
+    int n = snprintf(out, PARAM_NAME_MAX, "%s%s", prefix, name);
+    CG_CHECK(n >= 0 && n < PARAM_NAME_MAX, "parameter name '%s%s' longer than %d", prefix, name, PARAM_NAME_MAX - 1);
+}
+
+size_t param_table_add2(ParamTable *t, const char *prefix, const char *name, int rows, int cols, int decay) {
+    char full[PARAM_NAME_MAX];
+    full_name(full, prefix, name);
+    int shape[2] = {rows, cols};
+    return param_table_add(t, full, cols > 0 ? 2 : 1, shape, decay);
+}
+
+float *param_table_bind(float *buf, const ParamTable *t, const char *prefix, const char *name, int rows, int cols) {
+    char full[PARAM_NAME_MAX];
+    full_name(full, prefix, name);
+    const ParamSpec *s = param_table_find(t, full);
+    CG_CHECK(s != NULL, "tensor '%s' is not in the parameter table", full);
+    int ndim = cols > 0 ? 2 : 1;
+    CG_CHECK(s->ndim == ndim && s->shape[0] == rows && (ndim == 1 || s->shape[1] == cols),
+             "tensor '%s' has the wrong shape", full);
+    return buf + s->offset;
+}
+
+void param_defs_add(ParamTable *t, const char *prefix, const ParamDef *d, int n) {
+    for (int i = 0; i < n; i++) param_table_add2(t, prefix, d[i].name, d[i].rows, d[i].cols, d[i].decay);
+}
+
+void param_defs_bind(void *ptrs, float *buf, const ParamTable *t, const char *prefix, const ParamDef *d, int n) {
+    for (int i = 0; i < n; i++)
+        *(float **)((char *)ptrs + d[i].field) = param_table_bind(buf, t, prefix, d[i].name, d[i].rows, d[i].cols);
 }
 
 // ---- AdamW -----------------------------------------------------------------------------------------

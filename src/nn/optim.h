@@ -35,6 +35,27 @@ const char *param_table_name_at(const ParamTable *t, size_t i);
 // Index of the first NaN or Inf in p (n), or n when every value is finite.
 size_t buffer_first_nonfinite(const float *p, size_t n);
 
+// ---- a model part's tensors, listed once ---------------------------------------------------------
+// A block or model lists its tensors once as ParamDef rows; param_defs_add appends them to a table
+// (names prefix + name, in row order) and param_defs_bind points a struct of float pointers (the
+// params or the grads view) at them, so the names, shapes and decay flags of the two cannot
+// disagree. The single-tensor forms serve names built at run time ("heads.2.weight").
+typedef struct {
+    const char *name; // after the part's prefix, e.g. "attn.qkv.weight"
+    int rows, cols;   // shape (rows, cols), or (rows) when cols == 0
+    int decay;        // as ParamSpec.decay
+    size_t field;     // offsetof the tensor's float * in the part's struct of pointers
+} ParamDef;
+
+// Append a (rows) or (rows, cols) tensor named prefix + name; returns its offset.
+size_t param_table_add2(ParamTable *t, const char *prefix, const char *name, int rows, int cols, int decay);
+// buf + the offset of tensor prefix + name. Dies (a bug) when it is missing or its shape is not
+// (rows, cols), or (rows) when cols == 0.
+float *param_table_bind(float *buf, const ParamTable *t, const char *prefix, const char *name, int rows, int cols);
+void param_defs_add(ParamTable *t, const char *prefix, const ParamDef *d, int n);
+// For each row: the float * at ptrs + d[i].field = param_table_bind(buf, t, prefix, d[i].name, ...).
+void param_defs_bind(void *ptrs, float *buf, const ParamTable *t, const char *prefix, const ParamDef *d, int n);
+
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } AdamWConfig;
