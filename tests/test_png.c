@@ -1,5 +1,6 @@
 // test_png.c: PNG writing and reading through libpng: exact round trips, grey and RGBA and
-// 16-bit inputs converted to RGB8, float quantization, and errors with reasons for bad files.
+// 16-bit inputs converted to RGB8, float quantization, and errors with reasons for bad files;
+// image sheets (io/sheet.h): background, zoomed float cells in both ranges, copied blocks, sizes.
 #include <png.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "io/png.h"
+#include "io/sheet.h"
 #include "test.h"
 
 static char dir[256];
@@ -137,6 +139,51 @@ static void test_errors_have_reasons(void) {
     EXPECT(cg_png_write_rgb8(tmp_path("z.png"), rgb, 100000, 4, err, sizeof(err)) == -1, "huge width accepted");
 }
 
+static void test_sheet(void) {
+    char err[256];
+    Sheet s;
+    EXPECT(sheet_create(&s, 7, 5, 40, err, sizeof(err)) == 0 && s.w == 7 && s.h == 5, "create: %s", err);
+    for (int i = 0; i < 7 * 5 * 3 && s.rgb; i++) EXPECT(s.rgb[i] == 40, "background %d at %d", s.rgb[i], i);
+    // a 2 x 2 image zoomed twice at (1, 1): pixel (j, i) of the image covers rows 1 + 2j.., cols 1 + 2i..
+    const float img[12] = {0.0f, 0.5f, 1.0f, -0.25f, 1.5f, 0.2f, 0.1f, 0.3f, 0.9f, 0.004f, 0.998f, 0.6f};
+    sheet_put_float(&s, 1, 1, img, 2, 2, SHEET_UNIT_RANGE);
+    const unsigned char want_unit[12] = {0, 128, 255, 0, 255, 51, 26, 77, 230, 1, 254, 153};
+    for (int j = 0; j < 4; j++)
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 3; c++) {
+                const int got = s.rgb[((1 + j) * 7 + 1 + i) * 3 + c], want = want_unit[((j / 2) * 2 + i / 2) * 3 + c];
+                EXPECT(got == want, "unit range: pixel (%d, %d) channel %d is %d, want %d", j, i, c, got, want);
+            }
+    EXPECT(s.rgb[0] == 40 && s.rgb[(5 * 7 - 1) * 3] == 40, "outside the cell: background");
+    // model range [-1, 1]: 0.5 (v + 1) first
+    const float m[3] = {-1.0f, 0.0f, 1.0f};
+    sheet_put_float(&s, 6, 0, m, 1, 1, SHEET_MODEL_RANGE);
+    EXPECT(s.rgb[6 * 3] == 0 && s.rgb[6 * 3 + 1] == 128 && s.rgb[6 * 3 + 2] == 255, "model range -> %d %d %d", s.rgb[18],
+           s.rgb[19], s.rgb[20]);
+    // a block of an RGB8 image: the 2 x 1 block at (1, 1) of a 3 x 2 source to (5, 4)
+    const unsigned char src[18] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18};
+    sheet_put_rgb8(&s, 5, 4, src, 3, 1, 1, 2, 1);
+    EXPECT(memcmp(s.rgb + (4 * 7 + 5) * 3, src + 4 * 3, 6) == 0, "copied block");
+    EXPECT(sheet_write_png(&s, tmp_path("sheet.png"), err, sizeof(err)) == 0, "write: %s", err);
+    unsigned char *back = NULL;
+    int w = 0, h = 0;
+    EXPECT(cg_png_read_rgb8(tmp_path("sheet.png"), &back, &w, &h, err, sizeof(err)) == 0 && w == 7 && h == 5, "read: %s", err);
+    EXPECT(back && memcmp(back, s.rgb, 7 * 5 * 3) == 0, "the PNG holds the sheet");
+    free(back);
+    sheet_free(&s);
+    EXPECT(s.rgb == NULL, "freed");
+    // a view over a caller's buffer is not freed
+    unsigned char buf[12] = {0};
+    Sheet v = sheet_wrap(buf, 2, 2);
+    sheet_put_float(&v, 1, 1, m + 2, 1, 1, SHEET_UNIT_RANGE);
+    sheet_free(&v);
+    EXPECT(buf[9] == 255 && buf[0] == 0, "wrapped buffer written in place");
+    // sizes beyond PNG's limits are refused with a reason
+    EXPECT(sheet_create(&s, 0, 5, 0, err, sizeof(err)) == -1 && strstr(err, "0x5") && s.rgb == NULL, "empty sheet: %s", err);
+    EXPECT(sheet_create(&s, CG_PNG_MAX_SIDE + 1, 1, 0, err, sizeof(err)) == -1, "too wide");
+    EXPECT(sheet_create(&s, 10000, 10000, 0, err, sizeof(err)) == -1 && strstr(err, "too large"), "too many pixels: %s", err);
+}
+
 int main(void) {
     snprintf(dir, sizeof(dir), "/tmp/cgrpo_test_png_XXXXXX");
     CG_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
@@ -144,7 +191,9 @@ int main(void) {
     RUN(test_gray_and_float_writers);
     RUN(test_reads_any_png);
     RUN(test_errors_have_reasons);
-    const char *names[] = {"rt.png", "rt2.png", "g.png", "f.png", "a.png", "g16.png", "text.png", "ok.png", "cut.png"};
+    RUN(test_sheet);
+    const char *names[] = {"rt.png", "rt2.png", "g.png", "f.png", "a.png", "g16.png", "text.png", "ok.png", "cut.png",
+                           "sheet.png"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) remove(tmp_path(names[i]));
     rmdir(dir);
     return test_summary("png");
