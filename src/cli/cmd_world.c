@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/check.h"
 #include "io/png.h"
+#include "io/sheet.h"
 #include "world/prompts.h"
 #include "world/render.h"
 #include "world/tokenizer.h"
@@ -156,19 +157,6 @@ static int world_render(const Opts *o) {
     return 0;
 }
 
-// Copy a (S, S, 3) float image into the sheet (Wt wide) at (x, y), zoomed by z (nearest).
-static void blit(unsigned char *sheet, int Wt, const float *img, int S, int z, int x, int y) {
-    for (int j = 0; j < S * z; j++)
-        for (int i = 0; i < S * z; i++) {
-            const float *p = img + 3 * ((size_t)(j / z) * (size_t)S + (size_t)(i / z));
-            unsigned char *q = sheet + 3 * ((size_t)(y + j) * (size_t)Wt + (size_t)(x + i));
-            for (int c = 0; c < 3; c++) {
-                float v = p[c] < 0.f ? 0.f : (p[c] > 1.f ? 1.f : p[c]);
-                q[c] = (unsigned char)(v * 255.f + 0.5f);
-            }
-        }
-}
-
 // "0,1,2,20" -> template indices, increasing and distinct; NULL -> all 25. Returns the count.
 static int parse_template_list(const char *list, int out[PROMPT_N_TEMPLATES]) {
     if (!list) {
@@ -207,15 +195,16 @@ static int world_grid(const Opts *o) {
     int Wt = gap + refs * (cell + gap) + (refs ? group_gap : 0) + n_t * (cell + gap) + n_groups * group_gap;
     int Ht = gap + count * (cell + gap);
     if ((long)Wt * (long)Ht > CG_PNG_MAX_PIXELS) cg_usage("world grid: the sheet would be %dx%d, too large", Wt, Ht);
-    unsigned char *sheet = cg_malloc((size_t)Wt * (size_t)Ht * 3);
-    memset(sheet, 40, (size_t)Wt * (size_t)Ht * 3);
+    char err[512];
+    Sheet sheet;
+    write_or_die(sheet_create(&sheet, Wt, Ht, 40, err, sizeof(err)), err);
     float *img = cg_malloc(3 * (size_t)S * (size_t)S * sizeof(float));
     for (int r = 0; r < count; r++) {
         const Subject *s = world_subject(w, split, first + r);
         int x = gap, y = gap + r * (cell + gap);
         for (int k = 0; k < refs; k++) {
             render_reference(img, NULL, s, k, S);
-            blit(sheet, Wt, img, S, z, x, y);
+            sheet_put_float(&sheet, x, y, img, S, z, SHEET_UNIT_RANGE);
             x += cell + gap;
         }
         if (refs) x += group_gap;
@@ -226,14 +215,13 @@ static int world_grid(const Opts *o) {
             prompt_make(&p, s->cls, t);
             uint64_t seed = (uint64_t)o->seed * 1000003u + (uint64_t)(first + r) * 101u + (uint64_t)t;
             render_target(img, NULL, s, &p, seed, S);
-            blit(sheet, Wt, img, S, z, x, y);
+            sheet_put_float(&sheet, x, y, img, S, z, SHEET_UNIT_RANGE);
             x += cell + gap;
         }
     }
-    char err[512];
-    write_or_die(cg_png_write_rgb8(o->out, sheet, Wt, Ht, err, sizeof(err)), err);
+    write_or_die(sheet_write_png(&sheet, o->out, err, sizeof(err)), err);
     free(img);
-    free(sheet);
+    sheet_free(&sheet);
     free(w);
     return 0;
 }

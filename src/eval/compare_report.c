@@ -21,6 +21,7 @@
 #include "io/jsonl.h"
 #include "io/png.h"
 #include "io/rundir.h"
+#include "io/sheet.h"
 
 #define FIG_W 640
 #define FIG_H 400
@@ -477,7 +478,8 @@ static int grid_png(const Report *R, const char *path, char *err, size_t errlen)
             for (int i = 0; i <= np; i++)
                 plot_text(&c, x0 + i * (S + gap), head - 10, i == 0 ? "base" : short_label(s->presets[i - 1]), 1, ink);
     }
-    // copy S x S cells: atlas column col of row r to (x, y)
+    // S x S cells: atlas column col of row r to (x, y)
+    Sheet sheet = sheet_wrap(c.rgb, W, H);
     for (int r = 0; r < rows; r++) {
         const int y = head + r * (S + gap);
         for (int g = -1; g < ng; g++)
@@ -485,9 +487,7 @@ static int grid_png(const Report *R, const char *path, char *err, size_t errlen)
                 if (g < 0 && i > 0) break; // the reference column: once
                 const int col = g < 0 ? 0 : 1 + pos[g] * R->ec.K; // k = 0
                 const int x = g < 0 ? gap : x_groups + g * group_w + i * (S + gap);
-                for (int yy = 0; yy < S; yy++)
-                    memcpy(c.rgb + ((size_t)(y + yy) * W + (size_t)x) * 3,
-                           atlas[i] + ((size_t)(r * S + yy) * AW + (size_t)col * S) * 3, (size_t)S * 3);
+                sheet_put_rgb8(&sheet, x, y, atlas[i], AW, col * S, r * S, S, S);
             }
     }
     rc = write_canvas(&c, path, err, errlen);

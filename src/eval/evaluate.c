@@ -16,7 +16,7 @@
 #include "core/strbuf.h"
 #include "flow/sampler.h"
 #include "flow/schedule.h"
-#include "io/png.h"
+#include "io/sheet.h"
 #include "models/encoder.h"
 #include "train/data.h"
 #include "world/render.h"
@@ -424,15 +424,6 @@ char *eval_images_jsonl(const EvalResult *r) {
 #define GRID_MAX_ROWS 10
 #define GRID_MAX_COLS 6
 
-// img (S, S, 3) in [0, 1] into rgb (Wt wide) at (x, y), zoomed z times (nearest)
-static void blit(unsigned char *rgb, int Wt, const float *img, int S, int z, int x, int y) {
-    for (int j = 0; j < S * z; j++)
-        for (int i = 0; i < S * z; i++) {
-            const float *p = img + 3 * ((size_t)(j / z) * S + (size_t)(i / z));
-            render_to_u8(rgb + 3 * ((size_t)(y + j) * Wt + (size_t)(x + i)), p, 3);
-        }
-}
-
 // The grid writer behind both: kind < 0 takes every image. Rows: subjects with at least one such
 // image (up to max_rows); columns: their first max_cols such images in (template, k) order.
 static int write_grid(const EvalResult *r, int kind, int max_rows, int max_cols, int zoom, const char *path, char *err,
@@ -455,16 +446,17 @@ static int write_grid(const EvalResult *r, int kind, int max_rows, int max_cols,
     if (rows) {
         const int z = zoom < 1 ? 1 : zoom, cell = S * z, gap = 2 * z, x0 = gap + cell + 3 * gap;
         const int W = x0 + widest * (cell + gap), H = gap + rows * (cell + gap);
-        unsigned char *rgb = cg_malloc((size_t)W * H * 3);
-        memset(rgb, 40, (size_t)W * H * 3);
-        for (int row = 0; row < rows; row++) {
+        Sheet sheet;
+        rc = sheet_create(&sheet, W, H, 40, err, errlen);
+        for (int row = 0; row < rows && rc == 0; row++) {
             const int y = gap + row * (cell + gap);
-            blit(rgb, W, r->refs + (size_t)row_subject[row] * n, S, z, gap, y);
+            sheet_put_float(&sheet, gap, y, r->refs + (size_t)row_subject[row] * n, S, z, SHEET_UNIT_RANGE);
             for (int col = 0; col < cols[row]; col++)
-                blit(rgb, W, r->images + (size_t)pick[(size_t)row * max_cols + col] * n, S, z, x0 + col * (cell + gap), y);
+                sheet_put_float(&sheet, x0 + col * (cell + gap), y, r->images + (size_t)pick[(size_t)row * max_cols + col] * n,
+                                S, z, SHEET_UNIT_RANGE);
         }
-        rc = cg_png_write_rgb8(path, rgb, W, H, err, errlen) ? -1 : 1;
-        free(rgb);
+        if (rc == 0) rc = sheet_write_png(&sheet, path, err, errlen) ? -1 : 1;
+        sheet_free(&sheet);
     }
     free(pick), free(row_subject), free(cols);
     return rc;
