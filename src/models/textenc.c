@@ -190,7 +190,7 @@ void textenc_embed(TextEnc *m, float *emb, const int *tokens, int N) {
     }
 }
 
-ContrastiveResult clip_step(ViT *img, TextEnc *txt, const float *images, const int *tokens, int B) {
+ContrastiveResult clip_loss(ViT *img, TextEnc *txt, const float *images, const int *tokens, int B) {
     const int D = img->cfg.embed_dim;
     CG_CHECK(txt->cfg.embed_dim == D, "image embed_dim %d != text embed_dim %d", D, txt->cfg.embed_dim);
     CG_CHECK(B >= 1 && B <= img->max_B && B <= txt->max_B, "clip step batch %d, max batches %d / %d", B,
@@ -207,6 +207,11 @@ ContrastiveResult clip_step(ViT *img, TextEnc *txt, const float *images, const i
     infonce_backward(img->demb, txt->demb, &dscale, 1.0f, img->probs_ab, img->probs_ba, img->emb, txt->emb,
                      r.scale, B, D);
     *img->g.logit_scale += dscale * r.scale; // scale = exp(p)
+    return r;
+}
+
+ContrastiveResult clip_step(ViT *img, TextEnc *txt, const float *images, const int *tokens, int B) {
+    ContrastiveResult r = clip_loss(img, txt, images, tokens, B);
     vit_backward(img, img->demb, NULL, NULL);
     textenc_backward(txt, txt->demb);
     return r;

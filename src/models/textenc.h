@@ -88,5 +88,9 @@ void textenc_embed(TextEnc *m, float *emb, const int *tokens, int N);
 // vit_identity_step); backward into both encoders and logit_scale. Needs img->cfg.logit_scale
 // and equal embed_dims. The caller zeroes both grads before and steps both optimizers after.
 ContrastiveResult clip_step(ViT *img, TextEnc *txt, const float *images, const int *tokens, int B);
+// clip_step without the towers' backward: the forward of both, the loss, its gradient in img->demb
+// and txt->demb (overwritten) and in the logit scale (accumulated). The caller adds what else it
+// trains on this forward (e.g. classification heads) and calls vit_backward and textenc_backward.
+ContrastiveResult clip_loss(ViT *img, TextEnc *txt, const float *images, const int *tokens, int B);
 
 #endif

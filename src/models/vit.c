@@ -418,31 +418,37 @@ ContrastiveResult vit_identity_step(ViT *m, const float *views, int B) {
     return r;
 }
 
-ClassifyResult vit_classify_step(ViT *m, const float *imgs, const int *labels, int B) {
+float vit_heads_loss(ViT *m, const float **dl, const int *labels, int N, float w, float acc[VIT_MAX_CLS_HEADS]) {
     const ViTConfig *c = &m->cfg;
     const int K = c->n_cls_heads;
-    CG_CHECK(K >= 1, "classify step on an encoder without classification heads");
-    vit_forward(m, imgs, B);
-    ClassifyResult r;
-    memset(&r, 0, sizeof(r));
-    const float *dl[VIT_MAX_CLS_HEADS] = {0};
+    float loss = 0.0f;
     for (int k = 0; k < K; k++) {
         const int n = c->n_classes[k];
-        for (int b = 0; b < B; b++) m->targets[b] = labels[(size_t)b * K + k];
-        r.loss += crossentropy_forward(m->probs[k], m->logits[k], m->targets, B, n);
-        zero(m->dlogits[k], (size_t)B * n);
-        crossentropy_backward(m->dlogits[k], 1.0f, m->probs[k], m->targets, B, n);
+        for (int b = 0; b < N; b++) m->targets[b] = labels[(size_t)b * K + k];
+        loss += crossentropy_forward(m->probs[k], m->logits[k], m->targets, N, n);
+        zero(m->dlogits[k], (size_t)N * n);
+        crossentropy_backward(m->dlogits[k], w, m->probs[k], m->targets, N, n);
         dl[k] = m->dlogits[k];
         int correct = 0;
-        for (int b = 0; b < B; b++) {
+        for (int b = 0; b < N; b++) {
             const float *row = m->logits[k] + (size_t)b * n;
             int best = 0;
             for (int j = 1; j < n; j++)
                 if (row[j] > row[best]) best = j;
             correct += best == m->targets[b];
         }
-        r.acc[k] = (float)correct / (float)B;
+        acc[k] = (float)correct / (float)N;
     }
+    return loss;
+}
+
+ClassifyResult vit_classify_step(ViT *m, const float *imgs, const int *labels, int B) {
+    CG_CHECK(m->cfg.n_cls_heads >= 1, "classify step on an encoder without classification heads");
+    vit_forward(m, imgs, B);
+    ClassifyResult r;
+    memset(&r, 0, sizeof(r));
+    const float *dl[VIT_MAX_CLS_HEADS] = {0};
+    r.loss = vit_heads_loss(m, dl, labels, B, 1.0f, r.acc);
     vit_backward(m, NULL, dl, NULL);
     return r;
 }

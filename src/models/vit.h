@@ -206,5 +206,9 @@ typedef struct {
 // cross-entropy per head, backward into the trunk and heads (the embedding branch gets no
 // gradient). B <= max_B.
 ClassifyResult vit_classify_step(ViT *m, const float *imgs, const int *labels, int B);
+// The heads' part of that step on the last forward (N rows, labels (N, K)): per head the mean
+// cross-entropy, its gradient times w into m->dlogits[k] (overwritten; dl[k] points at it, for
+// vit_backward) and the top-1 accuracy acc[k]. Returns the sum over heads of the cross-entropies.
+float vit_heads_loss(ViT *m, const float **dl, const int *labels, int N, float w, float acc[VIT_MAX_CLS_HEADS]);
 
 #endif

@@ -227,29 +227,6 @@ typedef struct {
     float acc_heads[ATTR_N_HEADS];
 } StepStats;
 
-// Cross-entropy of every classification head of the last forward (N rows, labels (N, K)) with
-// gradient weight w into m->dlogits (dl[h] points at them); acc_heads[h] gets head h's accuracy.
-static void heads_loss(ViT *m, const float **dl, const int *labels, int N, float w, float acc_heads[VIT_MAX_CLS_HEADS]) {
-    const int K = m->cfg.n_cls_heads;
-    for (int h = 0; h < K; h++) {
-        const int n = m->cfg.n_classes[h];
-        for (int i = 0; i < N; i++) m->targets[i] = labels[(size_t)i * K + h];
-        crossentropy_forward(m->probs[h], m->logits[h], m->targets, N, n);
-        memset(m->dlogits[h], 0, (size_t)N * n * sizeof(float));
-        crossentropy_backward(m->dlogits[h], w, m->probs[h], m->targets, N, n);
-        dl[h] = m->dlogits[h];
-        int correct = 0;
-        for (int i = 0; i < N; i++) {
-            const float *row = m->logits[h] + (size_t)i * n;
-            int best = 0;
-            for (int j = 1; j < n; j++)
-                if (row[j] > row[best]) best = j;
-            correct += best == m->targets[i];
-        }
-        acc_heads[h] = (float)correct / (float)N;
-    }
-}
-
 // The identity step, one forward and one backward over the V x B views (rows v B + b: view v of
 // subject b): the contrastive loss (V = 2: InfoNCE between the two views, as vit_identity_step;
 // V > 2: enc_supcon over all views) plus, when the encoder has the identity-attribute heads,
@@ -277,7 +254,7 @@ static ContrastiveResult id_step(ViT *m, const float *views, const int *labels, 
     }
     *m->g.logit_scale += dscale * r.scale; // scale = exp(p)
     const float *dl[VIT_MAX_CLS_HEADS] = {0};
-    heads_loss(m, dl, labels, N, aux_weight, acc_heads);
+    vit_heads_loss(m, dl, labels, N, aux_weight, acc_heads);
     vit_backward(m, m->demb, K ? dl : NULL, NULL);
     return r;
 }
@@ -286,24 +263,11 @@ static ContrastiveResult id_step(ViT *m, const float *views, const int *labels, 
 // of each tower: loss = InfoNCE(images, prompts) + aux_weight x the heads' cross-entropies.
 static ContrastiveResult clip_aux_step(EncModel *em, const float *images, const int *tokens, const int *labels, int B,
                                        float aux_weight, float acc_heads[VIT_MAX_CLS_HEADS]) {
-    ViT *m = &em->img;
-    TextEnc *t = &em->txt;
-    const int D = m->cfg.embed_dim;
-    ContrastiveResult r;
-    r.scale = vit_clamp_logit_scale(m);
-    vit_forward(m, images, B);
-    textenc_forward(t, tokens, B);
-    r.loss = infonce_forward(m->probs_ab, m->probs_ba, m->emb, t->emb, r.scale, B, D);
-    r.acc = vit_infonce_accuracy(m, B);
-    memset(m->demb, 0, (size_t)B * D * sizeof(float));
-    memset(t->demb, 0, (size_t)B * D * sizeof(float));
-    float dscale = 0.0f;
-    infonce_backward(m->demb, t->demb, &dscale, 1.0f, m->probs_ab, m->probs_ba, m->emb, t->emb, r.scale, B, D);
-    *m->g.logit_scale += dscale * r.scale;
+    ContrastiveResult r = clip_loss(&em->img, &em->txt, images, tokens, B);
     const float *dl[VIT_MAX_CLS_HEADS] = {0};
-    heads_loss(m, dl, labels, B, aux_weight, acc_heads);
-    vit_backward(m, m->demb, dl, NULL);
-    textenc_backward(t, t->demb);
+    vit_heads_loss(&em->img, dl, labels, B, aux_weight, acc_heads);
+    vit_backward(&em->img, em->img.demb, dl, NULL);
+    textenc_backward(&em->txt, em->txt.demb);
     return r;
 }
 
