@@ -42,24 +42,17 @@ void dit_block_bind(DiTBlockWeights *w, float *buf, const ParamTable *t, const c
     param_defs_bind(w, buf, t, prefix, d, DIT_BLOCK_N_TENSORS);
 }
 
-// w (rows, cols) ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fan_in = cols, fan_out = rows
-static void xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
-    double a = sqrt(6.0 / (double)(rows + cols));
-    size_t n = (size_t)rows * (size_t)cols;
-    for (size_t i = 0; i < n; i++) w[i] = (float)(a * (2.0 * cg_rng_uniform(rng) - 1.0));
-}
-
 void dit_block_init(DiTBlockWeights *w, int C, cg_rng *rng) {
     size_t c = (size_t)C;
     memset(w->ada_w, 0, 6 * c * c * sizeof(float)); // adaLN-Zero: every gate starts at 0
     memset(w->ada_b, 0, 6 * c * sizeof(float));
-    xavier_uniform(w->qkv_w, 3 * C, C, rng);
+    param_xavier_uniform(w->qkv_w, 3 * C, C, rng);
     memset(w->qkv_b, 0, 3 * c * sizeof(float));
-    xavier_uniform(w->proj_w, C, C, rng);
+    param_xavier_uniform(w->proj_w, C, C, rng);
     memset(w->proj_b, 0, c * sizeof(float));
-    xavier_uniform(w->fc1_w, 4 * C, C, rng);
+    param_xavier_uniform(w->fc1_w, 4 * C, C, rng);
     memset(w->fc1_b, 0, 4 * c * sizeof(float));
-    xavier_uniform(w->fc2_w, C, 4 * C, rng);
+    param_xavier_uniform(w->fc2_w, C, 4 * C, rng);
     memset(w->fc2_b, 0, c * sizeof(float));
 }
 

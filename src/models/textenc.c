@@ -91,7 +91,7 @@ void textenc_init(TextEnc *m, uint64_t seed) {
     vit_normal_init(m->w.tok, (size_t)c->vocab * c->width, 0.02f, &rng);
     vit_normal_init(m->w.pos, (size_t)c->max_len * c->width, 0.02f, &rng);
     vit_trunk_init(&m->trunk, &rng);
-    vit_xavier_uniform(m->w.proj_w, c->embed_dim, c->width, &rng);
+    param_xavier_uniform(m->w.proj_w, c->embed_dim, c->width, &rng);
     zero(m->w.proj_b, (size_t)c->embed_dim);
     zero(m->grads, m->table.total);
     zero(m->m, m->table.total);

@@ -25,12 +25,6 @@ static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 // ---- helpers shared with textenc.c -----------------------------------------------------------------
 
-void vit_xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
-    double a = sqrt(6.0 / (double)(rows + cols));
-    size_t n = (size_t)rows * (size_t)cols;
-    for (size_t i = 0; i < n; i++) w[i] = (float)(a * (2.0 * cg_rng_uniform(rng) - 1.0));
-}
-
 void vit_normal_init(float *p, size_t n, float std, cg_rng *rng) {
     for (size_t i = 0; i < n; i++) p[i] = (float)(std * cg_rng_normal(rng));
 }
@@ -249,14 +243,14 @@ void vit_init(ViT *m, uint64_t seed) {
     const ViTConfig *c = &m->cfg;
     const int C = c->width, D = c->embed_dim;
     cg_rng rng = cg_rng_make(seed, cg_rng_stream(VIT_RNG_PURPOSE, 0, 0));
-    vit_xavier_uniform(m->w.patch_w, C, m->PD, &rng);
+    param_xavier_uniform(m->w.patch_w, C, m->PD, &rng);
     zero(m->w.patch_b, (size_t)C);
     vit_normal_init(m->w.pos, (size_t)m->T * C, 0.02f, &rng);
     vit_trunk_init(&m->trunk, &rng);
-    vit_xavier_uniform(m->w.proj_w, D, C, &rng);
+    param_xavier_uniform(m->w.proj_w, D, C, &rng);
     zero(m->w.proj_b, (size_t)D);
     for (int k = 0; k < c->n_cls_heads; k++) {
-        vit_xavier_uniform(m->w.head_w[k], c->n_classes[k], C, &rng);
+        param_xavier_uniform(m->w.head_w[k], c->n_classes[k], C, &rng);
         zero(m->w.head_b[k], (size_t)c->n_classes[k]);
     }
     if (m->w.logit_scale) *m->w.logit_scale = VIT_LOGIT_SCALE_INIT;

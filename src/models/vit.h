@@ -100,8 +100,6 @@ void vit_trunk_forward(ViTTrunk *tr, const unsigned char *key_mask, int B);
 const float *vit_trunk_backward(ViTTrunk *tr, const unsigned char *key_mask);
 
 // Small helpers both encoders use.
-// w (rows, cols) ~ U(-a, a), a = sqrt(6 / (rows + cols)), drawn row-major from rng
-void vit_xavier_uniform(float *w, int rows, int cols, cg_rng *rng);
 // p (n) ~ N(0, std^2), drawn in order from rng
 void vit_normal_init(float *p, size_t n, float std, cg_rng *rng);
 

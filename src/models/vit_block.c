@@ -44,13 +44,6 @@ void vit_block_bind(ViTBlockWeights *w, float *buf, const ParamTable *t, const c
     param_defs_bind(w, buf, t, prefix, d, VIT_BLOCK_N_TENSORS);
 }
 
-// w (rows, cols) ~ U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fan_in = cols, fan_out = rows
-static void xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
-    double a = sqrt(6.0 / (double)(rows + cols));
-    size_t n = (size_t)rows * (size_t)cols;
-    for (size_t i = 0; i < n; i++) w[i] = (float)(a * (2.0 * cg_rng_uniform(rng) - 1.0));
-}
-
 static void fill(float *p, size_t n, float v) {
     for (size_t i = 0; i < n; i++) p[i] = v;
 }
@@ -59,15 +52,15 @@ void vit_block_init(ViTBlockWeights *w, int C, cg_rng *rng) {
     size_t c = (size_t)C;
     fill(w->ln1_w, c, 1.0f);
     fill(w->ln1_b, c, 0.0f);
-    xavier_uniform(w->qkv_w, 3 * C, C, rng);
+    param_xavier_uniform(w->qkv_w, 3 * C, C, rng);
     fill(w->qkv_b, 3 * c, 0.0f);
-    xavier_uniform(w->proj_w, C, C, rng);
+    param_xavier_uniform(w->proj_w, C, C, rng);
     fill(w->proj_b, c, 0.0f);
     fill(w->ln2_w, c, 1.0f);
     fill(w->ln2_b, c, 0.0f);
-    xavier_uniform(w->fc1_w, 4 * C, C, rng);
+    param_xavier_uniform(w->fc1_w, 4 * C, C, rng);
     fill(w->fc1_b, 4 * c, 0.0f);
-    xavier_uniform(w->fc2_w, C, 4 * C, rng);
+    param_xavier_uniform(w->fc2_w, C, 4 * C, rng);
     fill(w->fc2_b, c, 0.0f);
 }
 

@@ -91,6 +91,12 @@ void param_defs_bind(void *ptrs, float *buf, const ParamTable *t, const char *pr
         *(float **)((char *)ptrs + d[i].field) = param_table_bind(buf, t, prefix, d[i].name, d[i].rows, d[i].cols);
 }
 
+void param_xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
+    double a = sqrt(6.0 / (double)(rows + cols));
+    size_t n = (size_t)rows * (size_t)cols;
+    for (size_t i = 0; i < n; i++) w[i] = (float)(a * (2.0 * cg_rng_uniform(rng) - 1.0));
+}
+
 // ---- AdamW -----------------------------------------------------------------------------------------
 
 void adamw_step(float *params, const float *grads, float *m, float *v, const ParamTable *t,

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "core/rng.h"
+
 #define PARAM_MAX_DIMS 4
 #define PARAM_NAME_MAX 64
 
@@ -55,6 +57,10 @@ float *param_table_bind(float *buf, const ParamTable *t, const char *prefix, con
 void param_defs_add(ParamTable *t, const char *prefix, const ParamDef *d, int n);
 // For each row: the float * at ptrs + d[i].field = param_table_bind(buf, t, prefix, d[i].name, ...).
 void param_defs_bind(void *ptrs, float *buf, const ParamTable *t, const char *prefix, const ParamDef *d, int n);
+
+// Xavier-uniform init of a weight matrix: w (rows, cols) ~ U(-a, a), a = sqrt(6 / (rows + cols))
+// (fan_in = cols, fan_out = rows), drawn row-major from rng.
+void param_xavier_uniform(float *w, int rows, int cols, cg_rng *rng);
 
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
