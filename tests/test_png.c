@@ -174,10 +174,11 @@ static void test_sheet(void) {
     EXPECT(s.rgb == NULL, "freed");
     // a view over a caller's buffer is not freed
     unsigned char buf[12] = {0};
+    const float white[3] = {1.0f, 1.0f, 1.0f};
     Sheet v = sheet_wrap(buf, 2, 2);
-    sheet_put_float(&v, 1, 1, m + 2, 1, 1, SHEET_UNIT_RANGE);
+    sheet_put_float(&v, 1, 1, white, 1, 1, SHEET_UNIT_RANGE);
     sheet_free(&v);
-    EXPECT(buf[9] == 255 && buf[0] == 0, "wrapped buffer written in place");
+    EXPECT(buf[9] == 255 && buf[11] == 255 && buf[0] == 0, "wrapped buffer written in place");
     // sizes beyond PNG's limits are refused with a reason
     EXPECT(sheet_create(&s, 0, 5, 0, err, sizeof(err)) == -1 && strstr(err, "0x5") && s.rgb == NULL, "empty sheet: %s", err);
     EXPECT(sheet_create(&s, CG_PNG_MAX_SIDE + 1, 1, 0, err, sizeof(err)) == -1, "too wide");
