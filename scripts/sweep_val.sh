@@ -10,6 +10,8 @@
 #   SWEEP_ONLY="nokl kl3" SWEEP_SEEDS="1 2" bash scripts/sweep_val.sh
 # Options: SWEEP_PRESETS (default "naive-1-1 customized"), SWEEP_SEEDS (default "1"),
 #          SWEEP_ONLY (probe names to run; default all), SWEEP_OUT (default docs/results/sweep_val),
+#          SWEEP_PRIOR (an earlier table's JSON whose results are kept for probes whose run
+#          directories are gone, e.g. on a fresh clone; default: SWEEP_OUT.json when it exists),
 #          PROBE_THREADS (scripts/probe_val.sh).
 set -eu
 cd "$(dirname "$0")/.."
@@ -19,7 +21,8 @@ presets=${SWEEP_PRESETS:-naive-1-1 customized}
 seeds=${SWEEP_SEEDS:-1}
 only=${SWEEP_ONLY:-}
 out=${SWEEP_OUT:-docs/results/sweep_val}
-table() { python3 tools/sweep_table.py --grid "$grid" --probes runs/probes --out "$out"; }
+prior=${SWEEP_PRIOR-$out.json}
+table() { python3 tools/sweep_table.py --grid "$grid" --probes runs/probes --out "$out" ${prior:+--prior "$prior"}; }
 while read -r name flags; do
     case "$name" in ''|'#'*) continue ;; esac
     if [ -n "$only" ] && ! printf ' %s ' "$only" | grep -q " $name "; then continue; fi

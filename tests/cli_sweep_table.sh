@@ -59,6 +59,45 @@ grep -qx "vs 1.0 1.0" "$TMP/got" && pass "customized vs naive" || fail "vs naive
 grep -qx "diag 1.0 1.8 0.2" "$TMP/got" && pass "diagnostics: mean update, final drift, nulls skipped" || fail "diag" "$(cat "$TMP/got")"
 grep -qx "pending True" "$TMP/got" && grep -q 'Not run yet: `b`' "$TMP/sw.md" && pass "unrun probe listed" ||
     fail "pending" "$(tail -n 2 "$TMP/sw.md")"
+# a table kept across lost run directories: seed 2's directories are gone, --prior keeps its results
+mv "$P/a.customized.s2" "$TMP/gone_c2"; mv "$P/a.naive-1-1.s2" "$TMP/gone_n2"
+check "table with --prior" python3 "$tool" --grid "$TMP/grid.txt" --probes "$P" --out "$TMP/sw2" --prior "$TMP/sw.json"
+python3 - "$TMP/sw2.json" >"$TMP/got2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["probes"][0]
+c = a["presets"]["customized"]["vs_base"]
+print("cust", round(c["identity"]["delta"], 9), round(c["identity"]["se"], 9), c["identity"]["se_kind"])
+v = a["customized_vs_naive"]
+print("vs", round(v["clip_t"]["delta"], 9), round(v["clip_t"]["se"], 9))
+print("kept", a["presets"]["customized"]["per_seed"]["2"].get("prior"), a["presets"]["customized"]["per_seed"]["1"].get("prior"))
+PY
+grep -qx "cust 2.25 0.75 seeds" "$TMP/got2" && grep -qx "vs 1.0 1.0" "$TMP/got2" && grep -qx "kept True None" "$TMP/got2" &&
+    pass "--prior keeps the lost seeds' results" || fail "prior" "$(cat "$TMP/got2")"
+# seed 1 kept as well, then the table rebuilt from that table: the same customized-vs-naive figures
+mv "$P/a.customized.s1" "$TMP/gone_c1"; mv "$P/a.naive-1-1.s1" "$TMP/gone_n1"
+python3 "$tool" --grid "$TMP/grid.txt" --probes "$P" --out "$TMP/sw3" --prior "$TMP/sw2.json" >/dev/null
+python3 "$tool" --grid "$TMP/grid.txt" --probes "$P" --out "$TMP/sw4" --prior "$TMP/sw3.json" >/dev/null
+python3 -c '
+import json, sys
+for f in sys.argv[1:]:
+    v = json.load(open(f))["probes"][0]["customized_vs_naive"]["identity"]
+    print(round(v["delta"], 9), round(v["se"], 9))' "$TMP/sw.json" "$TMP/sw4.json" >"$TMP/got3"
+[ "$(sort -u "$TMP/got3" | wc -l)" -eq 1 ] && pass "a table rebuilt from itself is unchanged" || fail "rebuilt" "$(cat "$TMP/got3")"
+mv "$TMP/gone_c1" "$P/a.customized.s1"; mv "$TMP/gone_n1" "$P/a.naive-1-1.s1"
+# one seed: its image-level SE of customized vs naive survives the lost directories
+mkdir -p "$TMP/one"; cp -r "$P/val_base" "$P/a.customized.s1" "$P/a.naive-1-1.s1" "$TMP/one/"
+python3 "$tool" --grid "$TMP/grid.txt" --probes "$TMP/one" --out "$TMP/o1" >/dev/null
+rm -r "$TMP/one/a.customized.s1" "$TMP/one/a.naive-1-1.s1"
+python3 "$tool" --grid "$TMP/grid.txt" --probes "$TMP/one" --out "$TMP/o2" --prior "$TMP/o1.json" >/dev/null
+python3 -c '
+import json, sys
+for f in sys.argv[1:]:
+    v = json.load(open(f))["probes"][0]["customized_vs_naive"]["identity"]
+    print(round(v["delta"], 9), round(v["se"], 9), v["se_kind"])' "$TMP/o1.json" "$TMP/o2.json" >"$TMP/got4"
+[ "$(sort -u "$TMP/got4" | wc -l)" -eq 1 ] && grep -q "images" "$TMP/got4" && ! grep -q nan "$TMP/got4" &&
+    pass "one kept seed keeps its image-level SE" || fail "one seed" "$(cat "$TMP/got4")"
+mv "$TMP/gone_c2" "$P/a.customized.s2"; mv "$TMP/gone_n2" "$P/a.naive-1-1.s2"
 rm -f "$P/val_base/images.jsonl"
 check_exit 2 "no base evaluation" python3 "$tool" --grid "$TMP/grid.txt" --probes "$P" --out "$TMP/sw"
 cli_summary cli_sweep_table

@@ -11,7 +11,9 @@ it computes, against the base's VAL evaluation (runs/probes/val_base/images.json
   - training diagnostics from metrics.jsonl (rl/diagnostics.h): the final kl_ref, the mean update
     norm, the final drift from the base, the mean within-group std of both rewards, and the mean
     correlations of copiness with the identity reward, the prompt reward and the advantage.
-Writes OUT.md and OUT.json. Only the Python standard library.
+With --prior OLD.json the per-seed results of OLD (an earlier OUT.json) are kept for the probes and
+seeds whose run directories are gone (a fresh clone has none): the table grows over sessions
+instead of forgetting what was measured. Writes OUT.md and OUT.json. Only the Python standard library.
 """
 import argparse
 import json
@@ -72,6 +74,18 @@ def seed_level(per_seed):
     return {"delta": m, "se": se, "seeds": n, "se_kind": "seeds"}
 
 
+def vs_naive(c, nv, key):
+    """Customized minus naive-1-1 on one seed: paired per image when both have their image rows; for
+    results kept from an earlier table (no rows), the difference of the two changes against the base,
+    which is the same mean since both are paired over the same base images, with the SE kept from
+    that table when it had one."""
+    if "_imgs" in c and "_imgs" in nv:
+        return paired(c["_imgs"], nv["_imgs"], key)
+    se = c.get("vs_naive", {}).get(key, {}).get("se", float("nan"))
+    return {"delta": c["vs_base"][key]["delta"] - nv["vs_base"][key]["delta"], "se": se,
+            "n": c["vs_base"][key].get("n")}
+
+
 def read_metrics(path):
     lines = []
     with open(path) as f:
@@ -125,6 +139,8 @@ def main():
     ap.add_argument("--base", default="val_base", help="the base's evaluation directory under PROBES (default val_base)")
     ap.add_argument("--title", default="VAL sweep of the trainer's settings (issue 18)")
     ap.add_argument("--note", default="", help="a paragraph after the title")
+    ap.add_argument("--prior", default="", help="an earlier OUT.json: its per-seed results are kept for the "
+                    "probes and seeds whose run directories are gone (the directories win where both exist)")
     a = ap.parse_args()
     base_path = os.path.join(a.probes, a.base, "images.jsonl")
     if not os.path.exists(base_path):
@@ -132,6 +148,19 @@ def main():
         return 2
     base = read_images(base_path)
     grid = read_grid(a.grid)
+    prior = {}  # (probe, preset) -> {seed: per-seed entry} from the earlier table
+    if a.prior and os.path.exists(a.prior):
+        with open(a.prior) as f:
+            for row in json.load(f).get("probes", []):
+                for preset, e in row.get("presets", {}).items():
+                    prior[(row["name"], preset)] = {int(s): v for s, v in e.get("per_seed", {}).items()}
+                cvn = row.get("customized_vs_naive")  # its image-level SE per seed, where it had one
+                if cvn and (row["name"], "customized") in prior:
+                    per = cvn.get("per_seed") or ({str(cvn["seeds"][0]): {k: cvn[k] for k in METRICS}}
+                                                  if len(cvn["seeds"]) == 1 else {})
+                    for s, v in per.items():
+                        if int(s) in prior[(row["name"], "customized")]:
+                            prior[(row["name"], "customized")][int(s)]["vs_naive"] = v
     rows = []
     for name, flags in grid:
         by_preset = {}
@@ -146,10 +175,17 @@ def main():
             if not os.path.exists(img):
                 continue
             by_preset.setdefault(preset, {})[seed] = d
+        for (pname, preset), seeds in prior.items():
+            for seed in seeds:
+                if pname == name:
+                    by_preset.setdefault(preset, {}).setdefault(seed, None)
         row = {"name": name, "flags": flags, "presets": {}}
         for preset, seeds in sorted(by_preset.items()):
             per_seed = {}
             for seed, d in sorted(seeds.items()):
+                if d is None:  # kept from the earlier table: no per-image rows
+                    per_seed[seed] = dict(prior[(name, preset)][seed], prior=True)
+                    continue
                 imgs = read_images(os.path.join(a.probes, d, a.eval, "images.jsonl"))
                 mpath = os.path.join(a.probes, d, "metrics.jsonl")
                 per_seed[seed] = {
@@ -178,9 +214,12 @@ def main():
             c, nv = row["presets"]["customized"]["per_seed"], row["presets"]["naive-1-1"]["per_seed"]
             common = sorted(set(c) & set(nv))
             if common:
-                row["customized_vs_naive"] = {
-                    k: seed_level([paired(c[s]["_imgs"], nv[s]["_imgs"], k) for s in common]) for k in METRICS}
+                per = {s: {k: vs_naive(c[s], nv[s], k) for k in METRICS} for s in common}
+                row["customized_vs_naive"] = {k: seed_level([per[s][k] for s in common]) for k in METRICS}
                 row["customized_vs_naive"]["seeds"] = common
+                row["customized_vs_naive"]["per_seed"] = {str(s): v for s, v in per.items()}
+                for s in common:
+                    c[s]["vs_naive"] = per[s]
         rows.append(row)
     for row in rows:  # drop the image tables before writing
         for e in row["presets"].values():
