@@ -1,6 +1,8 @@
-// args.c: number parsing for the CLI; every malformed value is a one-line usage error (exit 2).
+// args.c: exit codes and number parsing for the CLI; every malformed value is a one-line usage error
+// (exit 2).
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,23 @@
 #include "cli/cli.h"
 #include "core/check.h"
 #include "io/rundir.h"
+
+int cli_exit_code(CgStatus st) {
+    switch (st) {
+    case CG_OK: return 0;
+    case CG_EINPUT: return CG_EXIT_USAGE;
+    case CG_ERUNTIME: return CG_EXIT_RUNTIME;
+    }
+    return CG_EXIT_RUNTIME;
+}
+
+int cli_finish(CgStatus st, const char *what, const char *err) {
+    if (st != CG_OK) {
+        fflush(stdout);
+        fprintf(stderr, "cgrpo: %s%s\n", what, err);
+    }
+    return cli_exit_code(st);
+}
 
 long cli_parse_long(const char *flag, const char *value, long lo, long hi) {
     if (!value) cg_usage("%s needs a value", flag);

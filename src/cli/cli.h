@@ -4,6 +4,8 @@
 #ifndef CGRPO_CLI_H
 #define CGRPO_CLI_H
 
+#include "core/check.h"
+
 int cmd_inspect(int argc, char **argv); // cmd_inspect.c: list the tensors of a safetensors file
 int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prompts, render, grid)
 int cmd_advantages(int argc, char **argv); // cmd_advantages.c: GRPO advantages from CSV rewards
@@ -17,6 +19,13 @@ int cmd_compare(int argc, char **argv);      // cmd_compare.c: presets x seeds -
 int cmd_eval_rewards(int argc, char **argv);  // cmd_eval_rewards.c: reward and judge metrics on test subjects
 int cmd_version(int argc, char **argv);    // cmd_version.c: the BLAS kernels and threads this binary runs
 int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
+
+// The exit status of a library call's outcome: 0 for CG_OK, 2 for CG_EINPUT, 1 for CG_ERUNTIME
+// (the one place that maps CgStatus to exit codes).
+int cli_exit_code(CgStatus st);
+// The end of a command whose last call returned st: unless st is CG_OK, prints "cgrpo: WHAT ERR" as
+// one line on stderr (WHAT e.g. "compare: " or ""). Returns cli_exit_code(st).
+int cli_finish(CgStatus st, const char *what, const char *err);
 
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.
 long cli_parse_long(const char *flag, const char *value, long lo, long hi);

@@ -23,7 +23,7 @@ int cmd_version(int argc, char **argv) {
     }
     if (argc != 1) {
         fprintf(stderr, "cgrpo version: takes no arguments (got '%s')\n", argv[1]);
-        return 2;
+        return cli_exit_code(CG_EINPUT);
     }
     printf("blas: %s\n", blas_build());
     printf("blas.core: %s\n", blas_core());

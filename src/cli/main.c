@@ -35,7 +35,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return cli_exit_code(CG_EINPUT);
     }
     if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
@@ -45,5 +45,5 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
     fprintf(stderr, "cgrpo: unknown command '%s' (try cgrpo --help)\n", argv[1]);
-    return 2;
+    return cli_exit_code(CG_EINPUT);
 }

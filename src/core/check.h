@@ -13,6 +13,12 @@
 #define CG_EXIT_RUNTIME 1
 #define CG_EXIT_USAGE 2
 
+// The outcome of a library call that can fail in two ways, returned with a one-line reason in the
+// caller's err buffer: bad input (a config, a file, a stored run that does not fit) or a runtime
+// failure (I/O, a diverged training). The CLI maps it to the exit status (cli_exit_code, cli/args.c:
+// 0, 2 and 1). Functions with one failure kind return 0 / -1 with cg_errf instead.
+typedef enum { CG_OK = 0, CG_EINPUT, CG_ERUNTIME } CgStatus;
+
 #if defined(__GNUC__)
 #define CG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define CG_NORETURN __attribute__((noreturn))
@@ -27,7 +33,7 @@ CG_NORETURN void cg_check_failed(const char *file, int line, const char *cond, c
 CG_NORETURN void cg_usage(const char *fmt, ...) CG_PRINTF(1, 2);
 // writes "fmt..." into err (if err != NULL), returns -1 so callers can `return cg_errf(...)`
 int cg_errf(char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(3, 4);
-// the same, returning `code` (for functions with several failure codes, e.g. 1 runtime, 2 input)
+// the same, returning `code` (a CgStatus, e.g. `return cg_fail(CG_EINPUT, err, errlen, ...)`)
 int cg_fail(int code, char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(4, 5);
 
 #define cg_die(...) cg_die_at(__FILE__, __LINE__, __VA_ARGS__)
