@@ -66,7 +66,7 @@ static PretrainConfig tiny_config(void) {
     return c;
 }
 
-static int run_quiet(const PretrainConfig *c, const char *dir, int resume, PretrainResult *res, char *err, size_t n) {
+static CgStatus run_quiet(const PretrainConfig *c, const char *dir, int resume, PretrainResult *res, char *err, size_t n) {
     PretrainRun run = {dir, resume, 0, 0};
     err[0] = '\0';
     return pretrain_run(c, &run, res, err, n);
@@ -328,8 +328,8 @@ static void test_loss_decreases(void) {
     char dir[512], err[1024];
     path_in(dir, sizeof dir, "learn", NULL);
     PretrainResult r;
-    int rc = run_quiet(&c, dir, 0, &r, err, sizeof err);
-    EXPECT(rc == PRETRAIN_OK, "rc %d: %s", rc, err);
+    CgStatus rc = run_quiet(&c, dir, 0, &r, err, sizeof err);
+    EXPECT(rc == CG_OK, "rc %d: %s", rc, err);
     EXPECT(r.end_step == 50 && r.steps_run == 50, "ran %d steps to %d", r.steps_run, r.end_step);
     EXPECT(r.first_val_ema > 1.0 && r.first_val_ema < 2.0, "initial val loss %g", r.first_val_ema);
     EXPECT(r.first_val_ema == r.first_val_raw, "EMA and raw weights differ at step 0");
@@ -380,17 +380,17 @@ static void test_resume_bit_exact(void) {
     path_in(b, sizeof b, "half", NULL);
     path_in(t, sizeof t, "threads", NULL);
     PretrainResult r;
-    EXPECT(run_quiet(&c, a, 0, &r, err, sizeof err) == PRETRAIN_OK, "full run: %s", err);
+    EXPECT(run_quiet(&c, a, 0, &r, err, sizeof err) == CG_OK, "full run: %s", err);
     PretrainConfig h = c;
     h.steps = 3; // stops between checkpoints (every 2): the resume starts from step 3's final checkpoint
-    EXPECT(run_quiet(&h, b, 0, &r, err, sizeof err) == PRETRAIN_OK, "half run: %s", err);
-    EXPECT(run_quiet(&h, t, 0, &r, err, sizeof err) == PRETRAIN_OK, "half run: %s", err);
-    EXPECT(run_quiet(&c, b, 1, &r, err, sizeof err) == PRETRAIN_OK, "resume: %s", err);
+    EXPECT(run_quiet(&h, b, 0, &r, err, sizeof err) == CG_OK, "half run: %s", err);
+    EXPECT(run_quiet(&h, t, 0, &r, err, sizeof err) == CG_OK, "half run: %s", err);
+    EXPECT(run_quiet(&c, b, 1, &r, err, sizeof err) == CG_OK, "resume: %s", err);
     EXPECT(r.start_step == 3 && r.end_step == 6 && r.steps_run == 3, "resumed %d -> %d (%d steps)", r.start_step,
            r.end_step, r.steps_run);
     int saved = omp_get_max_threads();
     omp_set_num_threads(saved > 1 ? 1 : 2);
-    EXPECT(run_quiet(&c, t, 1, &r, err, sizeof err) == PRETRAIN_OK, "resume: %s", err);
+    EXPECT(run_quiet(&c, t, 1, &r, err, sizeof err) == CG_OK, "resume: %s", err);
     omp_set_num_threads(saved);
     const char *files[] = {PRETRAIN_CKPT_FILE, PRETRAIN_MODEL_FILE, PRETRAIN_CONFIG_FILE};
     for (int i = 0; i < 3; i++) {
@@ -414,7 +414,7 @@ static void test_resume_bit_exact(void) {
     }
     if (ok1) dit_free(&m1);
     // resuming a finished run with the same steps does nothing and leaves the files as they were
-    EXPECT(run_quiet(&c, a, 1, &r, err, sizeof err) == PRETRAIN_OK && r.steps_run == 0, "resume a finished run: %s",
+    EXPECT(run_quiet(&c, a, 1, &r, err, sizeof err) == CG_OK && r.steps_run == 0, "resume a finished run: %s",
            err);
     path_in(pb, sizeof pb, "half", PRETRAIN_CKPT_FILE);
     EXPECT(same_file(pa, pb), "a no-op resume changed the checkpoint");
@@ -425,23 +425,23 @@ static void test_bad_runs(void) {
     char dir[512], ck[600], copy[600], err[1024];
     PretrainResult r;
     path_in(dir, sizeof dir, "nothing-here", NULL);
-    EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && one_line(err) && strstr(err, "resume"),
+    EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && one_line(err) && strstr(err, "resume"),
            "resume of a missing dir: %s", err);
     path_in(dir, sizeof dir, "bad", NULL);
-    EXPECT(run_quiet(&c, dir, 0, &r, err, sizeof err) == PRETRAIN_OK, "run: %s", err);
-    EXPECT(run_quiet(&c, dir, 0, &r, err, sizeof err) == PRETRAIN_EINPUT && strstr(err, "--resume"),
+    EXPECT(run_quiet(&c, dir, 0, &r, err, sizeof err) == CG_OK, "run: %s", err);
+    EXPECT(run_quiet(&c, dir, 0, &r, err, sizeof err) == CG_EINPUT && strstr(err, "--resume"),
            "a fresh run over an existing one: %s", err);
     PretrainConfig other = c;
     other.width = 32;
-    EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && one_line(err) && strstr(err, "width"),
+    EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == CG_EINPUT && one_line(err) && strstr(err, "width"),
            "resume with another width: %s", err);
     other = c;
     other.lr = 1e-3f;
-    EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && strstr(err, "cfg.lr"),
+    EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == CG_EINPUT && strstr(err, "cfg.lr"),
            "resume with another lr: %s", err);
     other = c;
     other.steps = 4;
-    EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && strstr(err, "below"),
+    EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == CG_EINPUT && strstr(err, "below"),
            "resume with fewer steps: %s", err);
 
     // damaged checkpoints: truncated, a flipped data byte, a flipped header byte, garbage
@@ -454,7 +454,7 @@ static void test_bad_runs(void) {
     const size_t cut[] = {len / 2, 20, 4};
     for (int i = 0; i < 3; i++) {
         write_all(ck, orig, cut[i]);
-        EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && one_line(err), "truncated to %zu: %s",
+        EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && one_line(err), "truncated to %zu: %s",
                cut[i], err);
     }
     const size_t at[] = {len - 7, len / 2, 40};
@@ -462,7 +462,7 @@ static void test_bad_runs(void) {
         memcpy(buf, orig, len);
         buf[at[i]] ^= 0x40;
         write_all(ck, buf, len);
-        EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && one_line(err), "byte %zu flipped: %s",
+        EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && one_line(err), "byte %zu flipped: %s",
                at[i], err);
     }
     // a model file is not a training checkpoint
@@ -471,14 +471,14 @@ static void test_bad_runs(void) {
     size_t mlen = 0;
     unsigned char *mb = test_read_file(model, &mlen);
     write_all(ck, mb, mlen);
-    EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == PRETRAIN_EINPUT && strstr(err, "not a pretraining checkpoint"),
+    EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && strstr(err, "not a pretraining checkpoint"),
            "model file as checkpoint: %s", err);
     free(mb);
     write_all(ck, orig, len);
     free(buf);
 
     // divergence: a NaN weight in the checkpoint shows up as a NaN loss in the next step; the run
-    // stops with PRETRAIN_ERUNTIME and leaves the checkpoint and model files as they were
+    // stops with CG_ERUNTIME and leaves the checkpoint and model files as they were
     {
         DiTConfig d = pretrain_dit_config(&c);
         DiTModel m;
@@ -497,7 +497,7 @@ static void test_bad_runs(void) {
         unsigned char *before = test_read_file(ck, &l1), *model_before = test_read_file(model, &l2);
         other = c;
         other.steps = 10;
-        EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == PRETRAIN_ERUNTIME && one_line(err) &&
+        EXPECT(run_quiet(&other, dir, 1, &r, err, sizeof err) == CG_ERUNTIME && one_line(err) &&
                    strstr(err, "diverged") && strstr(err, "step 6"),
                "NaN: %s", err);
         size_t l3 = 0, l4 = 0;

@@ -107,10 +107,5 @@ int cmd_pretrain(int argc, char **argv) {
     }
     if (stop_at > cfg.steps) cg_usage("pretrain: --stop-at %ld is beyond steps = %d", stop_at, cfg.steps);
     PretrainRun run = {resume ? resume : out, resume != NULL, !quiet, (int)stop_at};
-    int rc = pretrain_run(&cfg, &run, NULL, err, sizeof err);
-    if (rc != PRETRAIN_OK) {
-        fflush(stdout);
-        fprintf(stderr, "cgrpo: %s\n", err);
-    }
-    return rc;
+    return cli_finish(pretrain_run(&cfg, &run, NULL, err, sizeof err), "", err);
 }

@@ -255,8 +255,6 @@ static void kept_note(char *buf, size_t len, int saved_step, const char *ckpt_pa
 
 // ---- the loop ----------------------------------------------------------------------------------------
 
-// Write the reason into err and return code (PRETRAIN_EINPUT or PRETRAIN_ERUNTIME).
-
 typedef struct { // what a run holds besides the model
     DataBatch batch, val;
     float *ema, *swap;      // (total) EMA weights; scratch for swapping them into the model
@@ -291,21 +289,21 @@ static int save_model(const char *path, DiTModel *m, RunState *st, const Pretrai
     return rc;
 }
 
-int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen) {
+CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen) {
     PretrainResult r = {0, 0, NAN, NAN, NAN, NAN, NAN, 0.0, 0};
     char why[600];
-    if (pretrain_config_check(cfg, why, sizeof why)) return cg_fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
+    if (pretrain_config_check(cfg, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     char ckpt_path[4200], model_path[4200], config_path[4200], metrics_path[4200];
     rundir_join(ckpt_path, sizeof ckpt_path, run->dir, PRETRAIN_CKPT_FILE);
     rundir_join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
     rundir_join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
     rundir_join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
     if (run->resume) {
-        if (!rundir_exists(ckpt_path)) return cg_fail(PRETRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
+        if (!rundir_exists(ckpt_path)) return cg_fail(CG_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
     } else {
-        if (rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(PRETRAIN_EINPUT, err, errlen, "%s", why);
+        if (rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
         if (rundir_exists(ckpt_path))
-            return cg_fail(PRETRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
+            return cg_fail(CG_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
                            "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
     }
 
@@ -318,18 +316,19 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
     memset(&st, 0, sizeof st);
     st.ema = cg_malloc(m.table.total * sizeof(float));
     st.swap = cg_malloc(m.table.total * sizeof(float));
-    int step0 = 0, ckpt_steps = 0, rc = PRETRAIN_OK;
+    int step0 = 0, ckpt_steps = 0;
+    CgStatus rc = CG_OK;
     double elapsed0 = 0.0;
     if (run->resume) {
         if (load_ckpt(ckpt_path, &m, st.ema, cfg, &step0, &ckpt_steps, why, sizeof why)) {
-            rc = PRETRAIN_EINPUT;
+            rc = CG_EINPUT;
             cg_errf(err, errlen, "cannot resume: %s", why);
         } else if (step0 > cfg->steps) {
-            rc = PRETRAIN_EINPUT;
+            rc = CG_EINPUT;
             cg_errf(err, errlen, "steps = %d is below the checkpoint's step %d", cfg->steps,
                     step0);
         } else if (run->stop_at > 0 && run->stop_at < step0) {
-            rc = PRETRAIN_EINPUT;
+            rc = CG_EINPUT;
             cg_errf(err, errlen, "--stop-at %d is below the checkpoint's step %d", run->stop_at, step0);
         }
     } else {
@@ -346,14 +345,14 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
                           sizeof why)) {
         dit_free(&m);
         free(st.ema), free(st.swap);
-        return cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+        return cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
     }
     if (run->resume) elapsed0 = rundir_trim_metrics(metrics_path, "step", step0);
     st.metrics = fopen(metrics_path, run->resume ? "ab" : "wb");
     if (!st.metrics) {
         dit_free(&m);
         free(st.ema), free(st.swap);
-        return cg_fail(PRETRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", metrics_path, strerror(errno));
+        return cg_fail(CG_ERUNTIME, err, errlen, "cannot open %s: %s", metrics_path, strerror(errno));
     }
     r.start_step = r.end_step = step0;
 
@@ -401,7 +400,7 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
                                                 : grad_global_norm(m.grads, total);
         if (!isfinite(loss) || !isfinite(gn)) {
             if (line_open) fputc('\n', stderr);
-            rc = PRETRAIN_ERUNTIME;
+            rc = CG_ERUNTIME;
             char kept[4400];
             kept_note(kept, sizeof kept, saved_step, ckpt_path);
             cg_errf(err, errlen, "step %d: loss = %g, gradient norm = %g: training diverged; %s", s, (double)loss, gn, kept);
@@ -465,13 +464,13 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
                 if (line_open) fputc('\n', stderr);
                 char kept[4400];
                 kept_note(kept, sizeof kept, saved_step, ckpt_path);
-                rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
+                rc = cg_fail(CG_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
                           bad < total ? "model" : "EMA", param_table_name_at(&m.table, bad < total ? bad : bad_ema), kept);
                 break;
             }
             if (save_ckpt(ckpt_path, &m, st.ema, cfg, s, why, sizeof why)) {
                 if (line_open) fputc('\n', stderr);
-                rc = PRETRAIN_ERUNTIME;
+                rc = CG_ERUNTIME;
                 cg_errf(err, errlen, "%s", why);
                 break;
             }
@@ -479,13 +478,13 @@ int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResu
         }
     }
     if (line_open) fputc('\n', stderr);
-    if (rc == PRETRAIN_OK && saved_step != r.end_step) { // a run of 0 steps still leaves a checkpoint
+    if (rc == CG_OK && saved_step != r.end_step) { // a run of 0 steps still leaves a checkpoint
         if (save_ckpt(ckpt_path, &m, st.ema, cfg, r.end_step, why, sizeof why))
-            rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
+            rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
     }
-    if (rc == PRETRAIN_OK && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
-        rc = cg_fail(PRETRAIN_ERUNTIME, err, errlen, "%s", why);
-    if (rc == PRETRAIN_OK && run->progress)
+    if (rc == CG_OK && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
+        rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
+    if (rc == CG_OK && run->progress)
         fprintf(stderr, "pretrain: %s at step %d of %d: %s (EMA weights), %s\n", r.end_step < cfg->steps ? "stopped" : "done",
                 r.end_step, cfg->steps, model_path, ckpt_path);
 

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/check.h"
 #include "io/config.h"
 #include "models/dit.h"
 #include "train/data.h"
@@ -121,13 +122,10 @@ typedef struct {
     int steps_run;                // steps this call ran
 } PretrainResult;
 
-#define PRETRAIN_OK 0
-#define PRETRAIN_ERUNTIME 1 // NaN/Inf, I/O failure: exit status 1
-#define PRETRAIN_EINPUT 2   // bad config, missing/corrupt/mismatching checkpoint: exit status 2
-
-// Runs the training described above. Returns PRETRAIN_OK, or an error code with a one-line reason
-// in err. res may be NULL.
-int pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen);
+// Runs the training described above. Returns CG_OK; CG_EINPUT with a one-line reason in err for a
+// bad config or a missing, corrupt or mismatching checkpoint; CG_ERUNTIME for NaN/Inf or an I/O
+// failure. res may be NULL.
+CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen);
 
 // Loss of the fixed validation set (val batch slots [0, n)) for the model's current weights, in
 // chunks of the model's max_B. Exposed for tests.
