@@ -354,8 +354,8 @@ static void test_end_to_end(void) {
     // an uninterrupted compare
     CompareSpec s = tiny_spec(a);
     CompareResult res;
-    int rc = compare_run(&s, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_OK, "compare: %s", err);
+    CgStatus rc = compare_run(&s, &res, err, sizeof err);
+    EXPECT(rc == CG_OK, "compare: %s", err);
     if (rc) return;
     EXPECT(res.runs_started == 4 && res.evals_run == 5 && !res.stopped && res.table, "counts %d %d", res.runs_started, res.evals_run);
     char *rep = report_tables(a);
@@ -421,7 +421,7 @@ static void test_end_to_end(void) {
 
     // a rerun: everything on disk, the same tables
     rc = compare_run(&s, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_OK && res.runs_done == 4 && res.runs_started == 0 && res.evals_skipped == 5 && res.evals_run == 0,
+    EXPECT(rc == CG_OK && res.runs_done == 4 && res.runs_started == 0 && res.evals_skipped == 5 && res.evals_run == 0,
            "rerun skips everything: rc %d done %d evals skipped %d (%s)", rc, res.runs_done, res.evals_skipped, err);
     char *rep2 = report_tables(a);
     EXPECT(rep2 && strcmp(rep, rep2) == 0, "rerun: same report tables");
@@ -433,7 +433,7 @@ static void test_end_to_end(void) {
     CompareSpec sb = tiny_spec(b);
     sb.stop_after_runs = 1;
     rc = compare_run(&sb, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_OK && res.stopped && res.runs_started == 1 && !res.table, "stopped after 1 run (%s)", err);
+    EXPECT(rc == CG_OK && res.stopped && res.runs_started == 1 && !res.table, "stopped after 1 run (%s)", err);
     compare_result_free(&res);
     snprintf(path, sizeof path, "%s/eval", b);
     EXPECT(access(path, F_OK) != 0, "no evaluation before the runs are done");
@@ -442,13 +442,13 @@ static void test_end_to_end(void) {
         EXPECT(compare_train_config(&c, &sb, TRAIN_PRESET_CUSTOMIZED, 2, err, sizeof err) == 0, "%s", err);
         Reward *rid = reward_create_by_name("id", "models", err, sizeof err), *rpr = reward_create_by_name("prompt", "models", err, sizeof err);
         snprintf(path, sizeof path, "%s/runs/customized-s2", b);
-        TrainRun tr = {path, 0, 0, g_model, "models", rid, rpr, 1, 0, 0};
+        TrainRun tr = {path, 0, 0, g_model, "models", rid, rpr, 1, 0, 0, TRAIN_FORWARD_CACHE_MB};
         EXPECT(rid && rpr && train_run(&c, &tr, NULL, err, sizeof err) == TRAIN_OK, "run stopped at 1: %s", err);
         reward_free(rid), reward_free(rpr);
     }
     sb.stop_after_runs = 0;
     rc = compare_run(&sb, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_OK && res.runs_done == 1 && res.runs_resumed == 1 && res.runs_started == 2 && res.evals_run == 5,
+    EXPECT(rc == CG_OK && res.runs_done == 1 && res.runs_resumed == 1 && res.runs_started == 2 && res.evals_run == 5,
            "resumed compare: rc %d done %d resumed %d started %d (%s)", rc, res.runs_done, res.runs_resumed, res.runs_started, err);
     compare_result_free(&res);
     for (int i = 0; i < 5; i++) {
@@ -471,18 +471,18 @@ static void test_end_to_end(void) {
     CompareSpec sc = tiny_spec(b);
     sc.over_val[4] = "2e-3"; // lr
     rc = compare_run(&sc, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_EINPUT && strstr(err, "lr = 0.001") && strstr(err, "0.002") && strstr(err, "customized-s1"),
+    EXPECT(rc == CG_EINPUT && strstr(err, "lr = 0.001") && strstr(err, "0.002") && strstr(err, "customized-s1"),
            "conflicting lr: rc %d: %s", rc, err);
     compare_result_free(&res);
     sc = tiny_spec(b);
     sc.over_val[0] = "1"; // fewer iterations
     rc = compare_run(&sc, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_EINPUT && strstr(err, "iterations"), "fewer iterations: rc %d: %s", rc, err);
+    EXPECT(rc == CG_EINPUT && strstr(err, "iterations"), "fewer iterations: rc %d: %s", rc, err);
     compare_result_free(&res);
     sc = tiny_spec(b);
     sc.model = "models/id.safetensors"; // not a generator
     rc = compare_run(&sc, &res, err, sizeof err);
-    EXPECT(rc == COMPARE_EINPUT && strstr(err, "--model"), "not a generator: %s", err);
+    EXPECT(rc == CG_EINPUT && strstr(err, "--model"), "not a generator: %s", err);
     compare_result_free(&res);
     free(rep);
 }

@@ -108,13 +108,10 @@ int cmd_compare(int argc, char **argv) {
     if (kill_env && kill_env[0]) s.kill_at = (int)cli_parse_long("CGRPO_TEST_KILL_AT_ITER", kill_env, 1, INT_MAX);
 
     CompareResult res;
-    const int rc = compare_run(&s, &res, err, sizeof err);
-    if (rc == COMPARE_EINPUT) cg_usage("compare: %s", err);
-    if (rc != COMPARE_OK) {
-        fflush(stdout);
-        fprintf(stderr, "cgrpo: compare: %s\n", err);
+    const CgStatus st = compare_run(&s, &res, err, sizeof err);
+    if (st != CG_OK) {
         compare_result_free(&res);
-        return rc;
+        return cli_finish(st, "compare: ", err);
     }
     if (res.stopped)
         printf("compare: stopped after %d of %d runs; rerun the same command to continue\n", s.stop_after_runs, res.runs_total);

@@ -83,7 +83,7 @@ static void live_progress(void *ctx, long done, long total) {
 }
 
 // Evaluates one model into DIR/eval/<name>/ unless it is up to date there. *skipped says which.
-static int eval_one(EvalCtx *E, const char *name, const char *model_path, int *skipped, double *secs, char *err,
+static CgStatus eval_one(EvalCtx *E, const char *name, const char *model_path, int *skipped, double *secs, char *err,
                     size_t errlen) {
     char dir[4096], path[4200], why[1024];
     *skipped = 0, *secs = 0.0;
@@ -91,12 +91,12 @@ static int eval_one(EvalCtx *E, const char *name, const char *model_path, int *s
     const int guided = !(E->ec.cfg_ref == 1.0f && E->ec.cfg_txt == 1.0f);
     DiTModel m;
     if (dit_load(model_path, &m, guided ? 3 * E->ec.K : E->ec.K, why, sizeof why))
-        return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+        return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     EvalProvenance prov = E->prov;
     prov.model = base_name(model_path), prov.weights = "model";
     if (eval_fnv1a64_file(model_path, &prov.model_fnv, why, sizeof why)) {
         dit_free(&m);
-        return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+        return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     }
     char *settings = eval_settings_json(&E->ec, m.cfg.img, &prov);
     char results[4200], atlas[4200];
@@ -106,30 +106,30 @@ static int eval_one(EvalCtx *E, const char *name, const char *model_path, int *s
     free(settings);
     if (*skipped) {
         dit_free(&m);
-        return COMPARE_OK;
+        return CG_OK;
     }
     if (rundir_mkdirs(dir, why, sizeof why)) {
         dit_free(&m);
-        return cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
+        return cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
     }
     const double t0 = cg_now();
     EvalResult r;
     if (eval_run(&r, &m, &E->judges, &E->ec, E->live ? live_progress : NULL, (void *)name, why, sizeof why)) {
         dit_free(&m);
-        return cg_fail(COMPARE_EINPUT, err, errlen, "evaluating %s: %s", name, why);
+        return cg_fail(CG_EINPUT, err, errlen, "evaluating %s: %s", name, why);
     }
     *secs = cg_now() - t0;
     dit_free(&m);
     // results.json last: its presence marks a complete evaluation
     char *lines = eval_images_jsonl(&r), *json = eval_results_json(&r, &prov), timing[128];
     snprintf(timing, sizeof timing, "{\"seconds\": %.3f, \"images\": %ld}\n", *secs, r.n_images);
-    int rc = COMPARE_OK;
+    CgStatus rc = CG_OK;
     rundir_join(path, sizeof path, dir, "images.jsonl");
-    if (atomic_write_text(path, lines, why, sizeof why)) rc = COMPARE_ERUNTIME;
-    if (rc == COMPARE_OK && write_atlas(&r, atlas, why, sizeof why)) rc = COMPARE_ERUNTIME;
+    if (atomic_write_text(path, lines, why, sizeof why)) rc = CG_ERUNTIME;
+    if (rc == CG_OK && write_atlas(&r, atlas, why, sizeof why)) rc = CG_ERUNTIME;
     rundir_join(path, sizeof path, dir, "eval_time.json");
-    if (rc == COMPARE_OK && atomic_write_text(path, timing, why, sizeof why)) rc = COMPARE_ERUNTIME;
-    if (rc == COMPARE_OK && atomic_write_text(results, json, why, sizeof why)) rc = COMPARE_ERUNTIME;
+    if (rc == CG_OK && atomic_write_text(path, timing, why, sizeof why)) rc = CG_ERUNTIME;
+    if (rc == CG_OK && atomic_write_text(results, json, why, sizeof why)) rc = CG_ERUNTIME;
     if (rc) cg_errf(err, errlen, "%s", why);
     free(lines), free(json);
     eval_result_free(&r);
@@ -148,16 +148,16 @@ static int reward_file_of(const char *reward_name, const char **file) {
 }
 
 // DIR/compare.json: written on the first call, checked on every later one.
-static int check_fingerprints(const CompareSpec *s, const TrainConfig *cfg, char *err, size_t errlen) {
+static CgStatus check_fingerprints(const CompareSpec *s, const TrainConfig *cfg, char *err, size_t errlen) {
     char path[4200], why[1024], hex[32];
     uint64_t model_fnv;
-    if (eval_fnv1a64_file(s->model, &model_fnv, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "--model: %s", why);
+    if (eval_fnv1a64_file(s->model, &model_fnv, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "--model: %s", why);
     const char *names[2] = {train_reward_id_name(cfg), train_reward_prompt_name(cfg)}, *files[2];
     uint64_t fnv[2];
     for (int i = 0; i < 2; i++) {
-        if (reward_file_of(names[i], &files[i])) return cg_fail(COMPARE_EINPUT, err, errlen, "reward %s has no file", names[i]);
+        if (reward_file_of(names[i], &files[i])) return cg_fail(CG_EINPUT, err, errlen, "reward %s has no file", names[i]);
         snprintf(path, sizeof path, "%s/%s", s->rewards_dir, files[i]);
-        if (eval_fnv1a64_file(path, &fnv[i], why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "--rewards-dir: %s", why);
+        if (eval_fnv1a64_file(path, &fnv[i], why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "--rewards-dir: %s", why);
     }
     rundir_join(path, sizeof path, s->out, "compare.json");
     if (!rundir_exists(path)) {
@@ -178,27 +178,27 @@ static int check_fingerprints(const CompareSpec *s, const TrainConfig *cfg, char
         text[len] = '\n', text[len + 1] = '\0';
         int rc = atomic_write_text(path, text, why, sizeof why);
         free(text);
-        return rc ? cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why) : COMPARE_OK;
+        return rc ? cg_fail(CG_ERUNTIME, err, errlen, "%s", why) : CG_OK;
     }
     char *text = compare_read_small_text(path, why, sizeof why);
-    if (!text) return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+    if (!text) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     cJSON *root = cJSON_Parse(text);
     free(text);
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *mf = cJSON_GetObjectItemCaseSensitive(root, "base_model_fnv1a64");
     const cJSON *rw = cJSON_GetObjectItemCaseSensitive(root, "train_reward_files");
-    int rc = COMPARE_OK;
+    CgStatus rc = CG_OK;
     if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, COMPARE_FORMAT) != 0 || !cJSON_IsString(mf) || !cJSON_IsObject(rw))
-        rc = cg_fail(COMPARE_EINPUT, err, errlen, "%s is not a %s file", path, COMPARE_FORMAT);
+        rc = cg_fail(CG_EINPUT, err, errlen, "%s is not a %s file", path, COMPARE_FORMAT);
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)model_fnv);
-    if (rc == COMPARE_OK && strcmp(mf->valuestring, hex) != 0)
-        rc = cg_fail(COMPARE_EINPUT, err, errlen, "--model: the runs in %s start from a base model with FNV-1a 64 %s, %s has %s "
+    if (rc == CG_OK && strcmp(mf->valuestring, hex) != 0)
+        rc = cg_fail(CG_EINPUT, err, errlen, "--model: the runs in %s start from a base model with FNV-1a 64 %s, %s has %s "
                      "(choose another --out)", s->out, mf->valuestring, s->model, hex);
-    for (int i = 0; i < 2 && rc == COMPARE_OK; i++) {
+    for (int i = 0; i < 2 && rc == CG_OK; i++) {
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(rw, files[i]);
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fnv[i]);
         if (cJSON_IsString(h) && strcmp(h->valuestring, hex) != 0)
-            rc = cg_fail(COMPARE_EINPUT, err, errlen, "--rewards-dir: the runs in %s were trained with a %s of FNV-1a 64 %s, "
+            rc = cg_fail(CG_EINPUT, err, errlen, "--rewards-dir: the runs in %s were trained with a %s of FNV-1a 64 %s, "
                          "%s/%s has %s (choose another --out)", s->out, files[i], h->valuestring, s->rewards_dir, files[i], hex);
     }
     cJSON_Delete(root);
@@ -270,7 +270,7 @@ static void say(const CompareSpec *s, const char *fmt, ...) {
 
 // Phase 0: every config, the base model, the rewards and judges (and that they fit each other),
 // the fingerprints, the stored state of every run. Nothing long has started when this fails.
-static int phase_inputs(Compare *C, char *err, size_t errlen) {
+static CgStatus phase_inputs(Compare *C, char *err, size_t errlen) {
     const CompareSpec *s = C->s;
     char why[2048];
     for (int i = 0; i < C->n_runs; i++) {
@@ -278,37 +278,37 @@ static int phase_inputs(Compare *C, char *err, size_t errlen) {
         R->preset = s->presets[i / s->n_seeds], R->seed = s->seeds[i % s->n_seeds];
         compare_run_name(R->name, sizeof R->name, R->preset, R->seed);
         snprintf(R->dir, sizeof R->dir, "%s/runs/%s", s->out, R->name);
-        if (compare_train_config(&R->cfg, s, R->preset, R->seed, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+        if (compare_train_config(&R->cfg, s, R->preset, R->seed, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     }
     const TrainConfig *cfg0 = &C->runs[0].cfg; // the keys the evaluation and the rewards take are shared
     compare_eval_config(&C->E.ec, s, cfg0);
-    if (eval_config_check(&C->E.ec, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "eval: %s", why);
+    if (eval_config_check(&C->E.ec, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "eval: %s", why);
     DiTModel m;
-    if (dit_load(s->model, &m, 1, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "--model: %s", why);
+    if (dit_load(s->model, &m, 1, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "--model: %s", why);
     const int img = m.cfg.img;
     dit_free(&m);
     if (eval_judges_load(&C->E.judges, s->rewards_dir, why, sizeof why) ||
         !(C->r_id = reward_create_by_name(train_reward_id_name(cfg0), s->rewards_dir, why, sizeof why)) ||
         !(C->r_pr = reward_create_by_name(train_reward_prompt_name(cfg0), s->rewards_dir, why, sizeof why)) ||
         eval_judge_files(&C->E.prov, s->rewards_dir, why, sizeof why))
-        return cg_fail(COMPARE_EINPUT, err, errlen, "--rewards-dir: %s", why);
+        return cg_fail(CG_EINPUT, err, errlen, "--rewards-dir: %s", why);
     const Reward *all[EVAL_N_REWARDS + 2] = {C->r_id, C->r_pr};
     for (int i = 0; i < EVAL_N_REWARDS; i++) all[2 + i] = C->E.judges.r[i];
     for (int i = 0; i < EVAL_N_REWARDS + 2; i++)
         if (all[i]->S && all[i]->S != img)
-            return cg_fail(COMPARE_EINPUT, err, errlen, "the base model draws %dx%d images, reward %s takes %dx%d", img, img,
+            return cg_fail(CG_EINPUT, err, errlen, "the base model draws %dx%d images, reward %s takes %dx%d", img, img,
                            all[i]->name, all[i]->S, all[i]->S);
-    if (rundir_mkdirs(s->out, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "--out: %s", why);
-    const int rc = check_fingerprints(s, cfg0, err, errlen);
+    if (rundir_mkdirs(s->out, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "--out: %s", why);
+    const CgStatus rc = check_fingerprints(s, cfg0, err, errlen);
     if (rc) return rc;
     for (int i = 0; i < C->n_runs; i++)
         if (run_state(C->runs[i].dir, C->runs[i].name, &C->runs[i].cfg, &C->runs[i].state, why, sizeof why))
-            return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
-    return COMPARE_OK;
+            return cg_fail(CG_EINPUT, err, errlen, "%s", why);
+    return CG_OK;
 }
 
 // Phase 1: train (start or resume) every run that is not done, in preset-major order.
-static int phase_train(Compare *C, CompareResult *res, char *err, size_t errlen) {
+static CgStatus phase_train(Compare *C, CompareResult *res, char *err, size_t errlen) {
     const CompareSpec *s = C->s;
     char why[2048];
     int n_done = 0, n_resume = 0;
@@ -325,7 +325,7 @@ static int phase_train(Compare *C, CompareResult *res, char *err, size_t errlen)
                            s->kill_at, 0};
             const int trc = train_run(&R->cfg, &tr, NULL, why, sizeof why);
             if (trc != TRAIN_OK)
-                return cg_fail(trc == TRAIN_EINPUT ? COMPARE_EINPUT : COMPARE_ERUNTIME, err, errlen, "runs/%s: %s", R->name, why);
+                return cg_fail(trc == TRAIN_EINPUT ? CG_EINPUT : CG_ERUNTIME, err, errlen, "runs/%s: %s", R->name, why);
             if (R->state == RUN_RESUME) res->runs_resumed++;
             else res->runs_started++;
         }
@@ -335,11 +335,11 @@ static int phase_train(Compare *C, CompareResult *res, char *err, size_t errlen)
             break;
         }
     }
-    return COMPARE_OK;
+    return CG_OK;
 }
 
 // Phase 2: evaluate the base model, then every run, unless up to date.
-static int phase_eval(Compare *C, CompareResult *res, char *err, size_t errlen) {
+static CgStatus phase_eval(Compare *C, CompareResult *res, char *err, size_t errlen) {
     const CompareSpec *s = C->s;
     EvalCtx *E = &C->E;
     E->live = s->progress && isatty(STDERR_FILENO);
@@ -356,43 +356,43 @@ static int phase_eval(Compare *C, CompareResult *res, char *err, size_t errlen) 
         else rundir_join(model, sizeof model, C->runs[i].dir, TRAIN_MODEL_FILE);
         int skipped;
         double secs;
-        const int rc = eval_one(E, name, model, &skipped, &secs, err, errlen);
+        const CgStatus rc = eval_one(E, name, model, &skipped, &secs, err, errlen);
         if (rc) return rc;
         if (skipped) res->evals_skipped++;
         else res->evals_run++;
         if (skipped) say(s, "[eval %d/%d] %s: up to date", i + 2, C->n_runs + 1, name);
         else say(s, "[eval %d/%d] %s: %ld images in %.1f s", i + 2, C->n_runs + 1, name, per_model, secs);
     }
-    return COMPARE_OK;
+    return CG_OK;
 }
 
-int compare_run(const CompareSpec *s, CompareResult *res, char *err, size_t errlen) {
+CgStatus compare_run(const CompareSpec *s, CompareResult *res, char *err, size_t errlen) {
     memset(res, 0, sizeof *res);
     const double t_start = cg_now();
-    if (!s->out || !s->out[0]) return cg_fail(COMPARE_EINPUT, err, errlen, "no output directory");
-    if (s->n_presets < 1 || s->n_seeds < 1) return cg_fail(COMPARE_EINPUT, err, errlen, "no presets or no seeds");
+    if (!s->out || !s->out[0]) return cg_fail(CG_EINPUT, err, errlen, "no output directory");
+    if (s->n_presets < 1 || s->n_seeds < 1) return cg_fail(CG_EINPUT, err, errlen, "no presets or no seeds");
     Compare C;
     memset(&C, 0, sizeof C);
     C.s = s, C.E.s = s, C.n_runs = s->n_presets * s->n_seeds;
     C.runs = cg_calloc((size_t)C.n_runs, sizeof(Run));
     res->runs_total = C.n_runs;
 
-    int rc = phase_inputs(&C, err, errlen);
+    CgStatus rc = phase_inputs(&C, err, errlen);
     double t0 = cg_now();
     res->t_inputs = t0 - t_start;
-    if (rc == COMPARE_OK) rc = phase_train(&C, res, err, errlen);
+    if (rc == CG_OK) rc = phase_train(&C, res, err, errlen);
     res->t_train = cg_now() - t0;
-    if (rc == COMPARE_OK && !res->stopped) {
+    if (rc == CG_OK && !res->stopped) {
         t0 = cg_now();
         rc = phase_eval(&C, res, err, errlen);
         res->t_eval = cg_now() - t0;
     }
-    if (rc == COMPARE_OK && !res->stopped) { // 3. the report, from the files
+    if (rc == CG_OK && !res->stopped) { // 3. the report, from the files
         t0 = cg_now();
         res->t_total = t0 - t_start; // so far: the report shows this call's times
         rc = compare_write_report(s, res, &res->table, err, errlen);
         res->t_report = cg_now() - t0;
-        if (rc == COMPARE_OK) say(s, "report: %s/report.md", s->out);
+        if (rc == CG_OK) say(s, "report: %s/report.md", s->out);
     }
     res->t_total = cg_now() - t_start;
     reward_free(C.r_id), reward_free(C.r_pr);

@@ -7,7 +7,7 @@
 // Phases (each skips what is already on disk, so a killed compare rerun with the same arguments
 // continues where it stopped and ends with the same files as an uninterrupted one):
 //   0. inputs     the configs of every run, the base model, the rewards and judges, the stored
-//                 state of every run: anything wrong exits before the long part (COMPARE_EINPUT)
+//                 state of every run: anything wrong exits before the long part (CG_EINPUT)
 //   1. training   DIR/runs/<preset>-s<seed>/: done when model.safetensors exists (and its config
 //                 has the requested iterations), resumed from ckpt.safetensors, else started. A run
 //                 whose stored config.cfg differs from the requested one in any key other than
@@ -65,6 +65,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/check.h"
 #include "eval/evaluate.h"
 #include "rl/trainer.h"
 
@@ -81,10 +82,6 @@
 #define COMPARE_SMOOTH 5         // moving-average window of the curves (iterations)
 #define COMPARE_GRID_SUBJECTS 6  // rows of grid.png
 #define COMPARE_FORMAT "cgrpo-compare-1"
-
-#define COMPARE_OK 0
-#define COMPARE_ERUNTIME 1 // a run diverged, I/O failure: exit status 1
-#define COMPARE_EINPUT 2   // bad spec, files, or a stored run with other settings: exit status 2
 
 typedef struct {
     const char *out;                   // DIR
@@ -194,15 +191,16 @@ typedef struct {
     char *table;                       // malloc'd results table (markdown), NULL when stopped
 } CompareResult;
 
-// Runs the phases (header comment). COMPARE_OK, COMPARE_EINPUT or COMPARE_ERUNTIME with a one-line
-// reason in err. *res is filled in every case (free with compare_result_free).
-int compare_run(const CompareSpec *s, CompareResult *res, char *err, size_t errlen);
+// Runs the phases (header comment). CG_OK; CG_EINPUT (bad spec, files, or a stored run with other
+// settings) or CG_ERUNTIME (a run diverged, I/O failure) with a one-line reason in err. *res is
+// filled in every case (free with compare_result_free).
+CgStatus compare_run(const CompareSpec *s, CompareResult *res, char *err, size_t errlen);
 void compare_result_free(CompareResult *r);
 
 // Phase 3 alone: report.md and the PNGs from the files in s->out (every run trained, every model
 // evaluated with the spec's settings). times (may be NULL) gives this call's phase times for the wall
 // time section. *table receives the results table (malloc'd) when table is not NULL.
-// COMPARE_OK, or COMPARE_EINPUT (a file missing or malformed) / COMPARE_ERUNTIME (cannot write).
-int compare_write_report(const CompareSpec *s, const CompareResult *times, char **table, char *err, size_t errlen);
+// CG_OK, or CG_EINPUT (a file missing or malformed) / CG_ERUNTIME (cannot write).
+CgStatus compare_write_report(const CompareSpec *s, const CompareResult *times, char **table, char *err, size_t errlen);
 
 #endif

@@ -170,8 +170,8 @@ static int read_curves(Report *R, int p, char *err, size_t errlen) {
     return rc;
 }
 
-// Every file the report needs. COMPARE_EINPUT with the reason when one is missing or malformed.
-static int load_report(Report *R, char *err, size_t errlen) {
+// Every file the report needs. CG_EINPUT with the reason when one is missing or malformed.
+static CgStatus load_report(Report *R, char *err, size_t errlen) {
     const CompareSpec *s = R->s;
     const int nr = s->n_presets * s->n_seeds;
     char path[4400], why[1024], name[96];
@@ -179,11 +179,11 @@ static int load_report(Report *R, char *err, size_t errlen) {
     R->sum = cg_calloc((size_t)nr, sizeof(EvalSummary));
     for (int i = 0; i < nr; i++)
         if (compare_train_config(&R->cfg[i], s, s->presets[i / s->n_seeds], s->seeds[i % s->n_seeds], why, sizeof why))
-            return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+            return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     compare_eval_config(&R->ec, s, &R->cfg[0]);
     char *settings = NULL;
     eval_path(path, sizeof path, s, "base", "results.json");
-    if (eval_read_summary(path, &R->base, &settings, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+    if (eval_read_summary(path, &R->base, &settings, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     cJSON *st = settings ? cJSON_Parse(settings) : NULL;
     const cJSON *fnv = cJSON_GetObjectItemCaseSensitive(st, "model_fnv1a64");
     snprintf(R->base_fnv, sizeof R->base_fnv, "%s", cJSON_IsString(fnv) ? fnv->valuestring : "?");
@@ -195,12 +195,12 @@ static int load_report(Report *R, char *err, size_t errlen) {
             compare_run_name(name, sizeof name, s->presets[p], s->seeds[q]);
             eval_path(path, sizeof path, s, name, "results.json");
             if (eval_read_summary(path, &R->sum[p * s->n_seeds + q], NULL, why, sizeof why))
-                return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+                return cg_fail(CG_EINPUT, err, errlen, "%s", why);
         }
         compare_aggregate(R->stat[p], &R->sum[p * s->n_seeds], s->n_seeds);
-        if (read_curves(R, p, why, sizeof why)) return cg_fail(COMPARE_EINPUT, err, errlen, "%s", why);
+        if (read_curves(R, p, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
     }
-    return COMPARE_OK;
+    return CG_OK;
 }
 
 static void free_report(Report *R) {
@@ -710,19 +710,19 @@ static char *report_text(const Report *R, const char *table, const CompareResult
     return b.s;
 }
 
-int compare_write_report(const CompareSpec *s, const CompareResult *times, char **table, char *err, size_t errlen) {
+CgStatus compare_write_report(const CompareSpec *s, const CompareResult *times, char **table, char *err, size_t errlen) {
     if (table) *table = NULL;
     Report R;
     memset(&R, 0, sizeof R);
     R.s = s;
-    int rc = load_report(&R, err, errlen);
+    CgStatus rc = load_report(&R, err, errlen);
     char path[4200], why[1024];
     StrBuf tb = {0};
-    if (rc == COMPARE_OK) results_table(&tb, &R);
+    if (rc == CG_OK) results_table(&tb, &R);
     enum { FIG_PARETO, FIG_REWARDS, FIG_REWARDS_REL, FIG_CONFLICT, FIG_GRADCOS, FIG_GRID };
     static const char *const FIG_FILES[] = {"pareto.png",          "curves_rewards.png", "curves_rewards_rel.png",
                                             "curves_conflict.png", "curves_gradcos.png", "grid.png"};
-    for (int f = FIG_PARETO; f <= FIG_GRID && rc == COMPARE_OK; f++) {
+    for (int f = FIG_PARETO; f <= FIG_GRID && rc == CG_OK; f++) {
         rundir_join(path, sizeof path, s->out, FIG_FILES[f]);
         int frc;
         switch (f) {
@@ -739,21 +739,21 @@ int compare_write_report(const CompareSpec *s, const CompareResult *times, char 
             break;
         default: frc = grid_png(&R, path, why, sizeof why); break;
         }
-        if (frc) rc = cg_fail(f == FIG_GRID ? COMPARE_EINPUT : COMPARE_ERUNTIME, err, errlen, "%s", why);
+        if (frc) rc = cg_fail(f == FIG_GRID ? CG_EINPUT : CG_ERUNTIME, err, errlen, "%s", why);
     }
-    if (rc == COMPARE_OK) {
+    if (rc == CG_OK) {
         char *md = report_text(&R, tb.s, times);
         rundir_join(path, sizeof path, s->out, "report.md");
-        if (atomic_write_text(path, md, why, sizeof why)) rc = cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
+        if (atomic_write_text(path, md, why, sizeof why)) rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
         free(md);
     }
-    if (rc == COMPARE_OK) {
+    if (rc == CG_OK) {
         char *js = compare_report_json(s, &R.cfg[0], R.ec.split, &R.base, R.sum);
         rundir_join(path, sizeof path, s->out, "report.json");
-        if (atomic_write_text(path, js, why, sizeof why)) rc = cg_fail(COMPARE_ERUNTIME, err, errlen, "%s", why);
+        if (atomic_write_text(path, js, why, sizeof why)) rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
         free(js);
     }
-    if (rc == COMPARE_OK && table) *table = tb.s;
+    if (rc == CG_OK && table) *table = tb.s;
     else free(tb.s);
     free_report(&R);
     return rc;
