@@ -746,10 +746,10 @@ static void test_look_alikes(void) {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/look_alikes", tmpdir);
     EncTrainOptions o = {0, 0, 0, NULL};
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == 0, "%s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_OK, "%s", err);
     c.look_alikes = 0;
     o.resume = 1;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "look_alikes"), "resume without it: %s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "look_alikes"), "resume without it: %s", err);
 }
 
 // --worlds: the population takes the same half of the TRAIN split of further subjects seeds, never
@@ -812,12 +812,12 @@ static void test_worlds(void) {
     char dir[512];
     snprintf(dir, sizeof(dir), "%s/worlds", tmpdir);
     EncTrainOptions o = {0, 0, 0, NULL};
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == 0, "%s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_OK, "%s", err);
     c.worlds = 1;
     o.resume = 1;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "worlds"), "resume without it: %s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "worlds"), "resume without it: %s", err);
     c.worlds = 2;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "worlds"), "resume with 2: %s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "worlds"), "resume with 2: %s", err);
 }
 
 static void test_train_smoke(void) {
@@ -828,7 +828,7 @@ static void test_train_smoke(void) {
     char dir[512], err[512], path[600];
     snprintf(dir, sizeof(dir), "%s/run", tmpdir);
     EncTrainOptions o = {0, 0, 0, NULL};
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == 0, "%s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_OK, "%s", err);
     snprintf(path, sizeof(path), "%s/model.safetensors", dir);
     EncModel m;
     CkptMeta meta;
@@ -848,7 +848,7 @@ static void test_train_smoke(void) {
     // resuming with another config is refused (as bad input, -2)
     c.lr = 2e-3f;
     o.resume = 1;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == -2 && strstr(err, "train.lr"), "%s", err);
+    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "train.lr"), "%s", err);
 }
 
 // The shipped weights (models/, when present): every built-in reward loads with the expected kind

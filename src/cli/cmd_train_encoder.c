@@ -193,11 +193,7 @@ int cmd_train_encoder(int argc, char **argv) {
 
     if (enc_train_config_check(&o.c, err, sizeof(err))) cg_usage("train-encoder: %s", err);
     EncTrainOptions to = {o.resume, o.stop_at, o.progress, o.export_path};
-    int rc = enc_train(&o.c, o.out, &to, err, sizeof(err));
+    const CgStatus st = enc_train(&o.c, o.out, &to, err, sizeof(err));
     settings_free(&cmd), settings_free(&file), settings_free(&stored);
-    if (rc) {
-        fprintf(stderr, "cgrpo: train-encoder: %s\n", err);
-        return rc == -2 ? CG_EXIT_USAGE : CG_EXIT_RUNTIME;
-    }
-    return 0;
+    return cli_finish(st, "train-encoder: ", err);
 }

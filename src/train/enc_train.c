@@ -324,9 +324,9 @@ static void ckpt_layout(CkptLayout *L, EncModel *m, float *best_img, float *best
     L->n += enc_model_sections(m, L->s + L->n, L->names + L->n, "best.", best_img, best_txt);
 }
 
-int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err, size_t errlen) {
-    if (enc_train_config_check(c, err, errlen)) return -1;
-    if (rundir_mkdirs(run_dir, err, errlen)) return -2;
+CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err, size_t errlen) {
+    if (enc_train_config_check(c, err, errlen)) return CG_EINPUT;
+    if (rundir_mkdirs(run_dir, err, errlen)) return CG_EINPUT;
     char p_ckpt[4200], p_metrics[4200], p_model[4200], p_config[4200];
     rundir_join(p_ckpt, sizeof(p_ckpt), run_dir, "ckpt.safetensors");
     rundir_join(p_metrics, sizeof(p_metrics), run_dir, "metrics.jsonl");
@@ -355,7 +355,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
 
     long start = 0, best_step = 0;
     double best_score = -1.0;
-    int rc = -1;
+    CgStatus rc = CG_ERUNTIME; // until the end: the failures after the resume checks are runtime ones
     FILE *mf = NULL;
     RmSet val;
     memset(&val, 0, sizeof(val));
@@ -366,7 +366,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
         char why[512];
         if (ckpt_load(p_ckpt, L.s, L.n, &got, 0, why, sizeof(why))) {
             cg_errf(err, errlen, "resume: %s", why);
-            rc = -2;
+            rc = CG_EINPUT;
             goto done;
         }
         int bad = 0;
@@ -388,7 +388,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
         ckpt_meta_free(&got);
         if (bad) {
             cg_errf(err, errlen, "resume from %s: %s", p_ckpt, why);
-            rc = -2;
+            rc = CG_EINPUT;
             goto done;
         }
         best_step = bs;
@@ -397,7 +397,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     if (config_write_file(p_config, c, ENC_KEYS, N_ENC_KEYS,
                           "# cgrpo train-encoder: the resolved config of this run (cgrpo train-encoder --resume reads it)\n",
                           err, errlen)) {
-        rc = -2;
+        rc = CG_EINPUT;
         goto done;
     }
     if (o->resume) rundir_trim_metrics(p_metrics, "step", start); // the steps after the checkpoint run again
@@ -500,7 +500,7 @@ int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOption
     } else {
         fprintf(stderr, "train-encoder %s: stopped at step %ld (checkpoint %s)\n", enc_kind_name(c->kind), end, p_ckpt);
     }
-    rc = 0;
+    rc = CG_OK;
 done:
     if (mf) fclose(mf);
     free(images), free(tokens), free(labels);

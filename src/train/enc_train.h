@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/check.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "models/encoder.h"
@@ -79,9 +80,10 @@ typedef struct {
 
 // Train into run_dir (created if needed): config.cfg, metrics.jsonl, ckpt.safetensors and, at the
 // end, model.safetensors (the weights of the best validation score, with provenance metadata).
-// Returns 0; -2 with a reason for bad input (unusable run directory, missing, damaged or mismatched
-// checkpoint on resume); -1 with a reason for a runtime failure (non-finite loss, failed write).
-int enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err,
+// Returns CG_OK; CG_EINPUT with a reason for bad input (a config enc_train_config_check refuses, an
+// unusable run directory, a missing, damaged or mismatched checkpoint on resume); CG_ERUNTIME with a
+// reason for a runtime failure (non-finite loss, failed write).
+CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err,
               size_t errlen);
 
 #endif
