@@ -175,12 +175,8 @@ int cmd_train(int argc, char **argv) {
 
     TrainRun run = {resume ? resume : out, resume != NULL, !quiet, model, rewards_dir, r_id, r_pr, (int)stop_after,
                     (int)kill_at, 0};
-    int rc = train_run(&cfg, &run, NULL, err, sizeof err);
-    if (rc != TRAIN_OK) {
-        fflush(stdout);
-        fprintf(stderr, "cgrpo: %s\n", err);
-    }
+    const int rc = train_run(&cfg, &run, NULL, err, sizeof err); // rl/trainer.h's TRAIN_* codes
     reward_free(r_id);
     reward_free(r_pr);
-    return rc;
+    return cli_finish(rc == TRAIN_OK ? CG_OK : rc == TRAIN_EINPUT ? CG_EINPUT : CG_ERUNTIME, "", err);
 }
