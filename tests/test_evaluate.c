@@ -84,9 +84,9 @@ static void test_top1_credit(void) {
 
 static void test_argmax_and_heads(void) {
     const float p[5] = {0.1f, 0.4f, 0.05f, 0.4f, 0.05f};
-    EXPECT(eval_argmax(p, 5) == 1, "first of the tied maxima: %d", eval_argmax(p, 5));
+    EXPECT(vit_argmax(p, 5) == 1, "first of the tied maxima: %d", vit_argmax(p, 5));
     const float q[3] = {0.2f, 0.3f, 0.5f};
-    EXPECT(eval_argmax(q, 3) == 2, "last is largest");
+    EXPECT(vit_argmax(q, 3) == 2, "last is largest");
     EXPECT(eval_kind_head(PROMPT_SCENE) == ATTR_SCENE, "scene head");
     EXPECT(eval_kind_head(PROMPT_ACCESSORY) == ATTR_ACCESSORY, "accessory head");
     EXPECT(eval_kind_head(PROMPT_PROPERTY) == ATTR_PROPERTY, "property head");

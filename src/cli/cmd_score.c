@@ -225,10 +225,7 @@ int cmd_score(int argc, char **argv) {
             cJSON *pred = cJSON_AddObjectToObject(obj, "attr_pred");
             for (int h = 0; h < ATTR_N_HEADS; h++) {
                 const int C = attr_n_classes(h);
-                const float *row = probs[h] + (size_t)i * C;
-                int best = 0;
-                for (int j = 1; j < C; j++)
-                    if (row[j] > row[best]) best = j;
+                const int best = vit_argmax(probs[h] + (size_t)i * C, C);
                 cJSON_AddStringToObject(pred, attr_head_name(h), attr_label_name(h, best));
             }
         }

@@ -127,13 +127,6 @@ double eval_top1_credit(const double *row, int n, int own) {
     return 1.0 / (double)m;
 }
 
-int eval_argmax(const float *p, int n) {
-    int best = 0;
-    for (int j = 1; j < n; j++)
-        if (p[j] > p[best]) best = j;
-    return best;
-}
-
 int eval_kind_head(PromptKind kind) {
     switch (kind) {
     case PROMPT_SCENE: return ATTR_SCENE;
@@ -288,7 +281,7 @@ int eval_run(EvalResult *r, DiTModel *m, EvalJudges *j, const EvalConfig *c, eva
                 EvalImage *e = &r->img[i0 + k];
                 e->subject = s, e->template_index = t, e->k = k, e->kind = prompts[0].kind, e->item = prompts[0].item;
                 for (int q = 0; q < EM_ID_TOP1; q++) e->value[q] = scores[(size_t)q * K + k];
-                e->attr_pred = eval_argmax(probs[head] + (size_t)k * attr_n_classes(head), attr_n_classes(head));
+                e->attr_pred = vit_argmax(probs[head] + (size_t)k * attr_n_classes(head), attr_n_classes(head));
                 e->value[EM_ATTR_ACC] = e->attr_pred == labels[head] ? 1.0 : 0.0;
             }
             if (progress) progress(ctx, i0 + K, r->n_images);

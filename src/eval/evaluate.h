@@ -147,8 +147,6 @@ void eval_result_free(EvalResult *r);
 // 1 when row[own] is strictly the highest, 1/m when m references (own among them) share the
 // maximum, 0 otherwise.
 double eval_top1_credit(const double *row, int n, int own);
-// Index of the largest of p (n), the first one on ties.
-int eval_argmax(const float *p, int n);
 // The attr head that a prompt kind is judged by (ATTR_SCENE / ATTR_ACCESSORY / ATTR_PROPERTY).
 int eval_kind_head(PromptKind kind);
 // Means of every metric over each group, summed in double in image order. n images.

@@ -412,6 +412,13 @@ ContrastiveResult vit_identity_step(ViT *m, const float *views, int B) {
     return r;
 }
 
+int vit_argmax(const float *row, int n) {
+    int best = 0;
+    for (int j = 1; j < n; j++)
+        if (row[j] > row[best]) best = j;
+    return best;
+}
+
 float vit_heads_loss(ViT *m, const float **dl, const int *labels, int N, float w, float acc[VIT_MAX_CLS_HEADS]) {
     const ViTConfig *c = &m->cfg;
     const int K = c->n_cls_heads;
@@ -425,11 +432,7 @@ float vit_heads_loss(ViT *m, const float **dl, const int *labels, int N, float w
         dl[k] = m->dlogits[k];
         int correct = 0;
         for (int b = 0; b < N; b++) {
-            const float *row = m->logits[k] + (size_t)b * n;
-            int best = 0;
-            for (int j = 1; j < n; j++)
-                if (row[j] > row[best]) best = j;
-            correct += best == m->targets[b];
+            correct += vit_argmax(m->logits[k] + (size_t)b * n, n) == m->targets[b];
         }
         acc[k] = (float)correct / (float)N;
     }

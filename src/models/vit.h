@@ -195,6 +195,10 @@ float vit_infonce_accuracy(const ViT *m, int N);
 // Clamp the stored logit_scale to <= VIT_LOGIT_SCALE_MAX and return exp of it (used by the steps).
 float vit_clamp_logit_scale(ViT *m);
 
+// The predicted class of a head's row (n logits or probabilities): the index of the largest, the
+// first one on ties.
+int vit_argmax(const float *row, int n);
+
 typedef struct {
     float loss;                   // sum over heads of the mean cross-entropy
     float acc[VIT_MAX_CLS_HEADS]; // per-head top-1 accuracy (argmax, first index on ties)

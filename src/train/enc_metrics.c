@@ -206,11 +206,7 @@ void rm_attr_from_probs(const RmSet *set, const float *const probs[ATTR_N_HEADS]
         out->n_all++;
         for (int h = 0; h < ATTR_N_HEADS; h++) {
             const int C = attr_n_classes(h);
-            const float *row = probs[h] + (size_t)i * C;
-            int best = 0;
-            for (int j = 1; j < C; j++)
-                if (row[j] > row[best]) best = j;
-            int hit = best == labels[h];
+            int hit = vit_argmax(probs[h] + (size_t)i * C, C) == labels[h];
             int present = h == ATTR_CLASS || (h == ATTR_SCENE && p->kind == PROMPT_SCENE) ||
                           (h == ATTR_ACCESSORY && p->kind == PROMPT_ACCESSORY) ||
                           (h == ATTR_PROPERTY && p->kind == PROMPT_PROPERTY);
