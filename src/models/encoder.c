@@ -3,6 +3,7 @@
 #include "models/encoder.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,43 +168,61 @@ int enc_model_sections(const EncModel *m, CkptSection out[2], char names[2][64],
     return 2;
 }
 
-static void vit_config_meta(CkptMeta *meta, const ViTConfig *v) {
-    ckpt_meta_set_int(meta, "vit.img", v->img);
-    ckpt_meta_set_int(meta, "vit.patch", v->patch);
-    ckpt_meta_set_int(meta, "vit.width", v->width);
-    ckpt_meta_set_int(meta, "vit.depth", v->depth);
-    ckpt_meta_set_int(meta, "vit.heads", v->n_heads);
-    ckpt_meta_set_int(meta, "vit.embed_dim", v->embed_dim);
-    ckpt_meta_set_int(meta, "vit.logit_scale", v->logit_scale);
+// The integer fields of the two configs as checkpoint metadata, in the order they are written and
+// read, with the range a file may hold. text: 0 for a ViTConfig field, 1 for a TextEncConfig one.
+typedef struct {
+    const char *key;
+    int text;
+    size_t offset;
+    long lo, hi;
+} IntMeta;
+#define V(field) 0, offsetof(ViTConfig, field)
+#define T(field) 1, offsetof(TextEncConfig, field)
+static const IntMeta INT_META[] = {
+    {"vit.img", V(img), 1, 4096},          {"vit.patch", V(patch), 1, 4096},
+    {"vit.width", V(width), 1, 8192},      {"vit.depth", V(depth), 0, 64},
+    {"vit.heads", V(n_heads), 1, 8192},    {"vit.embed_dim", V(embed_dim), 1, 8192},
+    {"vit.logit_scale", V(logit_scale), 0, 1},
+    {"text.max_len", T(max_len), 1, 4096}, {"text.vocab", T(vocab), 2, 1 << 20},
+    {"text.width", T(width), 1, 8192},     {"text.depth", T(depth), 0, 64},
+    {"text.heads", T(n_heads), 1, 8192},   {"text.embed_dim", T(embed_dim), 1, 8192},
+};
+#undef V
+#undef T
+#define N_INT_META (int)(sizeof INT_META / sizeof INT_META[0])
+
+// The field of INT_META[i] in v or t.
+static const int *int_field(int i, const ViTConfig *v, const TextEncConfig *t) {
+    return (const int *)((const char *)(INT_META[i].text ? (const void *)t : (const void *)v) + INT_META[i].offset);
+}
+
+void enc_config_meta(CkptMeta *meta, EncKind kind, const ViTConfig *v, const TextEncConfig *t) {
+    ckpt_meta_setf(meta, "kind", "encoder-%s", enc_kind_name(kind));
+    for (int i = 0; i < N_INT_META; i++) {
+        if (INT_META[i].text) break; // the text keys: below, for clip models only
+        ckpt_meta_set_int(meta, INT_META[i].key, *int_field(i, v, t));
+    }
     char classes[64] = "";
     for (int k = 0; k < v->n_cls_heads; k++) {
         size_t len = strlen(classes);
         snprintf(classes + len, sizeof(classes) - len, "%s%d", k ? "," : "", v->n_classes[k]);
     }
     ckpt_meta_set(meta, "vit.classes", classes);
-}
-
-static void text_config_meta(CkptMeta *meta, const TextEncConfig *t) {
-    ckpt_meta_set_int(meta, "text.max_len", t->max_len);
-    ckpt_meta_set_int(meta, "text.vocab", t->vocab);
-    ckpt_meta_set_int(meta, "text.width", t->width);
-    ckpt_meta_set_int(meta, "text.depth", t->depth);
-    ckpt_meta_set_int(meta, "text.heads", t->n_heads);
-    ckpt_meta_set_int(meta, "text.embed_dim", t->embed_dim);
-}
-
-void enc_config_meta(CkptMeta *meta, EncKind kind, const ViTConfig *v, const TextEncConfig *t) {
-    ckpt_meta_setf(meta, "kind", "encoder-%s", enc_kind_name(kind));
-    vit_config_meta(meta, v);
-    if (kind == ENC_CLIP) text_config_meta(meta, t);
+    if (kind == ENC_CLIP)
+        for (int i = 0; i < N_INT_META; i++)
+            if (INT_META[i].text) ckpt_meta_set_int(meta, INT_META[i].key, *int_field(i, v, t));
 }
 
 void enc_model_config_meta(const EncModel *m, CkptMeta *meta) { enc_config_meta(meta, m->kind, &m->img.cfg, &m->txt.cfg); }
 
-static int meta_int(const CkptMeta *meta, const char *key, long lo, long hi, int *out, char *err, size_t errlen) {
-    long v;
-    if (ckpt_meta_get_int(meta, key, lo, hi, &v, err, errlen)) return -1;
-    *out = (int)v;
+// Reads the keys of INT_META with text == `text` into v or t.
+static int read_int_meta(const CkptMeta *meta, int text, ViTConfig *v, TextEncConfig *t, char *err, size_t errlen) {
+    for (int i = 0; i < N_INT_META; i++) {
+        if (INT_META[i].text != text) continue;
+        long x;
+        if (ckpt_meta_get_int(meta, INT_META[i].key, INT_META[i].lo, INT_META[i].hi, &x, err, errlen)) return -1;
+        *(int *)((char *)(text ? (void *)t : (void *)v) + INT_META[i].offset) = (int)x;
+    }
     return 0;
 }
 
@@ -216,14 +235,7 @@ int enc_model_config_from_meta(const CkptMeta *meta, EncKind *kind, ViTConfig *v
     *kind = (EncKind)enc_kind_from_name(k + 8);
     memset(v, 0, sizeof(*v));
     v->channels = 3;
-    if (meta_int(meta, "vit.img", 1, 4096, &v->img, err, errlen) ||
-        meta_int(meta, "vit.patch", 1, 4096, &v->patch, err, errlen) ||
-        meta_int(meta, "vit.width", 1, 8192, &v->width, err, errlen) ||
-        meta_int(meta, "vit.depth", 0, 64, &v->depth, err, errlen) ||
-        meta_int(meta, "vit.heads", 1, 8192, &v->n_heads, err, errlen) ||
-        meta_int(meta, "vit.embed_dim", 1, 8192, &v->embed_dim, err, errlen) ||
-        meta_int(meta, "vit.logit_scale", 0, 1, &v->logit_scale, err, errlen))
-        return -1;
+    if (read_int_meta(meta, 0, v, t, err, errlen)) return -1;
     const char *classes = ckpt_meta_get(meta, "vit.classes");
     if (!classes) return cg_errf(err, errlen, "model metadata has no vit.classes");
     for (const char *p = classes; *p;) {
@@ -237,13 +249,7 @@ int enc_model_config_from_meta(const CkptMeta *meta, EncKind *kind, ViTConfig *v
     }
     if (*kind == ENC_CLIP) {
         memset(t, 0, sizeof(*t));
-        if (meta_int(meta, "text.max_len", 1, 4096, &t->max_len, err, errlen) ||
-            meta_int(meta, "text.vocab", 2, 1 << 20, &t->vocab, err, errlen) ||
-            meta_int(meta, "text.width", 1, 8192, &t->width, err, errlen) ||
-            meta_int(meta, "text.depth", 0, 64, &t->depth, err, errlen) ||
-            meta_int(meta, "text.heads", 1, 8192, &t->n_heads, err, errlen) ||
-            meta_int(meta, "text.embed_dim", 1, 8192, &t->embed_dim, err, errlen))
-            return -1;
+        if (read_int_meta(meta, 1, v, t, err, errlen)) return -1;
     }
     return 0;
 }
