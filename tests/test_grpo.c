@@ -8,6 +8,8 @@
 //   - the clip: the objective against hand-computed values for each (sign of A, side of the
 //     range); with perturbed weights, advantages of the clipped sign give exactly zero gradient;
 //   - equal rewards: zero advantages, zero loss and gradient, no NaN;
+//   - the forward cache: kept rollout forwards give the recomputed update's bits, and training with
+//     and without it ends in the same checkpoint;
 //   - rollouts: shared initial noise within a group, a group's trajectory independent of P, pair
 //     draws from the TRAIN split;
 //   - the trainer: presets, timestep subsets, a NaN reward stops with a one-line message and keeps
@@ -28,6 +30,7 @@
 #include "flow/schedule.h"
 #include "gradcheck.h"
 #include "rl/advantage.h"
+#include "rl/forward_cache.h"
 #include "rl/grpo.h"
 #include "rl/rollout.h"
 #include "rl/trainer.h"
@@ -78,7 +81,7 @@ static void tiny_rollout(RolloutBatch *rb, DiTModel *m, const RolloutConfig *rc,
     for (int p = 0; p < P; p++) rollout_draw_pair(&pairs[p], 5, 1, p, rc->ref_poses);
     EXPECT(rollout_fill_inputs(rb, g_world, pairs, err, sizeof err) == 0, "%s", err);
     flow_sigmas(sigmas, rc->n_steps, rc->shift);
-    rollout_sample(rb, m, rc, sigmas, 5, 1);
+    rollout_sample(rb, m, rc, sigmas, 5, 1, NULL);
 }
 
 static DiTVelocity velocity_of(DiTModel *m, const RolloutBatch *rb, const RolloutConfig *rc, int p) {
@@ -187,6 +190,99 @@ static void test_gradient_at_ratio_one(void) {
     grpo_work_free(&w);
     rollout_batch_free(&rb);
     dit_free(&m);
+}
+
+// ---- the forward cache (rl/forward_cache.h) ---------------------------------------------------------
+
+// A rollout that keeps the planned forwards samples exactly what a plain one samples, and the update
+// run on a kept forward gives the loss, v and parameter gradients of the recomputed one, bit for bit
+// (plain and guided, with the KL reference); a kept forward serves two backwards alike; a budget for
+// one slot keeps group 0's first step alone; invalidation empties the cache.
+static void check_forward_cache(float s_ref, float s_txt, double beta) {
+    RolloutConfig rc = rollout_config_default();
+    rc.n_steps = 4, rc.group_size = 3, rc.s_ref = s_ref, rc.s_txt = s_txt;
+    const int P = 2, K = 2, G = rc.group_size;
+    const int subset[4] = {1, 3, 0, 2}; // (P, K)
+    DiTModel m, ref;
+    tiny_model(&m, 2, rollout_model_rows(&rc), 6, 0.1f);
+    tiny_model(&ref, 2, rollout_model_rows(&rc), 7, 0.1f);
+    RolloutBatch plain, kept;
+    float sigmas[5];
+    tiny_rollout(&plain, &m, &rc, P, sigmas);
+    ForwardCache fc;
+    forward_cache_create(&fc, &m, P, K, G, (size_t)1 << 30);
+    EXPECT(fc.n_slots == P * K, "%d slots, want %d", fc.n_slots, P * K);
+    forward_cache_plan(&fc, subset);
+    EXPECT(forward_cache_find(&fc, 0, 1, 1) == NULL && forward_cache_find(&fc, 0, 1, 0) != NULL, "planned, not filled");
+    char err[256];
+    rollout_batch_alloc(&kept, P, G, rc.n_steps, m.cfg.img, m.cfg.text_len);
+    RolloutPair pairs[2];
+    for (int p = 0; p < P; p++) rollout_draw_pair(&pairs[p], 5, 1, p, rc.ref_poses);
+    EXPECT(rollout_fill_inputs(&kept, g_world, pairs, err, sizeof err) == 0, "%s", err);
+    rollout_sample(&kept, &m, &rc, sigmas, 5, 1, &fc);
+    const size_t traj = (size_t)P * (rc.n_steps + 1) * G * kept.n;
+    EXPECT(memcmp(plain.traj, kept.traj, traj * sizeof(float)) == 0 &&
+               memcmp(plain.logprobs, kept.logprobs, (size_t)P * rc.n_steps * G * sizeof(float)) == 0,
+           "keeping forwards changed the rollout");
+
+    const size_t total = m.table.total, Gn = (size_t)G * kept.n;
+    float *g_new = cg_malloc(total * sizeof(float)), *v_new = cg_malloc(Gn * sizeof(float));
+    GrpoWork w;
+    grpo_work_alloc(&w, G, kept.n);
+    GrpoConfig gc = {1e-4, beta};
+    const float adv[3] = {0.9f, -1.1f, 0.4f};
+    int found = 0;
+    for (int p = 0; p < P; p++) {
+        DiTVelocity pol = velocity_of(&m, &kept, &rc, p), rv = velocity_of(&ref, &kept, &rc, p);
+        for (int k = 0; k < K; k++) {
+            const int i = subset[p * K + k];
+            ForwardSlot *sl = forward_cache_find(&fc, p, i, 1);
+            found += sl != NULL;
+            if (!sl) continue;
+            flow_step_coef c = flow_step_coef_make(rc.kind, sigmas, rc.n_steps, i, rc.eta);
+            const float *x = rollout_x(&kept, p, i), *y = rollout_x(&kept, p, i + 1), *lp = rollout_logp(&kept, p, i);
+            GrpoStats st;
+            grpo_stats_init(&st);
+            dit_zero_grad(&m);
+            const double l_new = grpo_group_step(&st, &w, &pol, beta > 0 ? &rv : NULL, &c, x, y, lp, adv, 5, &gc, 1);
+            memcpy(g_new, m.grads, total * sizeof(float));
+            memcpy(v_new, w.v, Gn * sizeof(float));
+            for (int rep = 0; rep < 2; rep++) {
+                dit_zero_grad(&m);
+                const double l_kept = grpo_group_step_saved(&st, &w, &pol, beta > 0 ? &rv : NULL, &sl->acts, sl->v, &c,
+                                                            x, y, lp, adv, 5, &gc, 1);
+                EXPECT(l_kept == l_new && memcmp(v_new, w.v, Gn * sizeof(float)) == 0 &&
+                           memcmp(g_new, m.grads, total * sizeof(float)) == 0,
+                       "group %d step %d (use %d): the kept forward's loss %.17g / gradients differ from the recomputed "
+                       "%.17g", p, i, rep, l_kept, l_new);
+            }
+        }
+    }
+    EXPECT(found == P * K, "%d of %d planned forwards kept", found, P * K);
+    EXPECT(grad_global_norm(g_new, total) > 0.0, "no gradient");
+    forward_cache_invalidate(&fc);
+    EXPECT(forward_cache_find(&fc, 0, 1, 1) == NULL && forward_cache_find(&fc, 0, 1, 0) == NULL, "invalidated");
+    forward_cache_free(&fc);
+
+    // a budget of one and a half slots: one slot, group 0's first trained step
+    forward_cache_create(&fc, &m, P, K, G, forward_cache_slot_bytes(&m, G) * 3 / 2);
+    forward_cache_plan(&fc, subset);
+    EXPECT(fc.n_slots == 1 && forward_cache_find(&fc, 0, 1, 0) && !forward_cache_find(&fc, 0, 3, 0) &&
+               !forward_cache_find(&fc, 1, 0, 0),
+           "one slot: %d", fc.n_slots);
+    forward_cache_free(&fc);
+    forward_cache_create(&fc, &m, P, K, G, 0);
+    EXPECT(fc.n_slots == 0 && forward_cache_find(&fc, 0, 1, 0) == NULL, "no budget, no slots");
+    forward_cache_free(&fc);
+    free(g_new), free(v_new);
+    grpo_work_free(&w);
+    rollout_batch_free(&plain), rollout_batch_free(&kept);
+    dit_free(&m), dit_free(&ref);
+}
+
+static void test_forward_cache_bits(void) {
+    check_forward_cache(1.0f, 1.0f, 0.0);
+    check_forward_cache(1.5f, 2.0f, 0.5);
 }
 
 // ---- finite differences ----------------------------------------------------------------------------
@@ -507,23 +603,58 @@ static TrainConfig tiny_train_config(void) {
     return c;
 }
 
-// Run the trainer into DIR/name with the base model. Returns the status; err receives the reason.
-static int run_train(const TrainConfig *c, const char *name, int resume, int stop_after, int nan_at, int constant,
-                     TrainResult *res, char *err, size_t errlen) {
+// Run the trainer into DIR/name with the base model and cache_mb for the forward cache. Returns the
+// status; err receives the reason.
+static int run_train_cache(const TrainConfig *c, const char *name, int resume, int stop_after, int nan_at,
+                           int constant, int cache_mb, TrainResult *res, char *err, size_t errlen) {
     char dir[512], model[512];
     path_in(dir, sizeof dir, name);
     path_in(model, sizeof model, "base.safetensors");
     Reward *rid = test_reward(0, nan_at, constant), *rpr = test_reward(1, 0, constant);
-    TrainRun run = {dir, resume, 0, model, "test-rewards", rid, rpr, stop_after, 0, 0};
+    TrainRun run = {dir, resume, 0, model, "test-rewards", rid, rpr, stop_after, 0, 0, cache_mb};
     int rc = train_run(c, &run, res, err, errlen);
     reward_free(rid), reward_free(rpr);
     return rc;
+}
+
+// The same with the CLI's default cache.
+static int run_train(const TrainConfig *c, const char *name, int resume, int stop_after, int nan_at, int constant,
+                     TrainResult *res, char *err, size_t errlen) {
+    return run_train_cache(c, name, resume, stop_after, nan_at, constant, TRAIN_FORWARD_CACHE_MB, res, err, errlen);
 }
 
 static void file_of(char *out, size_t n, const char *run, const char *file) {
     char d[512];
     path_in(d, sizeof d, run);
     snprintf(out, n, "%s/%s", d, file);
+}
+
+// Training with and without the cache ends in the same checkpoint, bit for bit: one optimizer step
+// per iteration (every trained forward kept), several (only the first step's), two epochs, the
+// gradient-cosine diagnostic, guidance and the KL reference, and a cache too small for all.
+static void test_forward_cache_trains_alike(void) {
+    struct { const char *tag; int groups_per_step; float s_ref, kl; int mb; } cases[] = {
+        {"one_step", 0, 1.0f, 0.0f, TRAIN_FORWARD_CACHE_MB},
+        {"per_group", 1, 1.0f, 0.0f, TRAIN_FORWARD_CACHE_MB},
+        {"guided_kl", 0, 1.5f, 0.5f, TRAIN_FORWARD_CACHE_MB},
+        {"one_mb", 0, 1.0f, 0.0f, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        TrainConfig c = tiny_train_config();
+        c.groups_per_step = cases[k].groups_per_step, c.cfg_ref = cases[k].s_ref, c.cfg_txt = cases[k].s_ref;
+        c.kl_beta = cases[k].kl;
+        char a[64], b[64], fa[600], fb[600], err[1024];
+        snprintf(a, sizeof a, "fc_%s_on", cases[k].tag);
+        snprintf(b, sizeof b, "fc_%s_off", cases[k].tag);
+        TrainResult ra, rb;
+        EXPECT(run_train_cache(&c, a, 0, 0, 0, 0, cases[k].mb, &ra, err, sizeof err) == TRAIN_OK, "%s", err);
+        EXPECT(run_train_cache(&c, b, 0, 0, 0, 0, 0, &rb, err, sizeof err) == TRAIN_OK, "%s", err);
+        file_of(fa, sizeof fa, a, TRAIN_CKPT_FILE);
+        file_of(fb, sizeof fb, b, TRAIN_CKPT_FILE);
+        EXPECT(same_file(fa, fb) && ra.last_loss == rb.last_loss && ra.last_grad_norm == rb.last_grad_norm,
+               "%s: with the cache %.17g / %.17g, without %.17g / %.17g", cases[k].tag, ra.last_loss, ra.last_grad_norm,
+               rb.last_loss, rb.last_grad_norm);
+    }
 }
 
 static void test_presets(void) {
@@ -671,7 +802,7 @@ static void test_inf_reward_and_nan_loss_stop(void) {
     path_in(dir, sizeof dir, "nan_loss");
     path_in(model, sizeof model, "base.safetensors");
     Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(1, 0, 0);
-    TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0};
+    TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB};
     run.nan_loss_at = 3;
     err[0] = '\0';
     rc = train_run(&c, &run, &r, err, sizeof err);
@@ -699,7 +830,7 @@ static void test_gradient_cosine_signs(void) {
     for (int k = 0; k < 2; k++) {
         path_in(dir, sizeof dir, names[k]);
         Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(k == 0 ? 0 : 3, 0, 0);
-        TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0};
+        TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB};
         TrainResult r;
         EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
         reward_free(rid), reward_free(rpr);
@@ -728,7 +859,7 @@ static void test_nan_weights_stop(void) {
     char dir[512];
     path_in(dir, sizeof dir, "nan_weights");
     Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(1, 0, 0);
-    TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0};
+    TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB};
     TrainResult r;
     int rc = train_run(&c, &run, &r, err, sizeof err);
     EXPECT(rc == TRAIN_ERUNTIME && one_line(err) && strstr(err, "no checkpoint was written"), "status %d: %s", rc, err);
@@ -780,7 +911,7 @@ static void test_learns_a_simple_reward(void) {
         path_in(dir, sizeof dir, sign > 0 ? "bright_up" : "bright_down");
         path_in(model, sizeof model, "base.safetensors");
         Reward *rid = test_reward(2, 0, 0), *rpr = test_reward(1, 0, 0);
-        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0};
+        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB};
         TrainResult r;
         EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
         reward_free(rid), reward_free(rpr);
@@ -801,7 +932,7 @@ static void test_bad_inputs(void) {
     TrainResult r;
     // missing model
     path_in(dir, sizeof dir, "bad1");
-    TrainRun run = {dir, 0, 0, "/nonexistent/base.safetensors", NULL, rid, rpr, 0, 0, 0};
+    TrainRun run = {dir, 0, 0, "/nonexistent/base.safetensors", NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB};
     EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_EINPUT && one_line(err), "missing model: %s", err);
     // a reward for another image size
     path_in(model, sizeof model, "base.safetensors");
@@ -841,6 +972,8 @@ int main(void) {
     // tiny models: one thread (a parallel region costs more than the work)
     omp_set_num_threads(1);
     RUN(test_ratio_exactly_one);
+    RUN(test_forward_cache_bits);
+    RUN(test_forward_cache_trains_alike);
     RUN(test_gradient_at_ratio_one);
     RUN(test_finite_differences);
     RUN(test_clip_objective);

@@ -23,9 +23,9 @@
 
 static void print_usage(FILE *f) {
     fputs("usage: cgrpo train --out DIR [--preset NAME] [--config FILE] [--model FILE] [--rewards-dir DIR]\n"
-          "                   [--KEY VALUE ...] [--stop-after N] [--quiet]\n"
+          "                   [--KEY VALUE ...] [--stop-after N] [--forward-cache-mb N] [--quiet]\n"
           "       cgrpo train --resume DIR [--iterations N] [--ckpt-every N] [--sample-every N] [--cos-every N]\n"
-          "                   [--rewards-dir DIR] [--stop-after N] [--quiet]\n"
+          "                   [--rewards-dir DIR] [--stop-after N] [--forward-cache-mb N] [--quiet]\n"
           "       cgrpo train --print-config [--preset NAME] [--config FILE] [--KEY VALUE ...]\n"
           "GRPO fine-tuning of the generator with an identity reward and a prompt reward: SDE rollouts of\n"
           "groups of images for (subject, prompt) pairs of the TRAIN subjects, group advantages (naive or SARS,\n"
@@ -36,6 +36,9 @@ static void print_usage(FILE *f) {
           "                      model.safetensors (the fine-tuned generator, at the end)\n"
           "  --resume DIR        continue DIR bit-exactly from its checkpoint\n"
           "  --stop-after N      stop after iteration N with a checkpoint, as if interrupted\n"
+          "  --forward-cache-mb N  memory (MiB, default 4096; 0 = none) for keeping the rollout's forwards\n"
+          "                      of the trained steps, which the update then does not recompute; the\n"
+          "                      results are the same bit for bit, only faster (rl/forward_cache.h)\n"
           "Presets (applied first; keys override them; weights sum to 1, so every preset has the same\n"
           "advantage scale):\n"
           "  customized          SARS (gamma 0.4) + TDW                    the default, Customized-GRPO\n"
@@ -60,7 +63,7 @@ static int is_flag(const char *a, const char *name) { return strcmp(a, name) == 
 int cmd_train(int argc, char **argv) {
     const char *out = NULL, *resume = NULL, *config = NULL, *preset_name = NULL;
     const char *model = "models/base.safetensors", *rewards_dir = NULL;
-    long stop_after = 0;
+    long stop_after = 0, forward_cache_mb = TRAIN_FORWARD_CACHE_MB;
     int quiet = 0, print_config = 0, n_over = 0;
     const char *over_key[MAX_OVERRIDES], *over_val[MAX_OVERRIDES];
     int nk;
@@ -82,7 +85,7 @@ int cmd_train(int argc, char **argv) {
         if (strncmp(a, "--", 2) != 0) cg_usage("train: unexpected argument '%s' (see cgrpo train --help)", a);
         const int known = is_flag(a, "--out") || is_flag(a, "--resume") || is_flag(a, "--config") ||
                           is_flag(a, "--preset") || is_flag(a, "--model") || is_flag(a, "--rewards-dir") ||
-                          is_flag(a, "--stop-after");
+                          is_flag(a, "--stop-after") || is_flag(a, "--forward-cache-mb");
         if (!known && !config_find(keys, nk, a + 2))
             cg_usage("train: unknown option '%s' (nearest key: --%s; see cgrpo train --help)", a,
                      config_nearest(keys, nk, a + 2));
@@ -94,6 +97,7 @@ int cmd_train(int argc, char **argv) {
         else if (is_flag(a, "--model")) model = v;
         else if (is_flag(a, "--rewards-dir")) rewards_dir = v;
         else if (is_flag(a, "--stop-after")) stop_after = cli_parse_long(a, v, 1, INT_MAX);
+        else if (is_flag(a, "--forward-cache-mb")) forward_cache_mb = cli_parse_long(a, v, 0, 1L << 30);
         else {
             if (n_over == MAX_OVERRIDES) cg_usage("train: more than %d options", MAX_OVERRIDES);
             over_key[n_over] = a + 2, over_val[n_over] = v, n_over++;
@@ -174,7 +178,7 @@ int cmd_train(int argc, char **argv) {
     if (kill_env && kill_env[0]) kill_at = cli_parse_long("CGRPO_TEST_KILL_AT_ITER", kill_env, 1, INT_MAX);
 
     TrainRun run = {resume ? resume : out, resume != NULL, !quiet, model, rewards_dir, r_id, r_pr, (int)stop_after,
-                    (int)kill_at, 0};
+                    (int)kill_at, 0, (int)forward_cache_mb};
     const int rc = train_run(&cfg, &run, NULL, err, sizeof err); // rl/trainer.h's TRAIN_* codes
     reward_free(r_id);
     reward_free(r_pr);

@@ -212,12 +212,11 @@ static void *carve(Carver *cv, size_t count, size_t elem) {
 }
 #define CARVE_F(cv, n) ((float *)carve((cv), (n), sizeof(float)))
 
-static void dit_layout(DiTModel *m, Carver *cv) {
-    const DiTConfig *c = &m->cfg;
-    const size_t B = (size_t)m->max_B, C = (size_t)c->width, Ti = (size_t)dit_tokens_per_image(c);
+// What forward saves, for max_B rows (a->blocks must hold depth entries when binding).
+static void dit_layout_acts(DiTActs *a, const DiTConfig *c, int max_B, Carver *cv) {
+    const size_t B = (size_t)max_B, C = (size_t)c->width, Ti = (size_t)dit_tokens_per_image(c);
     const size_t T = (size_t)dit_seq_len(c), Lt = (size_t)c->text_len, L = (size_t)c->depth;
-    const size_t PPC = (size_t)c->patch * c->patch * c->channels, n_img = dit_image_floats(c);
-    DiTActs *a = &m->acts;
+    const size_t PPC = (size_t)c->patch * c->patch * c->channels;
     a->patches = CARVE_F(cv, B * 2 * Ti * PPC);
     a->ptok = CARVE_F(cv, B * 2 * Ti * C);
     a->txt = CARVE_F(cv, B * Lt * C);
@@ -229,10 +228,10 @@ static void dit_layout(DiTModel *m, Carver *cv) {
     a->t_s = CARVE_F(cv, B * C);
     a->c = CARVE_F(cv, B * C);
     a->xs = CARVE_F(cv, cg_mul_size(L + 1, B * T * C));
-    size_t block_floats = dit_block_acts_floats(m->max_B, (int)T, c->width, c->heads);
+    size_t block_floats = dit_block_acts_floats(max_B, (int)T, c->width, c->heads);
     for (size_t l = 0; l < L; l++) {
         float *buf = CARVE_F(cv, block_floats);
-        if (buf) dit_block_acts_bind(&a->blocks[l], buf, m->max_B, (int)T, c->width, c->heads);
+        if (buf) dit_block_acts_bind(&a->blocks[l], buf, max_B, (int)T, c->width, c->heads);
     }
     a->xf = CARVE_F(cv, B * Ti * C);
     a->lnf = CARVE_F(cv, B * Ti * C);
@@ -242,6 +241,15 @@ static void dit_layout(DiTModel *m, Carver *cv) {
     a->f_mod = CARVE_F(cv, B * 2 * C);
     a->hf = CARVE_F(cv, B * Ti * C);
     a->out_tok = CARVE_F(cv, B * Ti * PPC);
+}
+
+// The arena of a model: its live activations, then the backward work and the staging buffers.
+static void dit_layout(DiTModel *m, Carver *cv) {
+    const DiTConfig *c = &m->cfg;
+    const size_t B = (size_t)m->max_B, C = (size_t)c->width, Ti = (size_t)dit_tokens_per_image(c);
+    const size_t T = (size_t)dit_seq_len(c), Lt = (size_t)c->text_len;
+    const size_t PPC = (size_t)c->patch * c->patch * c->channels, n_img = dit_image_floats(c);
+    dit_layout_acts(&m->acts, c, m->max_B, cv);
 
     m->block_scratch = CARVE_F(cv, dit_block_scratch_floats(m->max_B, (int)T, c->width, c->heads));
     m->dxa = CARVE_F(cv, B * T * C);
@@ -313,6 +321,41 @@ size_t dit_activation_bytes(const DiTConfig *cfg, int max_B) {
     Carver count = {NULL, 0}; // counting never touches tmp.acts.blocks
     dit_layout(&tmp, &count);
     return count.used;
+}
+
+size_t dit_saved_acts_bytes(const DiTConfig *cfg, int max_B) {
+    DiTActs a;
+    memset(&a, 0, sizeof a);
+    Carver count = {NULL, 0};
+    dit_layout_acts(&a, cfg, max_B, &count);
+    return count.used;
+}
+
+void dit_saved_acts_create(DiTSavedActs *s, const DiTModel *m) {
+    memset(s, 0, sizeof(*s));
+    s->acts.blocks = cg_calloc((size_t)m->cfg.depth, sizeof(DiTBlockActs));
+    s->bytes = dit_saved_acts_bytes(&m->cfg, m->max_B);
+    s->mem = cg_calloc(s->bytes + 64, 1);
+    uintptr_t aligned = ((uintptr_t)s->mem + 63) & ~(uintptr_t)63;
+    Carver bind = {(unsigned char *)aligned, 0};
+    dit_layout_acts(&s->acts, &m->cfg, m->max_B, &bind);
+    s->cfg = m->cfg;
+    s->max_B = m->max_B;
+}
+
+void dit_saved_acts_free(DiTSavedActs *s) {
+    free(s->acts.blocks);
+    free(s->mem);
+    memset(s, 0, sizeof(*s));
+}
+
+void dit_acts_swap(DiTModel *m, DiTSavedActs *s) {
+    CG_CHECK(s->max_B == m->max_B && memcmp(&s->cfg, &m->cfg, sizeof s->cfg) == 0,
+             "saved activations of another model shape (max_B %d vs %d)", s->max_B, m->max_B);
+    DiTActs a = m->acts;
+    m->acts = s->acts, s->acts = a;
+    int b = m->last_B;
+    m->last_B = s->last_B, s->last_B = b;
 }
 
 void dit_free(DiTModel *m) {

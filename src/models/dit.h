@@ -201,6 +201,33 @@ void dit_velocity(void *ctx, float *v, const float *x, float sigma, int step, in
 // model's grads the gradient of sum(v * dv), dv (B, img, img, CH), through the guidance.
 void dit_velocity_backward(DiTVelocity *ctx, const float *dv, int B);
 
+// ---- saved forwards --------------------------------------------------------------------------------
+
+// A second home for what one forward saves for backward, for up to the model's max_B rows. The
+// GRPO trainer keeps the rollout's forwards of the steps it will train in such sets and runs the
+// update's backward on them instead of recomputing the forward (rl/forward_cache.h):
+//   dit_acts_swap(m, &s); dit_velocity(...);  dit_acts_swap(m, &s);   // forward kept in s
+//   ...                                                               // other forwards
+//   dit_acts_swap(m, &s); dit_velocity_backward(...); dit_acts_swap(m, &s);
+// Only the activations move (pointers are exchanged, nothing is copied): the backward work and the
+// staging buffers stay the model's. A backward leaves the set usable for another backward.
+typedef struct {
+    DiTActs acts;
+    int last_B;        // batch of the forward held (0: none)
+    DiTConfig cfg;     // the model shape it was made for
+    int max_B;
+    size_t bytes;      // dit_saved_acts_bytes(cfg, max_B)
+    void *mem;
+} DiTSavedActs;
+
+// Bytes one set holds for (cfg, max_B): the activations part of dit_activation_bytes.
+size_t dit_saved_acts_bytes(const DiTConfig *cfg, int max_B);
+void dit_saved_acts_create(DiTSavedActs *s, const DiTModel *m); // for m's cfg and max_B; zeroed
+void dit_saved_acts_free(DiTSavedActs *s);
+// Exchanges the model's live activations (and the batch of its last forward) with s's. Dies when s
+// was made for another model shape.
+void dit_acts_swap(DiTModel *m, DiTSavedActs *s);
+
 // ---- files ------------------------------------------------------------------------------------------
 
 // The shipped model format: the weights under their plain table names (F32), the config as

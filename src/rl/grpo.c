@@ -53,9 +53,11 @@ void grpo_work_free(GrpoWork *w) {
     memset(w, 0, sizeof *w);
 }
 
-double grpo_group_step(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVelocity *reference,
-                       const flow_step_coef *c, const float *x, const float *x_next, const float *logp_old,
-                       const float *adv, int count, const GrpoConfig *cfg, int backward) {
+// The micro-batch; with saved != NULL the policy's forward is the one saved there (velocity v_saved).
+static double group_step(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVelocity *reference,
+                         DiTSavedActs *saved, const float *v_saved, const flow_step_coef *c, const float *x,
+                         const float *x_next, const float *logp_old, const float *adv, int count,
+                         const GrpoConfig *cfg, int backward) {
     const int G = w->G;
     const size_t n = w->n, Gn = (size_t)G * n;
     CG_CHECK(dit_image_floats(&policy->model->cfg) == n, "GRPO work for %zu floats per image, model has %zu", n,
@@ -66,7 +68,10 @@ double grpo_group_step(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVeloc
     const float sigma = (float)c->s; // exactly sigmas[c->step]
 
     // 1. the policy's velocity with the rollout's layout, the new log-prob, the clipped objective
-    dit_velocity(policy, w->v, x, sigma, c->step, G);
+    if (saved)
+        memcpy(w->v, v_saved, Gn * sizeof(float));
+    else
+        dit_velocity(policy, w->v, x, sigma, c->step, G);
     flow_step_logprob(w->logp_new, x, w->v, x_next, c, G, n);
     const double policy_loss = grpo_clip_objective(w->dlogp, w->ratio, w->logp_new, logp_old, adv, G, cfg->clip_eps,
                                                    count, &st->n_clipped, &st->approx_kl);
@@ -106,7 +111,23 @@ double grpo_group_step(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVeloc
             const double s = cfg->kl_beta / (double)count * c->cv * c->cv / ((double)n * c->std * c->std);
             for (size_t j = 0; j < Gn; j++) w->dv[j] += (float)(s * ((double)w->v[j] - (double)w->v_ref[j]));
         }
+        if (saved) dit_acts_swap(policy->model, saved);
         dit_velocity_backward(policy, w->dv, G);
+        if (saved) dit_acts_swap(policy->model, saved);
     }
     return loss;
+}
+
+double grpo_group_step(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVelocity *reference,
+                       const flow_step_coef *c, const float *x, const float *x_next, const float *logp_old,
+                       const float *adv, int count, const GrpoConfig *cfg, int backward) {
+    return group_step(st, w, policy, reference, NULL, NULL, c, x, x_next, logp_old, adv, count, cfg, backward);
+}
+
+double grpo_group_step_saved(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVelocity *reference,
+                             DiTSavedActs *saved, const float *v_saved, const flow_step_coef *c, const float *x,
+                             const float *x_next, const float *logp_old, const float *adv, int count,
+                             const GrpoConfig *cfg, int backward) {
+    CG_CHECK(saved && v_saved, "grpo_group_step_saved without a saved forward");
+    return group_step(st, w, policy, reference, saved, v_saved, c, x, x_next, logp_old, adv, count, cfg, backward);
 }

@@ -84,5 +84,13 @@ void grpo_work_free(GrpoWork *w);
 double grpo_group_step(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVelocity *reference,
                        const flow_step_coef *c, const float *x, const float *x_next, const float *logp_old,
                        const float *adv, int count, const GrpoConfig *cfg, int backward);
+// The same micro-batch when the policy's forward at (x, sigma) with the rollout's layout is already
+// done: v_saved (G, n) is the velocity it returned and `saved` holds its activations (the rollout's
+// own forward at unchanged weights, rl/forward_cache.h). The forward is not rerun; the backward
+// runs on `saved`. Bit-identical to grpo_group_step when the saved forward is the one it would run.
+double grpo_group_step_saved(GrpoStats *st, GrpoWork *w, DiTVelocity *policy, DiTVelocity *reference,
+                             DiTSavedActs *saved, const float *v_saved, const flow_step_coef *c, const float *x,
+                             const float *x_next, const float *logp_old, const float *adv, int count,
+                             const GrpoConfig *cfg, int backward);
 
 #endif

@@ -118,7 +118,7 @@ int rollout_fill_inputs(RolloutBatch *rb, const World *w, const RolloutPair *pai
 }
 
 void rollout_sample(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const float *sigmas, uint64_t seed,
-                    uint64_t iteration) {
+                    uint64_t iteration, ForwardCache *fc) {
     const int G = rb->G, N = rb->N;
     const size_t n = rb->n;
     CG_CHECK(c->group_size == G && c->n_steps == N, "rollout config (G %d, N %d) vs batch (G %d, N %d)", c->group_size,
@@ -129,7 +129,8 @@ void rollout_sample(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const
         DiTVelocity ctx = {m, rb->ref + r0 * n, rb->model_tokens + r0 * (size_t)rb->text_len, c->s_ref, c->s_txt};
         flow_sampler fs = {c->kind, c->eta, c->shared_noise ? FLOW_INIT_SHARED : FLOW_INIT_NOISE, seed,
                            cg_rng_stream(ROLLOUT_STREAM_NOISE, iteration, (uint64_t)p)};
-        flow_sample(rb->images + r0 * n, rollout_x(rb, p, 0), rollout_logp(rb, p, 0), dit_velocity, &ctx, sigmas, N,
-                    &fs, G, n);
+        ForwardCacheVelocity keep = {&ctx, fc, p};
+        flow_sample(rb->images + r0 * n, rollout_x(rb, p, 0), rollout_logp(rb, p, 0),
+                    fc ? forward_cache_velocity : dit_velocity, fc ? (void *)&keep : (void *)&ctx, sigmas, N, &fs, G, n);
     }
 }

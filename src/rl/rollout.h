@@ -32,6 +32,7 @@
 
 #include "flow/sampler.h"
 #include "models/dit.h"
+#include "rl/forward_cache.h"
 #include "world/prompts.h"
 #include "world/tokenizer.h"
 #include "world/world.h"
@@ -98,7 +99,9 @@ int rollout_fill_inputs(RolloutBatch *rb, const World *w, const RolloutPair *pai
 // Sample every group with the policy: group p from stream cg_rng_stream(ROLLOUT_STREAM_NOISE,
 // iteration, p) under `seed`, writing traj, logprobs and images. sigmas (N + 1). The model must
 // have max_B >= rollout_model_rows(c). c->kind may be FLOW_ODE here (previews: no log-probs).
+// fc (may be NULL): the forwards it plans are kept there for the update (rl/forward_cache.h);
+// the samples are the same either way.
 void rollout_sample(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const float *sigmas, uint64_t seed,
-                    uint64_t iteration);
+                    uint64_t iteration, ForwardCache *fc);
 
 #endif

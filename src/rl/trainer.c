@@ -236,6 +236,7 @@ typedef struct {
     float *theta_prev;        // (params) the policy before this iteration's update (update_norm)
     float *theta_base;        // (params) the base generator (drift_norm), NULL when unknown on resume
     GrpoWork work;
+    ForwardCache fc;          // the rollout's forwards of epoch 0's trained steps (rl/forward_cache.h)
     int opt_step;             // AdamW steps taken (1-based inside adamw_step)
     int saved_iter;           // iteration of the checkpoint on disk, -1 when none
     char base_model[1024], rewards_dir[1024];
@@ -414,6 +415,27 @@ static int check_models(const Trainer *T, char *err, size_t errlen) {
     return 0;
 }
 
+// subset (P, K) <- the steps group p trains in `epoch` of iteration `it`: K distinct steps of N
+// (a partial Fisher-Yates shuffle), ascending.
+static void draw_subsets(Trainer *T, int it, int epoch) {
+    int *perm = cg_malloc((size_t)T->N * sizeof(int));
+    for (int p = 0; p < T->P; p++) {
+        cg_rng r = cg_rng_make(T->cfg->seed, cg_rng_stream(TRAIN_STREAM_STEPS, (uint64_t)it, ((uint64_t)epoch << 32) | (uint64_t)p));
+        for (int i = 0; i < T->N; i++) perm[i] = i;
+        for (int k = 0; k < T->K; k++) {
+            int j = k + (int)cg_rng_below(&r, (uint32_t)(T->N - k)), t = perm[k];
+            perm[k] = perm[j], perm[j] = t;
+        }
+        int *out = T->subset + (size_t)p * T->K;
+        for (int k = 0; k < T->K; k++) { // insertion sort: K is small
+            int v = perm[k], j = k;
+            for (; j > 0 && out[j - 1] > v; j--) out[j] = out[j - 1];
+            out[j] = v;
+        }
+    }
+    free(perm);
+}
+
 // ---- 1. rollouts ----------------------------------------------------------------------------------------
 
 static int rollout_phase(Trainer *T, int it, char *err, size_t errlen) {
@@ -422,7 +444,10 @@ static int rollout_phase(Trainer *T, int it, char *err, size_t errlen) {
     int rc = rollout_fill_inputs(&T->rb, T->world, pairs, err, errlen);
     free(pairs);
     if (rc) return TRAIN_EINPUT;
-    rollout_sample(&T->rb, &T->policy, &T->rc, T->sigmas, T->cfg->seed, (uint64_t)it);
+    // epoch 0's step subsets are known before the rollout: keep those forwards for the update
+    draw_subsets(T, it, 0);
+    forward_cache_plan(&T->fc, T->subset);
+    rollout_sample(&T->rb, &T->policy, &T->rc, T->sigmas, T->cfg->seed, (uint64_t)it, T->fc.n_slots ? &T->fc : NULL);
     return TRAIN_OK;
 }
 
@@ -518,27 +543,6 @@ static void reward_statistics(const Trainer *T, IterStats *is) {
 
 // ---- 4. the gradient-cosine diagnostic and 5. the update ------------------------------------------------
 
-// subset (P, K) <- the steps group p trains in `epoch` of iteration `it`: K distinct steps of N
-// (a partial Fisher-Yates shuffle), ascending.
-static void draw_subsets(Trainer *T, int it, int epoch) {
-    int *perm = cg_malloc((size_t)T->N * sizeof(int));
-    for (int p = 0; p < T->P; p++) {
-        cg_rng r = cg_rng_make(T->cfg->seed, cg_rng_stream(TRAIN_STREAM_STEPS, (uint64_t)it, ((uint64_t)epoch << 32) | (uint64_t)p));
-        for (int i = 0; i < T->N; i++) perm[i] = i;
-        for (int k = 0; k < T->K; k++) {
-            int j = k + (int)cg_rng_below(&r, (uint32_t)(T->N - k)), t = perm[k];
-            perm[k] = perm[j], perm[j] = t;
-        }
-        int *out = T->subset + (size_t)p * T->K;
-        for (int k = 0; k < T->K; k++) { // insertion sort: K is small
-            int v = perm[k], j = k;
-            for (; j > 0 && out[j - 1] > v; j--) out[j] = out[j - 1];
-            out[j] = v;
-        }
-    }
-    free(perm);
-}
-
 // The advantages (G) of group p at step i, from adv (P, G, N).
 static const float *column(Trainer *T, const float *adv, int p, int i) {
     for (int g = 0; g < T->G; g++) T->adv_col[g] = adv[(size_t)(p * T->G + g) * T->N + i];
@@ -555,9 +559,13 @@ static double accumulate(Trainer *T, const float *adv, int p0, int p1, const Grp
         for (int k = 0; k < T->K; k++) {
             const int i = T->subset[(size_t)p * T->K + k];
             const flow_step_coef c = flow_step_coef_make(T->rc.kind, T->sigmas, T->N, i, T->rc.eta);
-            loss += grpo_group_step(st, &T->work, &pol, T->has_ref ? &ref : NULL, &c, rollout_x(&T->rb, p, i),
-                                    rollout_x(&T->rb, p, i + 1), rollout_logp(&T->rb, p, i), column(T, adv, p, i), count,
-                                    gc, 1);
+            const float *x = rollout_x(&T->rb, p, i), *x_next = rollout_x(&T->rb, p, i + 1);
+            const float *logp_old = rollout_logp(&T->rb, p, i), *a = column(T, adv, p, i);
+            DiTVelocity *r = T->has_ref ? &ref : NULL;
+            ForwardSlot *kept = forward_cache_find(&T->fc, p, i, 1); // the rollout's forward, same weights
+            loss += kept ? grpo_group_step_saved(st, &T->work, &pol, r, &kept->acts, kept->v, &c, x, x_next, logp_old, a,
+                                                 count, gc, 1)
+                         : grpo_group_step(st, &T->work, &pol, r, &c, x, x_next, logp_old, a, count, gc, 1);
             if (!isfinite(loss)) return loss;
         }
     }
@@ -621,6 +629,7 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             }
             T->opt_step++;
             adamw_step(m->params, m->grads, m->adam_m, m->adam_v, &m->table, T->opt_step, &opt);
+            forward_cache_invalidate(&T->fc); // the kept forwards were of the old weights
             is->gn_sum += gn;
             is->n_opt++;
             if (T->run->kill_at == it) { // tests: die like a kill -9 in the middle of an iteration
@@ -689,7 +698,7 @@ static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
     RolloutConfig ode = T->rc;
     ode.kind = FLOW_ODE;
     ode.shared_noise = 0;
-    rollout_sample(pb, &T->policy, &ode, T->sigmas, T->cfg->seed, 0);
+    rollout_sample(pb, &T->policy, &ode, T->sigmas, T->cfg->seed, 0, NULL);
     const int zoom = S >= 64 ? 1 : (64 + S - 1) / S, cell = S * zoom, gap = 2;
     const int W = gap + (G + 1) * (cell + gap) + gap, H = gap + rows * (cell + gap);
     unsigned char *grid = cg_malloc((size_t)W * H * 3);
@@ -736,6 +745,7 @@ static void trainer_free(Trainer *T) {
     if (T->rb.traj) rollout_batch_free(&T->rb);
     if (T->preview.traj) rollout_batch_free(&T->preview);
     if (T->work.v) grpo_work_free(&T->work);
+    forward_cache_free(&T->fc);
     free(T->world), free(T->sigmas), free(T->scores), free(T->z), free(T->adv), free(T->part_id), free(T->part_pr);
     free(T->adv_col), free(T->subset), free(T->g_id), free(T->theta_prev), free(T->theta_base);
 }
@@ -857,6 +867,8 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     T.theta_prev = cg_malloc(T.policy.table.total * sizeof(float));
     T.theta_base = base_params(&T);
     grpo_work_alloc(&T.work, G, T.n);
+    if (run->forward_cache_mb > 0)
+        forward_cache_create(&T.fc, &T.policy, P, T.K, G, (size_t)run->forward_cache_mb << 20);
     double *adv_step = cg_malloc((size_t)N * sizeof(double)), *adv_abs_step = cg_malloc((size_t)N * sizeof(double));
 
     if (run->progress) {

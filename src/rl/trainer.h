@@ -176,7 +176,11 @@ typedef struct {
     int stop_after;           // > 0: stop after this iteration with a checkpoint, as if interrupted
     int kill_at;              // > 0 (tests): raise(SIGKILL) after the first optimizer step of this iteration
     int nan_loss_at;          // > 0 (tests): the first micro-batch loss of this iteration reads as NaN
+    int forward_cache_mb;     // memory for the rollout's forwards that the update reuses instead of
+                              // recomputing (rl/forward_cache.h; the results are the same); 0: none
 } TrainRun;
+
+#define TRAIN_FORWARD_CACHE_MB 4096 // the CLI's default for TrainRun.forward_cache_mb
 
 typedef struct {
     int start_iteration, end_iteration; // 0 or the checkpoint's; the last one completed
