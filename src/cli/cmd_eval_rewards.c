@@ -71,38 +71,14 @@ static void row(const char *model, const char *metric, double v, double threshol
     else printf("  %-14s %-52s %8.4f\n", model, metric, v);
 }
 
-static cJSON *identity_json(const RmIdentity *r) {
+// The named fields of a metrics struct (eval/reward_metrics.h) as a JSON object, in their order.
+static cJSON *fields_json(const RmFields *fs, const void *r) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "top1_ctx", r->top1_ctx);
-    cJSON_AddNumberToObject(o, "top1_prop", r->top1_prop);
-    cJSON_AddNumberToObject(o, "top1_all", r->top1_all);
-    cJSON_AddNumberToObject(o, "top1_scene", r->top1_kind[PROMPT_SCENE]);
-    cJSON_AddNumberToObject(o, "top1_accessory", r->top1_kind[PROMPT_ACCESSORY]);
-    cJSON_AddNumberToObject(o, "order_ctx", r->order_ctx);
-    cJSON_AddNumberToObject(o, "order_prop", r->order_prop);
-    cJSON_AddNumberToObject(o, "score_true_mean", r->mean_true);
-    cJSON_AddNumberToObject(o, "score_true_std", r->std_true);
-    cJSON_AddNumberToObject(o, "score_other_mean", r->mean_other);
-    cJSON_AddNumberToObject(o, "score_true_prop_mean", r->mean_true_prop);
-    cJSON_AddNumberToObject(o, "n_ctx", (double)r->n_ctx);
-    cJSON_AddNumberToObject(o, "n_prop", (double)r->n_prop);
-    cJSON_AddNumberToObject(o, "pairs_ctx", (double)r->pairs_ctx);
-    cJSON_AddNumberToObject(o, "pairs_prop", (double)r->pairs_prop);
-    return o;
-}
-
-static cJSON *prompt_json(const RmPrompt *r) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "top1", r->top1_all);
-    cJSON_AddNumberToObject(o, "top1_scene", r->top1_kind[PROMPT_SCENE]);
-    cJSON_AddNumberToObject(o, "top1_accessory", r->top1_kind[PROMPT_ACCESSORY]);
-    cJSON_AddNumberToObject(o, "top1_property", r->top1_kind[PROMPT_PROPERTY]);
-    cJSON_AddNumberToObject(o, "order", r->order);
-    cJSON_AddNumberToObject(o, "score_true_mean", r->mean_true);
-    cJSON_AddNumberToObject(o, "score_true_std", r->std_true);
-    cJSON_AddNumberToObject(o, "score_other_mean", r->mean_other);
-    cJSON_AddNumberToObject(o, "n", (double)r->n);
-    cJSON_AddNumberToObject(o, "pairs", (double)r->pairs);
+    for (int i = 0; i < fs->n; i++) {
+        const RmField *f = &fs->f[i];
+        const char *p = (const char *)r + f->offset;
+        if (f->name) cJSON_AddNumberToObject(o, f->name, f->count ? (double)*(const long *)p : *(const double *)p);
+    }
     return o;
 }
 
@@ -161,24 +137,18 @@ static void measure_file(int f, EncModel *m, const RmSet *set, FileResult *r) {
     }
 }
 
-// r[0..K-1] (one file, world by world) -> out, field by field (rm_*_mean)
+// r[0..K-1] (one file, world by world) -> out, field by field (rm_fields_mean)
 static void mean_file(int f, const FileResult *r, int K, FileResult *out) {
     memset(out, 0, sizeof(*out));
-#define MEAN_FIELD(type, field, fn)                                                                \
-    do {                                                                                           \
-        type *v = cg_malloc((size_t)K * sizeof(type));                                             \
-        for (int k = 0; k < K; k++) v[k] = r[k].field;                                             \
-        fn(v, K, &out->field);                                                                     \
-        free(v);                                                                                   \
-    } while (0)
+#define MEAN_FIELD(fields, field) rm_fields_mean(&fields, &r[0].field, sizeof(FileResult), K, &out->field)
     if (FILES[f].kind == ENC_ID) {
-        MEAN_FIELD(RmIdentity, seg, rm_identity_mean);
-        if (f != F_ID) MEAN_FIELD(RmIdentity, plain, rm_identity_mean);
+        MEAN_FIELD(RM_IDENTITY_FIELDS, seg);
+        if (f != F_ID) MEAN_FIELD(RM_IDENTITY_FIELDS, plain);
     } else if (FILES[f].kind == ENC_CLIP) {
-        MEAN_FIELD(RmPrompt, prompt, rm_prompt_mean);
-        if (f != F_PROMPT) MEAN_FIELD(RmIdentity, clip_i, rm_identity_mean);
+        MEAN_FIELD(RM_PROMPT_FIELDS, prompt);
+        if (f != F_PROMPT) MEAN_FIELD(RM_IDENTITY_FIELDS, clip_i);
     } else {
-        MEAN_FIELD(RmAttr, attr, rm_attr_mean);
+        MEAN_FIELD(RM_ATTR_FIELDS, attr);
     }
 #undef MEAN_FIELD
 }
@@ -210,11 +180,11 @@ static void print_headlines(const char *label, const Headline *h, const int *pre
 // The numbers of one file into j.
 static void file_json(int f, const FileResult *r, cJSON *j) {
     if (FILES[f].kind == ENC_ID) {
-        cJSON_AddItemToObject(j, "vs_segmented_reference", identity_json(&r->seg));
-        if (f != F_ID) cJSON_AddItemToObject(j, "vs_plain_reference", identity_json(&r->plain));
+        cJSON_AddItemToObject(j, "vs_segmented_reference", fields_json(&RM_IDENTITY_FIELDS, &r->seg));
+        if (f != F_ID) cJSON_AddItemToObject(j, "vs_plain_reference", fields_json(&RM_IDENTITY_FIELDS, &r->plain));
     } else if (FILES[f].kind == ENC_CLIP) {
-        cJSON_AddItemToObject(j, "prompt", prompt_json(&r->prompt));
-        if (f != F_PROMPT) cJSON_AddItemToObject(j, "clip_i", identity_json(&r->clip_i));
+        cJSON_AddItemToObject(j, "prompt", fields_json(&RM_PROMPT_FIELDS, &r->prompt));
+        if (f != F_PROMPT) cJSON_AddItemToObject(j, "clip_i", fields_json(&RM_IDENTITY_FIELDS, &r->clip_i));
     } else {
         cJSON *ja = cJSON_AddObjectToObject(j, "accuracy");
         cJSON *jp = cJSON_AddObjectToObject(j, "accuracy_present");
