@@ -216,13 +216,27 @@ static void stat_cell(StrBuf *b, CompareStat st, int metric) {
     strbuf_printf(b, " %s |", cell);
 }
 
+// The head of a table with a column per metric: lead (e.g. "| model |"), " PREFIX<metric> |" for
+// metrics[0..n) (NULL: every metric in order), then the separator row sep ("|---|") and "---|" per
+// metric.
+static void metric_header(StrBuf *b, const char *lead, const char *sep, const char *prefix, const int *metrics, int n) {
+    strbuf_printf(b, "%s", lead);
+    for (int i = 0; i < n; i++) strbuf_printf(b, " %s%s |", prefix, eval_metric_name(metrics ? metrics[i] : i));
+    strbuf_printf(b, "\n%s", sep);
+    for (int i = 0; i < n; i++) strbuf_printf(b, "---|");
+}
+
+// A number cell with the metric's decimals (signed: with a + or -), "-" when not finite.
+static void number_cell(StrBuf *b, double v, int metric, int sign) {
+    if (!isfinite(v)) strbuf_printf(b, " - |");
+    else if (sign) strbuf_printf(b, " %+.*f |", decimals_of(metric), v);
+    else strbuf_printf(b, " %.*f |", decimals_of(metric), v);
+}
+
 // The results table: base + presets, every metric over all prompts.
 static void results_table(StrBuf *b, const Report *R) {
     const CompareSpec *s = R->s;
-    strbuf_printf(b, "| model | seeds |");
-    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, " %s |", eval_metric_name(m));
-    strbuf_printf(b, "\n|---|---|");
-    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, "---|");
+    metric_header(b, "| model | seeds |", "|---|---|", "", NULL, EVAL_N_METRICS);
     strbuf_printf(b, "\n| base | - |");
     for (int m = 0; m < EVAL_N_METRICS; m++) stat_cell(b, R->base_stat[EVAL_OVERALL][m], m);
     for (int p = 0; p < s->n_presets; p++) {
@@ -235,17 +249,12 @@ static void results_table(StrBuf *b, const Report *R) {
 static void delta_table(StrBuf *b, const Report *R) {
     static const int METRICS[] = {EM_IDENTITY, EM_CLIP_T, EM_ID_TOP1, EM_ATTR_ACC, EM_REWARD_ID, EM_REWARD_PROMPT};
     const int nm = (int)(sizeof METRICS / sizeof METRICS[0]);
-    strbuf_printf(b, "| model |");
-    for (int i = 0; i < nm; i++) strbuf_printf(b, " Δ %s |", eval_metric_name(METRICS[i]));
-    strbuf_printf(b, "\n|---|");
-    for (int i = 0; i < nm; i++) strbuf_printf(b, "---|");
+    metric_header(b, "| model |", "|---|", "Δ ", METRICS, nm);
     for (int p = 0; p < R->s->n_presets; p++) {
         strbuf_printf(b, "\n| %s |", train_preset_name(R->s->presets[p]));
         for (int i = 0; i < nm; i++) {
             const int m = METRICS[i];
-            const double d = R->stat[p][EVAL_OVERALL][m].mean - R->base_stat[EVAL_OVERALL][m].mean;
-            if (isfinite(d)) strbuf_printf(b, " %+.*f |", decimals_of(m), d);
-            else strbuf_printf(b, " - |");
+            number_cell(b, R->stat[p][EVAL_OVERALL][m].mean - R->base_stat[EVAL_OVERALL][m].mean, m, 1);
         }
     }
     strbuf_printf(b, "\n");
@@ -274,19 +283,12 @@ static void kind_table(StrBuf *b, const Report *R, int metric) {
 
 static void per_run_table(StrBuf *b, const Report *R) {
     const CompareSpec *s = R->s;
-    strbuf_printf(b, "| run |");
-    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, " %s |", eval_metric_name(m));
-    strbuf_printf(b, "\n|---|");
-    for (int m = 0; m < EVAL_N_METRICS; m++) strbuf_printf(b, "---|");
+    metric_header(b, "| run |", "|---|", "", NULL, EVAL_N_METRICS);
     for (int i = 0; i < s->n_presets * s->n_seeds; i++) {
         char name[96];
         compare_run_name(name, sizeof name, s->presets[i / s->n_seeds], s->seeds[i % s->n_seeds]);
         strbuf_printf(b, "\n| %s |", name);
-        for (int m = 0; m < EVAL_N_METRICS; m++) {
-            const double v = R->sum[i].mean[EVAL_OVERALL][m];
-            if (isfinite(v)) strbuf_printf(b, " %.*f |", decimals_of(m), v);
-            else strbuf_printf(b, " - |");
-        }
+        for (int m = 0; m < EVAL_N_METRICS; m++) number_cell(b, R->sum[i].mean[EVAL_OVERALL][m], m, 0);
     }
     strbuf_printf(b, "\n");
 }
