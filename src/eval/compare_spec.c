@@ -74,11 +74,7 @@ int compare_parse_seeds(const char *list, uint64_t seeds[COMPARE_MAX_SEEDS], int
 
 static const char *const RUN_KEYS[] = {"preset", "seed", "shaping", "weighting", "w_id", "w_prompt"};
 
-int compare_is_run_key(const char *key) {
-    for (size_t i = 0; i < sizeof RUN_KEYS / sizeof RUN_KEYS[0]; i++)
-        if (strcmp(key, RUN_KEYS[i]) == 0) return 1;
-    return 0;
-}
+int compare_is_run_key(const char *key) { return config_name_in(key, RUN_KEYS, (int)(sizeof RUN_KEYS / sizeof RUN_KEYS[0])); }
 
 void compare_run_name(char *buf, size_t len, int preset, uint64_t seed) {
     snprintf(buf, len, "%s-s%llu", train_preset_name(preset), (unsigned long long)seed);

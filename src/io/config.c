@@ -294,3 +294,30 @@ void config_print_values(FILE *f, const void *obj, const ConfigKey *keys, int n)
         fprintf(f, "%s = %s\n", keys[i].key, v);
     }
 }
+
+void config_meta_set(CkptMeta *meta, const void *obj, const ConfigKey *keys, int n) {
+    for (int i = 0; i < n; i++) {
+        char key[96], v[CONFIG_MAX_VALUE];
+        snprintf(key, sizeof key, "cfg.%s", keys[i].key);
+        config_format(v, sizeof v, obj, &keys[i]);
+        ckpt_meta_set(meta, key, v);
+    }
+}
+
+int config_meta_expect(const CkptMeta *meta, const void *obj, const ConfigKey *keys, int n, int (*skip)(const char *key),
+                       char *err, size_t errlen) {
+    for (int i = 0; i < n; i++) {
+        if (skip && skip(keys[i].key)) continue;
+        char key[96], v[CONFIG_MAX_VALUE];
+        snprintf(key, sizeof key, "cfg.%s", keys[i].key);
+        config_format(v, sizeof v, obj, &keys[i]);
+        if (ckpt_meta_expect(meta, key, v, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int config_name_in(const char *name, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0) return 1;
+    return 0;
+}

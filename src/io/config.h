@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "io/checkpoint.h"
+
 typedef enum {
     CONFIG_INT = 0,    // int field, decimal, within [lo, hi]
     CONFIG_U64 = 1,    // uint64_t field, decimal without sign (seeds); lo/hi ignored
@@ -43,6 +45,14 @@ typedef struct {
     const char *choices; // CONFIG_CHOICE: "word|word|..."; NULL otherwise
     const char *help;    // one line, written as a comment by config_write_file
 } ConfigKey;
+
+// The AdamW rows that the trainers' key tables share, for a struct T with float fields beta1, beta2,
+// adam_eps and weight_decay (decay on matrices only, nn/optim.h).
+#define CONFIG_ADAMW_KEYS(T)                                                                        \
+    {"beta1", CONFIG_FLOAT, offsetof(T, beta1), 0, 0.99999, NULL, "AdamW"},                        \
+    {"beta2", CONFIG_FLOAT, offsetof(T, beta2), 0, 0.9999999, NULL, "AdamW"},                      \
+    {"adam_eps", CONFIG_FLOAT, offsetof(T, adam_eps), 0, 1, NULL, "AdamW"},                        \
+    {"weight_decay", CONFIG_FLOAT, offsetof(T, weight_decay), 0, 10, NULL, "AdamW, matrices only"}
 
 #define CONFIG_MAX_LINE 1024  // longest line of a config file
 #define CONFIG_MAX_VALUE 128  // longest formatted value
@@ -85,5 +95,17 @@ int config_read_file(const char *path, void *obj, const ConfigKey *keys, int n, 
 // atomically (temp file + fsync + rename).
 int config_write_file(const char *path, const void *obj, const ConfigKey *keys, int n, const char *header,
                       char *err, size_t errlen);
+
+// ---- checkpoint metadata: "cfg.<key>" = the formatted value --------------------------------------
+
+// Sets "cfg.<key>" for every key of obj (how a checkpoint or model file records its run's config).
+void config_meta_set(CkptMeta *meta, const void *obj, const ConfigKey *keys, int n);
+// Checks that meta has "cfg.<key>" = obj's value for every key except those skip(key) accepts (skip
+// may be NULL). 0, or -1 with ckpt_meta_expect's reason for the first that differs.
+int config_meta_expect(const CkptMeta *meta, const void *obj, const ConfigKey *keys, int n, int (*skip)(const char *key),
+                       char *err, size_t errlen);
+
+// 1 if name is one of names[0..n), else 0 (e.g. the keys a resumed run may change).
+int config_name_in(const char *name, const char *const *names, int n);
 
 #endif

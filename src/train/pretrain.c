@@ -43,10 +43,7 @@ static const ConfigKey PRETRAIN_KEYS[] = {
     {"lr_schedule", CONFIG_CHOICE, offsetof(PretrainConfig, lr_schedule), 0, 0, "constant|cosine",
      "after the warm-up"},
     K(lr_min_ratio, CONFIG_FLOAT, 0, 1, "cosine: final lr as a fraction of lr"),
-    K(beta1, CONFIG_FLOAT, 0, 0.99999, "AdamW"),
-    K(beta2, CONFIG_FLOAT, 0, 0.9999999, "AdamW"),
-    K(adam_eps, CONFIG_FLOAT, 0, 1, "AdamW"),
-    K(weight_decay, CONFIG_FLOAT, 0, 10, "AdamW, matrices only"),
+    CONFIG_ADAMW_KEYS(PretrainConfig),
     K(grad_clip, CONFIG_FLOAT, 0, 1e6, "global gradient norm clip; 0: off"),
     K(ema_decay, CONFIG_FLOAT, 0, 1, "EMA of the weights"),
     K(ema_warmup, CONFIG_INT, 0, 1, "1: decay min(ema_decay, (1 + s) / (10 + s))"),
@@ -115,9 +112,7 @@ int pretrain_config_check(const PretrainConfig *c, char *err, size_t errlen) {
 
 int pretrain_key_is_resumable(const char *key) {
     static const char *const OK[] = {"steps", "log_every", "val_every", "ckpt_every"};
-    for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
-        if (strcmp(key, OK[i]) == 0) return 1;
-    return 0;
+    return config_name_in(key, OK, (int)(sizeof OK / sizeof OK[0]));
 }
 
 // ---- schedules ---------------------------------------------------------------------------------------
@@ -171,18 +166,6 @@ double pretrain_val_loss(DiTModel *m, const DataBatch *val, int n, float *work_x
 
 // ---- files of the run directory ----------------------------------------------------------------------
 
-
-
-
-static void config_to_meta(const PretrainConfig *c, CkptMeta *meta) {
-    for (int i = 0; i < N_PRETRAIN_KEYS; i++) {
-        char key[96], v[CONFIG_MAX_VALUE];
-        snprintf(key, sizeof key, "cfg.%s", PRETRAIN_KEYS[i].key);
-        config_format(v, sizeof v, c, &PRETRAIN_KEYS[i]);
-        ckpt_meta_set(meta, key, v);
-    }
-}
-
 static int save_ckpt(const char *path, const DiTModel *m, float *ema, const PretrainConfig *c, int step, char *err,
                      size_t errlen) {
     CkptMeta meta;
@@ -193,7 +176,7 @@ static int save_ckpt(const char *path, const DiTModel *m, float *ema, const Pret
     ckpt_meta_set(&meta, BLAS_CORE_KEY, blas_core());
     cg_rng data_rng = {c->seed, DATA_STREAM_TRAIN_DRAWS, (uint64_t)step}; // the data cursor
     ckpt_meta_set_rng(&meta, "rng", &data_rng);
-    config_to_meta(c, &meta);
+    config_meta_set(&meta, c, PRETRAIN_KEYS, N_PRETRAIN_KEYS);
     CkptSection s[4] = {{"model.", &m->table, m->params},
                         {"ema.", &m->table, ema},
                         {"adam_m.", &m->table, m->adam_m},
@@ -215,13 +198,8 @@ static int load_ckpt(const char *path, DiTModel *m, float *ema, const PretrainCo
         rc = cg_errf(err, errlen, "%s: not a pretraining checkpoint (format = %s, want %s)", path, fmt ? fmt : "none",
                      PRETRAIN_CKPT_FORMAT);
     if (rc == 0 && dit_config_match_meta(&meta, &m->cfg, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", path, why);
-    for (int i = 0; rc == 0 && i < N_PRETRAIN_KEYS; i++) {
-        if (pretrain_key_is_resumable(PRETRAIN_KEYS[i].key)) continue;
-        char key[96], v[CONFIG_MAX_VALUE];
-        snprintf(key, sizeof key, "cfg.%s", PRETRAIN_KEYS[i].key);
-        config_format(v, sizeof v, c, &PRETRAIN_KEYS[i]);
-        if (ckpt_meta_expect(&meta, key, v, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", path, why);
-    }
+    if (rc == 0 && config_meta_expect(&meta, c, PRETRAIN_KEYS, N_PRETRAIN_KEYS, pretrain_key_is_resumable, why, sizeof why))
+        rc = cg_errf(err, errlen, "%s: %s", path, why);
     long st = 0, total = 0;
     if (rc == 0 && ckpt_meta_get_int(&meta, "step", 0, INT_MAX, &st, why, sizeof why))
         rc = cg_errf(err, errlen, "%s: %s", path, why);
@@ -280,7 +258,7 @@ static int save_model(const char *path, DiTModel *m, RunState *st, const Pretrai
     ckpt_meta_init(&extra);
     ckpt_meta_set(&extra, "source", "cgrpo pretrain (EMA weights)");
     ckpt_meta_set_int(&extra, "step", step);
-    config_to_meta(c, &extra);
+    config_meta_set(&extra, c, PRETRAIN_KEYS, N_PRETRAIN_KEYS);
     memcpy(st->swap, m->params, bytes);
     memcpy(m->params, st->ema, bytes);
     int rc = dit_save(m, path, &extra, err, errlen);
