@@ -3,10 +3,13 @@
 
   python3 bench/peer_report.py TMPDIR OUT.json     (bench/peer.sh calls it; standard library only)
 
-TMPDIR holds, per thread count T: c_time_T.json (build/bench/bench_peer time), t_time_T.json
-(torch_twin.py time), train_T/metrics.jsonl (cgrpo train), t_grpo_T.json (torch_twin.py grpo),
-c_rss_T.txt and t_rss_T.txt (/usr/bin/time -v of those two); and check.json (torch_twin.py check),
-env.json (what peer.sh recorded about the machine), torch_import_rss.txt.
+TMPDIR holds, per thread count T and repeat R: c_time_T_R.json (build/bench/bench_peer time),
+t_time_T_R.json (torch_twin.py time), train_T_R/metrics.jsonl (cgrpo train), t_grpo_T_R.json
+(torch_twin.py grpo), c_rss_T_R.txt and t_rss_T_R.txt (/usr/bin/time -v of those two); and
+check.json (torch_twin.py check), env.json (what peer.sh recorded about the machine),
+torch_import_rss.txt. Each side's figure of an item is its fastest over the repeats (the block and
+generator items are already the best of 3 rounds; the GRPO iteration is the fastest of iterations
+2..N of every run); the means are kept next to them.
 """
 import json
 import os
@@ -27,41 +30,61 @@ def max_rss_mib(path):
     raise SystemExit(f"{path}: no 'Maximum resident set size' line")
 
 
-def cgrpo_iteration(metrics):
-    """Mean of iterations 2..N (the first pays for page faults), rollout + reward + update."""
+PHASES = ("t_rollout", "t_reward", "t_update")
+
+
+def cgrpo_iterations(metrics):
+    """Iterations 2..N of a cgrpo train run (the first pays for page faults): rollout, reward, update, total."""
     rows = [json.loads(line) for line in open(metrics) if line.strip()]
-    later = rows[1:] if len(rows) > 1 else rows
-    m = {k: sum(r[k] for r in later) / len(later) for k in ("t_rollout", "t_reward", "t_update")}
-    m["total"] = m["t_rollout"] + m["t_reward"] + m["t_update"]
-    m["iterations"] = len(rows)
-    return m
+    rows = rows[1:] if len(rows) > 1 else rows
+    return [dict({k: r[k] for k in PHASES}, total=sum(r[k] for k in PHASES)) for r in rows]
+
+
+def torch_iterations(path):
+    rows = load(path)["iterations"]
+    return rows[1:] if len(rows) > 1 else rows
+
+
+def summarize(rows):
+    fastest = min(rows, key=lambda r: r["total"])
+    mean = {k: sum(r[k] for r in rows) / len(rows) for k in PHASES + ("total",)}
+    return {"fastest": {k: fastest[k] for k in PHASES + ("total",)}, "mean": mean, "iterations": len(rows)}
 
 
 def main():
     tmp, out = sys.argv[1], sys.argv[2]
     env = load(os.path.join(tmp, "env.json"))
     threads = env["threads"]
+    repeats = range(1, env["repeat"] + 1)
     items, sgemm, block, rss, detail = [], {}, {}, {"cgrpo": {}, "torch": {}}, {}
     for t in threads:
-        ct = load(os.path.join(tmp, f"c_time_{t}.json"))
-        tt = load(os.path.join(tmp, f"t_time_{t}.json"))
-        cg = cgrpo_iteration(os.path.join(tmp, f"train_{t}", "metrics.jsonl"))
-        tg = load(os.path.join(tmp, f"t_grpo_{t}.json"))
-        gi = ct["grpo_iteration"]
+        f = lambda pat: [os.path.join(tmp, pat.format(t=t, r=r)) for r in repeats]
+        cts = [load(p) for p in f("c_time_{t}_{r}.json")]
+        tts = [load(p) for p in f("t_time_{t}_{r}.json")]
+        cg = summarize([row for p in f("train_{t}_{r}") for row in cgrpo_iterations(os.path.join(p, "metrics.jsonl"))])
+        tg = summarize([row for p in f("t_grpo_{t}_{r}.json") for row in torch_iterations(p)])
+        ct0 = cts[0]  # FLOP counts are the same in every repeat; sgemm and item seconds: the fastest
+        sg_of = lambda name: min(c["items"][name]["sgemm_s"] for c in cts)
         for name in ITEMS:
             if name == "grpo_iteration":
-                c_s, t_s, flop, sg_s = cg["total"], tg["mean_of_later"]["total"], gi["flop"], gi["sgemm_s"]
+                gi = ct0["grpo_iteration"]
+                c_s, t_s, flop = cg["fastest"]["total"], tg["fastest"]["total"], gi["flop"]
+                sg_s = min(c["grpo_iteration"]["sgemm_s"] for c in cts)
+                means = {"cgrpo_mean_s": cg["mean"]["total"], "torch_mean_s": tg["mean"]["total"]}
             else:
-                it = ct["items"][name]
-                c_s, t_s, flop, sg_s = it["s"], tt["items"][name], it["flop"], it["sgemm_s"]
-            items.append({"name": name, "threads": t, "cgrpo_s": c_s, "torch_s": t_s, "ratio": t_s / c_s,
-                          "cgrpo_gflops": flop / c_s * 1e-9, "sgemm_gflops": flop / sg_s * 1e-9, "gflop": flop * 1e-9})
-        bb = ct["items"]["block_fwd_bwd"]
-        sgemm[str(t)] = bb["flop"] / bb["sgemm_s"] * 1e-9
-        block[str(t)] = bb["flop"] / bb["s"] * 1e-9
-        rss["cgrpo"][str(t)] = max_rss_mib(os.path.join(tmp, f"c_rss_{t}.txt"))
-        rss["torch"][str(t)] = max_rss_mib(os.path.join(tmp, f"t_rss_{t}.txt"))
-        detail[str(t)] = {"cgrpo": cg, "torch": tg["mean_of_later"], "torch_iterations": len(tg["iterations"])}
+                c_all = [c["items"][name]["s"] for c in cts]
+                t_all = [x["items"][name] for x in tts]
+                c_s, t_s, flop, sg_s = min(c_all), min(t_all), ct0["items"][name]["flop"], sg_of(name)
+                means = {"cgrpo_runs_s": c_all, "torch_runs_s": t_all}
+            items.append(dict({"name": name, "threads": t, "cgrpo_s": c_s, "torch_s": t_s, "ratio": t_s / c_s,
+                               "cgrpo_gflops": flop / c_s * 1e-9, "torch_gflops": flop / t_s * 1e-9,
+                               "sgemm_gflops": flop / sg_s * 1e-9, "gflop": flop * 1e-9}, **means))
+        bb = ct0["items"]["block_fwd_bwd"]
+        sgemm[str(t)] = bb["flop"] / sg_of("block_fwd_bwd") * 1e-9
+        block[str(t)] = bb["flop"] / min(c["items"]["block_fwd_bwd"]["s"] for c in cts) * 1e-9
+        rss["cgrpo"][str(t)] = max(max_rss_mib(p) for p in f("c_rss_{t}_{r}.txt"))
+        rss["torch"][str(t)] = max(max_rss_mib(p) for p in f("t_rss_{t}_{r}.txt"))
+        detail[str(t)] = {"cgrpo": cg, "torch": tg}
     check = load(os.path.join(tmp, "check.json"))
     res = {
         "generated_by": "bash bench/peer.sh",
@@ -75,11 +98,13 @@ def main():
         "check": check,
         "notes": [
             "ratio = torch_s / cgrpo_s: above 1 cgrpo is faster",
+            "each side's seconds are its fastest over the repeats (load from other processes only adds time); "
+            "the runs and means are kept next to them",
             "block and generator items: B = 8 rows (one GRPO group), best of 3 rounds of the mean over >= min_s s; "
             "torch forwards run under torch.no_grad(), cgrpo's forward always saves its activations",
             "grpo_iteration: the default `cgrpo train` config without the gradient-cosine diagnostic (cos_every 0), "
-            "mean of iterations 2..N; cgrpo's is rollout + reward + update from metrics.jsonl (real rewards, "
-            "rendered references), the twin's uses RANDOM rewards and random references and prompts",
+            "the fastest of iterations 2..N of every run; cgrpo's is rollout + reward + update from metrics.jsonl "
+            "(real rewards, rendered references), the twin's uses RANDOM rewards and random references and prompts",
             "GFLOP/s count matrix products only (2 M N K over every product of the item, the same count for both); "
             "sgemm_gflops: plain OpenBLAS sgemm running exactly those products in the same run; grpo_iteration's "
             "count and sgemm time are its forwards and backwards (rollout, policy forward + backward, reference "
@@ -93,16 +118,17 @@ def main():
         json.dump(res, f, indent=1)
         f.write("\n")
 
-    print(f"| item | threads | cgrpo s | torch s | torch / cgrpo | cgrpo GFLOP/s | sgemm GFLOP/s, same shapes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| item | threads | cgrpo | torch | torch / cgrpo | cgrpo GFLOP/s | torch GFLOP/s | sgemm GFLOP/s, same shapes |")
+    print("|---|---|---|---|---|---|---|---|")
     for it in items:
-        fmt = (lambda s: f"{s:.2f}") if it["name"] == "grpo_iteration" else (lambda s: f"{s * 1e3:.2f} ms")
+        fmt = (lambda s: f"{s:.2f} s") if it["name"] == "grpo_iteration" else (lambda s: f"{s * 1e3:.2f} ms")
         print(f"| {it['name']} | {it['threads']} | {fmt(it['cgrpo_s'])} | {fmt(it['torch_s'])} | {it['ratio']:.2f} | "
-              f"{it['cgrpo_gflops']:.1f} | {it['sgemm_gflops']:.1f} |")
+              f"{it['cgrpo_gflops']:.1f} | {it['torch_gflops']:.1f} | {it['sgemm_gflops']:.1f} |")
     print()
     for t in threads:
-        c, tr = detail[str(t)]["cgrpo"], detail[str(t)]["torch"]
-        print(f"GRPO iteration, {t} thread(s): cgrpo rollout {c['t_rollout']:.2f} s + reward {c['t_reward']:.2f} s + "
+        c, tr = detail[str(t)]["cgrpo"]["fastest"], detail[str(t)]["torch"]["fastest"]
+        cm, tm = detail[str(t)]["cgrpo"]["mean"]["total"], detail[str(t)]["torch"]["mean"]["total"]
+        print(f"GRPO iteration, {t} thread(s), fastest (mean {cm:.2f} s / {tm:.2f} s): cgrpo rollout {c['t_rollout']:.2f} s + reward {c['t_reward']:.2f} s + "
               f"update {c['t_update']:.2f} s; torch rollout {tr['t_rollout']:.2f} s + reward {tr['t_reward']:.3f} s "
               f"(random) + update {tr['t_update']:.2f} s; peak RSS cgrpo {rss['cgrpo'][str(t)]:.0f} MiB, torch "
               f"{rss['torch'][str(t)]:.0f} MiB (import torch alone {res['torch_import_rss_mib']:.0f} MiB)")
