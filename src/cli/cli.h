@@ -4,7 +4,10 @@
 #ifndef CGRPO_CLI_H
 #define CGRPO_CLI_H
 
+#include <stdio.h>
+
 #include "core/check.h"
+#include "io/config.h"
 
 int cmd_inspect(int argc, char **argv); // cmd_inspect.c: list the tensors of a safetensors file
 int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prompts, render, grid)
@@ -36,5 +39,84 @@ double cli_parse_double(const char *flag, const char *value, double lo, double h
 void cli_check_file_dest(const char *flag, const char *path);
 // Is argv[i] a --help or -h?
 int cli_is_help(const char *arg);
+// --split VALUE: train, val or test into *(int *)dst, or exit 2 "--split: 'X' is not a split ...".
+void cli_parse_split(const char *flag, const char *value, void *dst);
+
+// ---- option tables (args.c) ----------------------------------------------------------------------
+// A command lists its options as CliOpt rows and cli_parse walks argv over them. Values are parsed
+// with cli_parse_long / cli_parse_double (messages name the flag); every error exits 2 with one line.
+
+typedef enum { CLI_STR, CLI_LONG, CLI_INT, CLI_DOUBLE, CLI_FLAG, CLI_FN } CliOptKind;
+
+typedef struct {
+    const char *name; // "--model"
+    CliOptKind kind;
+    void *dst;        // const char ** | long * | int * (CLI_INT, and CLI_FLAG: set to 1) | double * | fn's
+    long lo, hi;      // CLI_LONG, CLI_INT: the range
+    double dlo, dhi;  // CLI_DOUBLE: the range
+    int *given;       // NULL, or set to 1 when the option is seen
+    void (*fn)(const char *flag, const char *value, void *dst); // CLI_FN: parse value into dst or exit 2
+} CliOpt;
+
+#define CLI_S(n, d) {.name = (n), .kind = CLI_STR, .dst = (d)}
+#define CLI_L(n, d, a, b) {.name = (n), .kind = CLI_LONG, .dst = (d), .lo = (a), .hi = (b)}
+#define CLI_LG(n, d, a, b, g) {.name = (n), .kind = CLI_LONG, .dst = (d), .lo = (a), .hi = (b), .given = (g)}
+#define CLI_I(n, d, a, b) {.name = (n), .kind = CLI_INT, .dst = (d), .lo = (a), .hi = (b)}
+#define CLI_D(n, d, a, b) {.name = (n), .kind = CLI_DOUBLE, .dst = (d), .dlo = (a), .dhi = (b)}
+#define CLI_DG(n, d, a, b, g) {.name = (n), .kind = CLI_DOUBLE, .dst = (d), .dlo = (a), .dhi = (b), .given = (g)}
+#define CLI_F(n, d) {.name = (n), .kind = CLI_FLAG, .dst = (d)}
+#define CLI_FN(n, f, d) {.name = (n), .kind = CLI_FN, .dst = (d), .fn = (f)}
+
+// How a command reads its arguments (argv[0] is its name; --help or -h prints the usage and exits 0).
+// Messages begin "NAME: ", e.g. "eval: --steps needs a value (see cgrpo eval --help)".
+typedef struct {
+    const char *name;             // "eval", "world list"
+    const char *usage;            // printed by --help, or
+    void (*print_usage)(FILE *f); // this prints it (when usage is NULL)
+    int lookup_first;             // 0: an argument that is no flag needs a value before it is looked up
+                                  // 1: it is looked up first ("unknown option" even as the last one)
+    int needs_bare;               // 1: "FLAG needs a value" without "NAME: "
+    const char *needs_hint;       // after "needs a value" (NULL: nothing)
+    const char *unknown_hint;     // after "NAME: unknown option 'FLAG'" (NULL: nothing)
+    const char **positional;      // arguments that do not start with "--" are collected here (room for
+    int *n_positional;            //   argc), or with no_positional are "NAME: unexpected argument 'A'
+    int no_positional;            //   (see cgrpo NAME --help)"; else they are taken as unknown options
+    // --KEY VALUE of a config key table (keys != NULL), kept as overrides in over_key / over_val
+    const ConfigKey *keys;
+    int n_keys;
+    const char *key_word;         // unknown: "NAME: unknown option 'F' (nearest KEY_WORD: --K; see cgrpo NAME --help)"
+    const void *key_defaults;     // non-NULL: --help lists the keys after the usage with these defaults,
+    int key_width;                //   names padded to key_width (config_print_help)
+    const char **over_key, **over_val; // (max_over) each: the key (without "--") and its value
+    int *n_over, max_over;
+    const char *over_word;        // "NAME: more than MAX_OVER OVER_WORD"
+} CliCommand;
+
+// Parses argv[1..argc) with opts[0..n); see CliCommand.
+void cli_parse(const CliCommand *c, const CliOpt *opts, int n, int argc, char **argv);
+
+// ---- commands that train into a run directory over a config key table (pretrain, train) ----------
+
+#define CLI_MAX_OVERRIDES 128
+typedef struct {
+    const char *out, *resume, *config; // --out DIR, --resume DIR, --config FILE
+    int quiet, print_config;           // --quiet, --print-config
+    const char *over_key[CLI_MAX_OVERRIDES], *over_val[CLI_MAX_OVERRIDES]; // --KEY VALUE (key without "--")
+    int n_over;
+} CliRun;
+// Parses argv into r with those options, the command's own opts[0..n) and --KEY VALUE for the keys
+// (--help prints usage, then the keys with their defaults, names padded to key_width). Exits 2
+// "NAME: give --out DIR for a new run or --resume DIR to continue one, not both" when both are given.
+void cli_parse_run(CliRun *r, const char *name, const char *usage, const ConfigKey *keys, int nk, const void *defaults,
+                   int key_width, const CliOpt *opts, int n, int argc, char **argv);
+
+// Sets the --KEY VALUE overrides over_key/over_val[0..n) in cfg, in order; a bad value exits 2 with
+// "--KEY: REASON" (the reason cut to errlen - 1 characters, as the command's buffer held it). On a
+// resume (resume: the run directory, else NULL) a key that resumable() refuses must keep its value
+// in stored (the run's config): else exit 2, "cannot resume with --KEY VALUE: the run in DIR has
+// KEY = X (a resumed run may change only RESUMABLE_TEXT)".
+void cli_apply_overrides(void *cfg, const void *stored, const ConfigKey *keys, int nk, const char *const *over_key,
+                         const char *const *over_val, int n, const char *resume, int (*resumable)(const char *key),
+                         const char *resumable_text, size_t errlen);
 
 #endif

@@ -158,37 +158,29 @@ static void read_groups(FILE *in, GroupSet *gs) {
     free(buf);
 }
 
+static void parse_shaping(const char *flag, const char *v, void *dst) {
+    (void)flag;
+    if (shaping_parse(v, dst) != 0) cg_usage("--shaping: '%s' is not one of naive, sars, harmonic, min, max", v);
+}
+
+static void parse_weighting(const char *flag, const char *v, void *dst) {
+    (void)flag;
+    if (weighting_parse(v, dst) != 0) cg_usage("--weighting: '%s' is not one of static, tdw", v);
+}
+
 int cmd_advantages(int argc, char **argv) {
     AdvConfig cfg = adv_config_default();
     int n_steps = 25;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--shaping") == 0) {
-            if (!v) cg_usage("--shaping needs a value");
-            if (shaping_parse(v, &cfg.shaping) != 0)
-                cg_usage("--shaping: '%s' is not one of naive, sars, harmonic, min, max", v);
-        } else if (strcmp(a, "--weighting") == 0) {
-            if (!v) cg_usage("--weighting needs a value");
-            if (weighting_parse(v, &cfg.weighting) != 0) cg_usage("--weighting: '%s' is not one of static, tdw", v);
-        } else if (strcmp(a, "--gamma") == 0) {
-            cfg.gamma = cli_parse_double(a, v, 0.0, 100.0);
-        } else if (strcmp(a, "--w-id") == 0) {
-            cfg.w_id = cli_parse_double(a, v, 0.0, 100.0);
-        } else if (strcmp(a, "--w-prompt") == 0) {
-            cfg.w_prompt = cli_parse_double(a, v, 0.0, 100.0);
-        } else if (strcmp(a, "--clamp") == 0) {
-            cfg.clamp = cli_parse_double(a, v, 1e-6, 1e6);
-        } else if (strcmp(a, "--steps") == 0) {
-            n_steps = (int)cli_parse_long(a, v, 1, 10000);
-        } else {
-            cg_usage("advantages: unknown option '%s' (try cgrpo advantages --help)", a);
-        }
-        i++; // every option takes one value
-    }
+    const CliOpt opts[] = {
+        CLI_FN("--shaping", parse_shaping, &cfg.shaping), CLI_FN("--weighting", parse_weighting, &cfg.weighting),
+        CLI_D("--gamma", &cfg.gamma, 0.0, 100.0), CLI_D("--w-id", &cfg.w_id, 0.0, 100.0),
+        CLI_D("--w-prompt", &cfg.w_prompt, 0.0, 100.0), CLI_D("--clamp", &cfg.clamp, 1e-6, 1e6),
+        CLI_I("--steps", &n_steps, 1, 10000),
+    };
+    // every option takes one value; an unknown one is named as such even as the last argument
+    const CliCommand cmd = {.name = "advantages", .print_usage = usage, .lookup_first = 1, .needs_bare = 1,
+                            .unknown_hint = " (try cgrpo advantages --help)"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     char err[256];
     if (adv_config_check(&cfg, err, sizeof(err)) != 0) cg_usage("advantages: %s", err);
 

@@ -59,43 +59,34 @@ typedef struct {
     int quiet;
 } Opts;
 
+// --split: test or val only
+static void parse_split(const char *flag, const char *v, void *dst) {
+    (void)flag;
+    int *split = dst;
+    *split = world_split_from_name(v);
+    if (*split != SPLIT_TEST && *split != SPLIT_VAL)
+        cg_usage("eval: --split %s: evaluation runs on test (the benchmark) or val (for choosing settings), never on train",
+                 v);
+}
+
 static void parse(Opts *o, int argc, char **argv) {
     *o = (Opts){0};
     o->models = "models", o->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, o->subjects = 0, o->k = 1, o->split = SPLIT_TEST;
     o->steps = 20, o->shift = FLOW_DEFAULT_SHIFT, o->cfg_ref = 1.0, o->cfg_txt = 1.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            exit(0);
-        }
-        if (strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if (!v) cg_usage("eval: %s needs a value (see cgrpo eval --help)", a);
-        if (strcmp(a, "--model") == 0) o->model = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--models") == 0) o->models = v;
-        else if (strcmp(a, "--prompts") == 0) o->prompts = v;
-        else if (strcmp(a, "--baseline") == 0) o->baseline = v;
-        else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--subjects") == 0) o->subjects = cli_parse_long(a, v, 1, WORLD_N_VAL);
-        else if (strcmp(a, "--split") == 0) {
-            o->split = world_split_from_name(v);
-            if (o->split != SPLIT_TEST && o->split != SPLIT_VAL)
-                cg_usage("eval: --split %s: evaluation runs on test (the benchmark) or val (for choosing settings), "
-                         "never on train", v);
-        }
-        else if (strcmp(a, "--images-per-prompt") == 0) o->k = cli_parse_long(a, v, 1, EVAL_MAX_K);
-        else if (strcmp(a, "--steps") == 0) o->steps = cli_parse_long(a, v, 1, 1000);
-        else if (strcmp(a, "--seed") == 0) o->seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--shift") == 0) o->shift = cli_parse_double(a, v, 1e-3, 1e3);
-        else if (strcmp(a, "--cfg-ref") == 0) o->cfg_ref = cli_parse_double(a, v, -100.0, 100.0);
-        else if (strcmp(a, "--cfg-txt") == 0) o->cfg_txt = cli_parse_double(a, v, -100.0, 100.0);
-        else cg_usage("eval: unknown option '%s' (see cgrpo eval --help)", a);
-        i++;
-    }
+    const CliOpt opts[] = {
+        CLI_F("--quiet", &o->quiet),
+        CLI_S("--model", &o->model), CLI_S("--out", &o->out), CLI_S("--models", &o->models),
+        CLI_S("--prompts", &o->prompts), CLI_S("--baseline", &o->baseline),
+        CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX), CLI_L("--subjects", &o->subjects, 1, WORLD_N_VAL),
+        CLI_FN("--split", parse_split, &o->split),
+        CLI_L("--images-per-prompt", &o->k, 1, EVAL_MAX_K), CLI_L("--steps", &o->steps, 1, 1000),
+        CLI_L("--seed", &o->seed, 0, LONG_MAX),
+        CLI_D("--shift", &o->shift, 1e-3, 1e3), CLI_D("--cfg-ref", &o->cfg_ref, -100.0, 100.0),
+        CLI_D("--cfg-txt", &o->cfg_txt, -100.0, 100.0),
+    };
+    const CliCommand cmd = {.name = "eval", .usage = USAGE, .needs_hint = " (see cgrpo eval --help)",
+                            .unknown_hint = " (see cgrpo eval --help)"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (!o->model) cg_usage("eval: --model FILE is required");
     if (o->subjects == 0) o->subjects = world_split_count(o->split);
     if (o->subjects > world_split_count(o->split))

@@ -37,24 +37,14 @@ typedef struct {
 
 static void parse_opts(Opts *o, int argc, char **argv) {
     *o = (Opts){"models", NULL, WORLD_DEFAULT_SUBJECTS_SEED, 4, 1, SPLIT_TEST};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            exit(0);
-        }
-        if (i + 1 >= argc) cg_usage("eval-rewards: %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--models") == 0) o->models = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--seeds") == 0) o->seeds = cli_parse_long(a, v, 1, 16);
-        else if (strcmp(a, "--worlds") == 0) o->worlds = cli_parse_long(a, v, 1, 1000);
-        else if (strcmp(a, "--split") == 0) {
-            o->split = world_split_from_name(v);
-            if (o->split < 0) cg_usage("--split: '%s' is not a split (train, val or test)", v);
-        } else cg_usage("eval-rewards: unknown option '%s' (see --help)", a);
-    }
+    const CliOpt opts[] = {
+        CLI_S("--models", &o->models), CLI_S("--out", &o->out),
+        CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX), CLI_L("--seeds", &o->seeds, 1, 16),
+        CLI_L("--worlds", &o->worlds, 1, 1000),
+        CLI_FN("--split", cli_parse_split, &o->split),
+    };
+    const CliCommand cmd = {.name = "eval-rewards", .usage = USAGE, .unknown_hint = " (see --help)"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (!o->out) cg_usage("eval-rewards: --out FILE.json is required");
     cli_check_file_dest("eval-rewards: --out", o->out); // before measuring: the file is written at the end
     if (o->subjects_seed > LONG_MAX - o->worlds) cg_usage("--subjects-seed %ld + --worlds %ld overflows", o->subjects_seed, o->worlds);

@@ -222,35 +222,18 @@ static int load_scatter(PlotSpec *sp, PlotSeries *series, const char *path, char
 int cmd_plot(int argc, char **argv) {
     PlotSpec sp = plot_spec_default(640, 400);
     const char *jsonl = NULL, *scatter = NULL, *out = NULL, *xkey = "step", *ykeys_arg = NULL, *labels_arg = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            return 0;
-        }
-        if (strcmp(a, "--logy") == 0) {
-            sp.logy = 1;
-            continue;
-        }
-        if (!v) cg_usage("plot: %s needs a value (see cgrpo plot --help)", a);
-        if (strcmp(a, "--jsonl") == 0) jsonl = v;
-        else if (strcmp(a, "--scatter") == 0) scatter = v;
-        else if (strcmp(a, "--out") == 0) out = v;
-        else if (strcmp(a, "--x") == 0) xkey = v;
-        else if (strcmp(a, "--y") == 0) ykeys_arg = v;
-        else if (strcmp(a, "--label") == 0) labels_arg = v;
-        else if (strcmp(a, "--title") == 0) sp.title = v;
-        else if (strcmp(a, "--xlabel") == 0) sp.xlabel = v;
-        else if (strcmp(a, "--ylabel") == 0) sp.ylabel = v;
-        else if (strcmp(a, "--xmin") == 0) sp.xmin = cli_parse_double(a, v, -1e300, 1e300);
-        else if (strcmp(a, "--xmax") == 0) sp.xmax = cli_parse_double(a, v, -1e300, 1e300);
-        else if (strcmp(a, "--ymin") == 0) sp.ymin = cli_parse_double(a, v, -1e300, 1e300);
-        else if (strcmp(a, "--ymax") == 0) sp.ymax = cli_parse_double(a, v, -1e300, 1e300);
-        else if (strcmp(a, "--width") == 0) sp.width = (int)cli_parse_long(a, v, 160, 4096);
-        else if (strcmp(a, "--height") == 0) sp.height = (int)cli_parse_long(a, v, 160, 4096);
-        else cg_usage("plot: unknown option '%s' (see cgrpo plot --help)", a);
-        i++;
-    }
+    const CliOpt opts[] = {
+        CLI_F("--logy", &sp.logy),
+        CLI_S("--jsonl", &jsonl), CLI_S("--scatter", &scatter), CLI_S("--out", &out),
+        CLI_S("--x", &xkey), CLI_S("--y", &ykeys_arg), CLI_S("--label", &labels_arg),
+        CLI_S("--title", &sp.title), CLI_S("--xlabel", &sp.xlabel), CLI_S("--ylabel", &sp.ylabel),
+        CLI_D("--xmin", &sp.xmin, -1e300, 1e300), CLI_D("--xmax", &sp.xmax, -1e300, 1e300),
+        CLI_D("--ymin", &sp.ymin, -1e300, 1e300), CLI_D("--ymax", &sp.ymax, -1e300, 1e300),
+        CLI_I("--width", &sp.width, 160, 4096), CLI_I("--height", &sp.height, 160, 4096),
+    };
+    const CliCommand cmd = {.name = "plot", .usage = USAGE, .needs_hint = " (see cgrpo plot --help)",
+                            .unknown_hint = " (see cgrpo plot --help)"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (!jsonl == !scatter) cg_usage("plot: give one of --jsonl or --scatter (see cgrpo plot --help)");
     if (!out) cg_usage("plot: --out FILE.png is required");
     if (isnan(sp.xmin) != isnan(sp.xmax) || isnan(sp.ymin) != isnan(sp.ymax))

@@ -65,39 +65,22 @@ static void parse(Opts *o, int argc, char **argv) {
     *o = (Opts){0};
     o->subjects_seed = WORLD_DEFAULT_SUBJECTS_SEED, o->split = -1, o->n = 4, o->steps = 25, o->zoom = 4;
     o->sampler = "ode", o->cfg_ref = 1.0, o->cfg_txt = 1.0, o->shift = FLOW_DEFAULT_SHIFT;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            exit(0);
-        }
-        if (strcmp(a, "--quiet") == 0) {
-            o->quiet = 1;
-            continue;
-        }
-        if (!v) cg_usage("sample: %s needs a value (see cgrpo sample --help)", a);
-        if (strcmp(a, "--model") == 0) o->model = v;
-        else if (strcmp(a, "--reference") == 0) o->reference = v;
-        else if (strcmp(a, "--prompt") == 0) o->prompt = v;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--split") == 0) {
-            o->split = world_split_from_name(v);
-            if (o->split < 0) cg_usage("--split: '%s' is not a split (train, val or test)", v);
-        } else if (strcmp(a, "--subject") == 0) o->subject = cli_parse_long(a, v, 0, INT_MAX), o->subject_given = 1;
-        else if (strcmp(a, "--pose") == 0) o->pose = cli_parse_long(a, v, 0, 1000);
-        else if (strcmp(a, "--n") == 0) o->n = cli_parse_long(a, v, 1, SAMPLE_MAX_N);
-        else if (strcmp(a, "--seed") == 0) o->seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--steps") == 0) o->steps = cli_parse_long(a, v, 1, 1000);
-        else if (strcmp(a, "--zoom") == 0) o->zoom = cli_parse_long(a, v, 1, 16);
-        else if (strcmp(a, "--sampler") == 0) o->sampler = v;
-        else if (strcmp(a, "--eta") == 0) o->eta = cli_parse_double(a, v, 0.0, 10.0), o->eta_given = 1;
-        else if (strcmp(a, "--cfg-ref") == 0) o->cfg_ref = cli_parse_double(a, v, -100.0, 100.0);
-        else if (strcmp(a, "--cfg-txt") == 0) o->cfg_txt = cli_parse_double(a, v, -100.0, 100.0);
-        else if (strcmp(a, "--shift") == 0) o->shift = cli_parse_double(a, v, 1e-3, 1e3);
-        else cg_usage("sample: unknown option '%s' (see cgrpo sample --help)", a);
-        i++;
-    }
+    const CliOpt opts[] = {
+        CLI_F("--quiet", &o->quiet),
+        CLI_S("--model", &o->model), CLI_S("--reference", &o->reference), CLI_S("--prompt", &o->prompt),
+        CLI_S("--out", &o->out),
+        CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX),
+        CLI_FN("--split", cli_parse_split, &o->split),
+        CLI_LG("--subject", &o->subject, 0, INT_MAX, &o->subject_given), CLI_L("--pose", &o->pose, 0, 1000),
+        CLI_L("--n", &o->n, 1, SAMPLE_MAX_N), CLI_L("--seed", &o->seed, 0, LONG_MAX),
+        CLI_L("--steps", &o->steps, 1, 1000), CLI_L("--zoom", &o->zoom, 1, 16),
+        CLI_S("--sampler", &o->sampler),
+        CLI_DG("--eta", &o->eta, 0.0, 10.0, &o->eta_given), CLI_D("--cfg-ref", &o->cfg_ref, -100.0, 100.0),
+        CLI_D("--cfg-txt", &o->cfg_txt, -100.0, 100.0), CLI_D("--shift", &o->shift, 1e-3, 1e3),
+    };
+    const CliCommand cmd = {.name = "sample", .usage = USAGE, .needs_hint = " (see cgrpo sample --help)",
+                            .unknown_hint = " (see cgrpo sample --help)"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (!o->model) cg_usage("sample: --model FILE is required");
     if (!o->prompt) cg_usage("sample: --prompt \"TEXT\" is required");
     if (!o->out) cg_usage("sample: --out GRID.png is required");

@@ -46,26 +46,14 @@ typedef struct {
 static void parse_opts(Opts *o, int argc, char **argv) {
     *o = (Opts){NULL, NULL, "models", ALL_REWARDS, NULL, WORLD_DEFAULT_SUBJECTS_SEED, NULL, 0};
     o->images = cg_malloc((size_t)argc * sizeof(char *));
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            exit(0);
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            o->images[o->n_images++] = a;
-            continue;
-        }
-        if (i + 1 >= argc) cg_usage("score: %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--reference") == 0) o->reference = v;
-        else if (strcmp(a, "--prompt") == 0) o->prompt = v;
-        else if (strcmp(a, "--models") == 0) o->models = v;
-        else if (strcmp(a, "--rewards") == 0) o->rewards = v;
-        else if (strcmp(a, "--mask") == 0) o->mask = v;
-        else if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else cg_usage("score: unknown option '%s' (see cgrpo score --help)", a);
-    }
+    const CliOpt opts[] = {
+        CLI_S("--reference", &o->reference), CLI_S("--prompt", &o->prompt), CLI_S("--models", &o->models),
+        CLI_S("--rewards", &o->rewards), CLI_S("--mask", &o->mask),
+        CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX),
+    };
+    const CliCommand cmd = {.name = "score", .usage = USAGE, .unknown_hint = " (see cgrpo score --help)",
+                            .positional = o->images, .n_positional = &o->n_images};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
     if (!o->reference) cg_usage("score: --reference is required");
     if (!o->prompt) cg_usage("score: --prompt is required");
     if (o->n_images == 0) cg_usage("score: no images to score");

@@ -53,34 +53,25 @@ typedef struct {
 
 static void parse_opts(Opts *o, int argc, char **argv) {
     *o = (Opts){WORLD_DEFAULT_SUBJECTS_SEED, -1, -1, 0, 0, NULL, 0, NULL, NULL, 32, -1, 0, -1, 2, 0, NULL};
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            exit(0);
-        } else if (strcmp(a, "--reference") == 0) {
-            o->reference = 1;
-            continue;
-        }
-        if (!v) cg_usage("world %s: %s needs a value", argv[1], a);
-        if (strcmp(a, "--subjects-seed") == 0) o->subjects_seed = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--split") == 0) {
-            o->split = world_split_from_name(v);
-            if (o->split < 0) cg_usage("--split: '%s' is not a split (train, val or test)", v);
-        } else if (strcmp(a, "--subject") == 0) o->subject = cli_parse_long(a, v, LONG_MIN, LONG_MAX), o->subject_given = 1;
-        else if (strcmp(a, "--prompt") == 0) o->prompt = v;
-        else if (strcmp(a, "--seed") == 0) o->seed = cli_parse_long(a, v, 0, LONG_MAX), o->seed_given = 1;
-        else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--mask") == 0) o->mask = v;
-        else if (strcmp(a, "--size") == 0) o->size = cli_parse_long(a, v, 8, MAX_CLI_SIZE);
-        else if (strcmp(a, "--zoom") == 0) o->zoom = cli_parse_long(a, v, 1, 8);
-        else if (strcmp(a, "--first") == 0) o->first = cli_parse_long(a, v, 0, LONG_MAX);
-        else if (strcmp(a, "--count") == 0) o->count = cli_parse_long(a, v, 1, WORLD_N_SUBJECTS);
-        else if (strcmp(a, "--refs") == 0) o->refs = cli_parse_long(a, v, 0, 6);
-        else if (strcmp(a, "--prompts") == 0) o->prompt_list = v;
-        else cg_usage("world %s: unknown option '%s' (see cgrpo world --help)", argv[1], a);
-        i++;
-    }
+    const CliOpt opts[] = {
+        CLI_F("--reference", &o->reference),
+        CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX),
+        CLI_FN("--split", cli_parse_split, &o->split),
+        CLI_LG("--subject", &o->subject, LONG_MIN, LONG_MAX, &o->subject_given),
+        CLI_S("--prompt", &o->prompt),
+        CLI_LG("--seed", &o->seed, 0, LONG_MAX, &o->seed_given),
+        CLI_S("--out", &o->out), CLI_S("--mask", &o->mask),
+        CLI_L("--size", &o->size, 8, MAX_CLI_SIZE), CLI_L("--zoom", &o->zoom, 1, 8),
+        CLI_L("--first", &o->first, 0, LONG_MAX), CLI_L("--count", &o->count, 1, WORLD_N_SUBJECTS),
+        CLI_L("--refs", &o->refs, 0, 6),
+        CLI_S("--prompts", &o->prompt_list),
+    };
+    const size_t len = strlen(argv[1]) + 7;
+    char *name = cg_malloc(len); // "world SUBCOMMAND", as messages name the command
+    snprintf(name, len, "world %s", argv[1]);
+    const CliCommand cmd = {.name = name, .usage = USAGE, .unknown_hint = " (see cgrpo world --help)"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc - 1, argv + 1);
+    free(name);
 }
 
 static const Subject *pick_subject(const World *w, const Opts *o) {
