@@ -50,7 +50,6 @@ static void print_usage(FILE *f) {
             COMPARE_DEFAULT_PRESETS, COMPARE_DEFAULT_SEEDS, COMPARE_DEFAULT_TEMPLATES);
 }
 
-static int is_flag(const char *a, const char *name) { return strcmp(a, name) == 0; }
 
 int cmd_compare(int argc, char **argv) {
     CompareSpec s = compare_spec_default();
@@ -58,47 +57,22 @@ int cmd_compare(int argc, char **argv) {
     const char *presets = NULL, *seeds = NULL, *prompts = NULL;
     int nk;
     const ConfigKey *keys = train_config_keys(&nk);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            print_usage(stdout);
-            return 0;
-        }
-        if (is_flag(a, "--quiet")) {
-            s.progress = 0;
-            continue;
-        }
-        if (is_flag(a, "--headline")) {
-            s.headline = 1;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) cg_usage("compare: unexpected argument '%s' (see cgrpo compare --help)", a);
-        static const char *const OPTS[] = {"--out", "--presets", "--seeds", "--model", "--rewards-dir", "--config",
-                                           "--eval-prompts", "--eval-k", "--eval-steps", "--eval-subjects",
-                                           "--stop-after-runs"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof OPTS / sizeof OPTS[0]; k++) known |= is_flag(a, OPTS[k]);
-        if (!known && !config_find(keys, nk, a + 2))
-            cg_usage("compare: unknown option '%s' (nearest training key: --%s; see cgrpo compare --help)", a,
-                     config_nearest(keys, nk, a + 2));
-        if (!v) cg_usage("compare: %s needs a value", a);
-        if (is_flag(a, "--out")) s.out = v;
-        else if (is_flag(a, "--presets")) presets = v;
-        else if (is_flag(a, "--seeds")) seeds = v;
-        else if (is_flag(a, "--model")) s.model = v;
-        else if (is_flag(a, "--rewards-dir")) s.rewards_dir = v;
-        else if (is_flag(a, "--config")) s.config_file = v;
-        else if (is_flag(a, "--eval-prompts")) prompts = v;
-        else if (is_flag(a, "--eval-k")) s.eval.K = (int)cli_parse_long(a, v, 1, EVAL_MAX_K);
-        else if (is_flag(a, "--eval-steps")) s.eval.steps = (int)cli_parse_long(a, v, 1, 1000);
-        else if (is_flag(a, "--eval-subjects")) s.eval.n_subjects = (int)cli_parse_long(a, v, 1, WORLD_N_TEST);
-        else if (is_flag(a, "--stop-after-runs")) s.stop_after_runs = (int)cli_parse_long(a, v, 1, INT_MAX);
-        else {
-            if (s.n_over == COMPARE_MAX_OVERRIDES) cg_usage("compare: more than %d training options", COMPARE_MAX_OVERRIDES);
-            s.over_key[s.n_over] = a + 2, s.over_val[s.n_over] = v, s.n_over++;
-        }
-        i++;
-    }
+    int quiet = 0;
+    const CliOpt opts[] = {
+        CLI_F("--quiet", &quiet), CLI_F("--headline", &s.headline),
+        CLI_S("--out", &s.out), CLI_S("--presets", &presets), CLI_S("--seeds", &seeds),
+        CLI_S("--model", &s.model), CLI_S("--rewards-dir", &s.rewards_dir), CLI_S("--config", &s.config_file),
+        CLI_S("--eval-prompts", &prompts),
+        CLI_I("--eval-k", &s.eval.K, 1, EVAL_MAX_K), CLI_I("--eval-steps", &s.eval.steps, 1, 1000),
+        CLI_I("--eval-subjects", &s.eval.n_subjects, 1, WORLD_N_TEST),
+        CLI_I("--stop-after-runs", &s.stop_after_runs, 1, INT_MAX),
+    };
+    const CliCommand cmd = {.name = "compare", .print_usage = print_usage, .lookup_first = 1, .no_positional = 1,
+                            .keys = keys, .n_keys = nk, .key_word = "training key", .over_key = s.over_key,
+                            .over_val = s.over_val, .n_over = &s.n_over, .max_over = COMPARE_MAX_OVERRIDES,
+                            .over_word = "training options"};
+    cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (quiet) s.progress = 0;
     if (!s.out) cg_usage("compare: --out DIR is required (see cgrpo compare --help)");
     if (presets && compare_parse_presets(presets, s.presets, &s.n_presets, err, sizeof err)) cg_usage("--presets: %s", err);
     if (seeds && compare_parse_seeds(seeds, s.seeds, &s.n_seeds, err, sizeof err)) cg_usage("--seeds: %s", err);
