@@ -20,7 +20,8 @@
 //       products in the same run (one threaded call per product, products that come in batches,
 //       such as attention's per-head ones, as an OpenMP loop of single-threaded calls); and the
 //       same FLOP and sgemm seconds for one GRPO iteration of the default config, counted from
-//       its forwards and backwards (rollout, policy forward + backward, reference forward).
+//       its forwards and backwards (rollout forwards, the update's policy backwards and reference
+//       forwards; "recompute" adds the policy forwards that cgrpo train keeps from the rollout).
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -495,13 +496,16 @@ static int cmd_time(const char *model_path, double min_s) {
     gl_generator(gfb, cf, B, 0), gl_generator(gfb, cf, B, 1);
 
     // one GRPO iteration of the default config, from its forwards and backwards: P N rollout
-    // forwards; per trained (group, step) a policy forward + backward and (KL) a reference forward
+    // forwards; per trained (group, step) a policy backward and (KL) a reference forward. `cgrpo
+    // train` keeps the rollout's forwards of the trained steps for the update (--forward-cache-mb,
+    // rl/forward_cache.h), so the policy forward is not run again; "recompute" counts it.
     const TrainConfig tc = train_config_default();
     const int K = train_steps_per_epoch(&tc);
-    const double n_fwd = (double)tc.pairs * tc.steps + (tc.kl_beta > 0.0f ? (double)tc.pairs * K * tc.inner_epochs : 0.0);
-    const double n_fb = (double)tc.pairs * K * tc.inner_epochs;
-    CG_CHECK(tc.group_size == B && tc.cfg_ref == 1.0f && tc.cfg_txt == 1.0f, "the default config has changed its layout");
-
+    const double trained = (double)tc.pairs * K * tc.inner_epochs;
+    const double n_fwd = (double)tc.pairs * tc.steps + (tc.kl_beta > 0.0f ? trained : 0.0), n_bwd = trained;
+    CG_CHECK(tc.group_size == B && tc.cfg_ref == 1.0f && tc.cfg_txt == 1.0f && tc.inner_epochs == 1 &&
+                 tc.groups_per_step == 0,
+             "the default config has changed its layout or its number of optimizer steps");
     printf("{\n  \"threads\": %d,\n  \"blas_core\": \"%s\",\n  \"min_s\": %g,\n", omp_get_max_threads(), blas_core(), min_s);
     printf("  \"config\": {\"B\": %d, \"T\": %d, \"C\": %d, \"heads\": %d, \"depth\": %d, \"params\": %zu},\n", B, T, C, NH,
            cf->depth, m.table.total);
@@ -509,9 +513,16 @@ static int cmd_time(const char *model_path, double min_s) {
     print_item("block_fwd", b_f, bf, min_s, 0);
     print_item("block_fwd_bwd", b_fb, bfb, min_s, 0);
     const double f_sg = print_item("generator_fwd", g_f, gf, min_s, 0);
-    const double fb_sg = print_item("generator_fwd_bwd", g_fb, gfb, min_s, 1);
-    printf("  },\n  \"grpo_iteration\": {\"forwards\": %.0f, \"forward_backwards\": %.0f, \"flop\": %.6e, "
-           "\"sgemm_s\": %.6e}\n}\n", n_fwd, n_fb, n_fwd * gl_flop(gf) + n_fb * gl_flop(gfb), n_fwd * f_sg + n_fb * fb_sg);
+    print_item("generator_fwd_bwd", g_fb, gfb, min_s, 1);
+    GemmList *gb = cg_calloc(1, sizeof(GemmList));
+    gl_generator(gb, cf, B, 1);
+    const double f_flop = gl_flop(gf), b_flop = gl_flop(gb), b_sg = time_gemms(gb, min_s);
+    printf("  },\n  \"generator_bwd\": {\"flop\": %.6e, \"sgemm_s\": %.6e},\n", b_flop, b_sg);
+    printf("  \"grpo_iteration\": {\"forwards\": %.0f, \"backwards\": %.0f, \"flop\": %.6e, \"sgemm_s\": %.6e,\n",
+           n_fwd, n_bwd, n_fwd * f_flop + n_bwd * b_flop, n_fwd * f_sg + n_bwd * b_sg);
+    printf("    \"recompute\": {\"forwards\": %.0f, \"backwards\": %.0f, \"flop\": %.6e, \"sgemm_s\": %.6e}}\n}\n",
+           n_fwd + trained, n_bwd, (n_fwd + trained) * f_flop + n_bwd * b_flop, (n_fwd + trained) * f_sg + n_bwd * b_sg);
+    free(gb);
 
     free(bf), free(bfb), free(gf), free(gfb);
     free(v), free(x), free(c), free(mask), free(y), free(dy), free(dx), free(dc), free(acts), free(scratch);
