@@ -32,7 +32,9 @@ Commands (bench/peer.sh runs all three):
                         images, 10 dance-SDE steps at eta 0.7, own noise per sample, 6 trained
                         steps per group, PPO-clipped loss with eps 1e-4, KL to a frozen copy of
                         the base with beta 1, one optimizer step: global-norm clip 1, AdamW lr
-                        1e-4, weight decay 1e-4 on matrices); the REWARDS ARE RANDOM NUMBERS of
+                        1e-4, weight decay 1e-4 on matrices; the update runs backwards through the
+                        rollout's kept forwards as cgrpo train's forward cache does, --recompute
+                        reruns them); the REWARDS ARE RANDOM NUMBERS of
                         the same shape (2, P G) and the references and prompts random tensors of
                         the rollout's shapes: the cost measured is the generator's
 All commands take --threads N (torch.set_num_threads) and --json OUT.
@@ -268,12 +270,15 @@ def step_logprob(coef, x, v, x_next):
     return -(d * d).flatten(1).mean(1) / (2 * coef.std ** 2) - math.log(coef.std) - LOG_SQRT_2PI
 
 
-def grpo_microbatch(policy, reference, coef, x, x_next, logp_old, adv, count, clip_eps, kl_beta, ref_img, tokens):
+def grpo_microbatch(policy, reference, coef, x, x_next, logp_old, adv, count, clip_eps, kl_beta, ref_img, tokens,
+                    v=None):
     """One group at one step: the clipped policy loss plus the KL to the reference, as grpo_group_step.
+    v: the policy's velocity kept (with its graph) from the rollout, or None to recompute it.
     Returns (loss tensor (float64, differentiable), logp_new (G), kl_sum)."""
     G = x.shape[0]
     sigma = torch.full((G,), coef.s, dtype=torch.float32)
-    v = policy(x, sigma, ref_img, tokens)
+    if v is None:
+        v = policy(x, sigma, ref_img, tokens)
     logp_new = step_logprob(coef, x, v, x_next)
     r = torch.exp(logp_new - logp_old.double())
     A = adv.double()
@@ -335,9 +340,15 @@ def advantages(rewards, P, G, N, gamma, clamp):
 
 
 class GrpoTwin:
-    """One GRPO iteration at the default config (docs/design.md, "One GRPO iteration")."""
+    """One GRPO iteration at the default config (docs/design.md, "One GRPO iteration").
 
-    def __init__(self, model_path, seed=1):
+    reuse (the default, as `cgrpo train`'s forward cache): the step subsets are drawn before the
+    rollout, whose forwards of the trained steps run with autograd on and are kept, graph and all;
+    the update then runs only their backward (exact: with one optimizer step per iteration the
+    policy still has the rollout's weights). reuse=False recomputes each trained step's forward."""
+
+    def __init__(self, model_path, seed=1, reuse=True):
+        self.reuse = reuse
         self.policy, _, _ = load_dit(model_path)
         self.reference, _, _ = load_dit(model_path)
         for p in self.reference.parameters():
@@ -367,15 +378,24 @@ class GrpoTwin:
         P, G, N, K, d = self.P, self.G, self.N, self.K, self.d
         t0 = time.perf_counter()
         refs, toks = self.inputs()
+        # the steps each group trains (K of N, ascending), drawn first so the rollout knows them
+        subsets = [sorted(torch.randperm(N, generator=self.gen)[:K].tolist()) for _ in range(P)]
         # 1. rollouts: one batch of G rows per group, every x_i and log-prob stored
         traj = torch.empty((P, N + 1, G) + self.shape)
         logp = torch.empty(P, N, G, dtype=torch.float64)
+        kept = {}
         with torch.no_grad():
             for p in range(P):
                 x = torch.randn((G,) + self.shape, generator=self.gen)  # own noise per sample
                 traj[p, 0] = x
                 for i, c in enumerate(self.coefs):
-                    v = self.policy(x, torch.full((G,), c.s), refs[p], toks[p])
+                    sigma = torch.full((G,), c.s)
+                    if self.reuse and i in subsets[p]:
+                        with torch.enable_grad():
+                            kept[(p, i)] = self.policy(x, sigma, refs[p], toks[p])
+                        v = kept[(p, i)].detach()
+                    else:
+                        v = self.policy(x, sigma, refs[p], toks[p])
                     e = torch.randn((G,) + self.shape, generator=self.gen)
                     x_next = (step_mean(c, x, v) + c.std * e.double()).float()
                     logp[p, i] = step_logprob(c, x, v, x_next)
@@ -390,11 +410,10 @@ class GrpoTwin:
         count = P * K * G
         loss_sum = 0.0
         for p in range(P):
-            subset = sorted(torch.randperm(N, generator=self.gen)[:K].tolist())
-            for i in subset:
+            for i in subsets[p]:
                 loss, _, _ = grpo_microbatch(self.policy, self.reference, self.coefs[i], traj[p, i], traj[p, i + 1],
                                              logp[p, i], adv[p, :, i], count, d["clip_eps"], d["kl_beta"], refs[p],
-                                             toks[p])
+                                             toks[p], v=kept.pop((p, i), None))
                 loss.backward()
                 loss_sum += float(loss.detach())
         gn = clip_grad_norm(list(self.policy.parameters()), d["grad_clip"])
@@ -593,10 +612,13 @@ def cmd_time(args):
 
 
 def cmd_grpo(args):
-    twin = GrpoTwin(args.model)
+    twin = GrpoTwin(args.model, reuse=not args.recompute)
     rows = []
-    print("torch GRPO iteration at the default config; REWARDS ARE RANDOM NUMBERS of cgrpo's reward shape "
-          "(2, P G), references and prompts random tensors of the rollout's shapes")
+    print("torch GRPO iteration at the default config ("
+          + ("the update recomputes the trained steps' forwards" if args.recompute else
+             "the update reuses the rollout's forwards of the trained steps, as cgrpo train does")
+          + "); REWARDS ARE RANDOM NUMBERS of cgrpo's reward shape (2, P G), references and prompts random "
+          "tensors of the rollout's shapes")
     for it in range(1, args.iters + 1):
         r = twin.iteration()
         rows.append(r)
@@ -607,7 +629,7 @@ def cmd_grpo(args):
     mean = {k: sum(r[k] for r in later) / len(later) for k in ("t_rollout", "t_reward", "t_update", "total")}
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     res = {"threads": torch.get_num_threads(), "torch": torch.__version__, "iterations": rows, "mean_of_later": mean,
-           "peak_rss_mib": rss_kib / 1024.0, "rewards": "random"}
+           "peak_rss_mib": rss_kib / 1024.0, "rewards": "random", "reuse_forwards": not args.recompute}
     print(f"torch grpo: mean of iterations {2 if len(rows) > 1 else 1}..{len(rows)}: {mean['total']:.2f} s; "
           f"peak RSS {rss_kib / 1024.0:.0f} MiB")
     if args.json:
@@ -624,6 +646,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     ap.add_argument("--min-s", type=float, default=0.5)
     ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--recompute", action="store_true",
+                    help="grpo: recompute the trained steps' forwards in the update instead of keeping the rollout's")
     ap.add_argument("--tol", type=float, default=1e-4, help="check: the largest relative error that passes")
     ap.add_argument("--json")
     args = ap.parse_args()
