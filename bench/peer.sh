@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # peer.sh: cgrpo against its PyTorch eager twin (bench/torch_twin.py), issue 19, in one run:
-#   bash bench/peer.sh          # about 10 minutes on 2 cores; needs torch (pip install torch)
+#   bash bench/peer.sh          # about 12 minutes on 2 cores; needs torch (pip install torch)
 # 1. checks the twin: build/bench/bench_peer dumps cgrpo's generator output and gradients, one
 #    block's, an SDE rollout, a GRPO micro-batch and an AdamW step on fixed inputs, and the twin
 #    prints its relative error on each (it fails the run above 1e-4);
@@ -8,7 +8,9 @@
 #    in turn (the first side alternates): the block and generator timings (bench_peer time,
 #    torch_twin.py time; sgemm at the same shapes in the same run), then PEER_ITERS GRPO
 #    iterations of the default config (`cgrpo train`, torch_twin.py grpo with random rewards)
-#    under /usr/bin/time -v for the peak RSS;
+#    under /usr/bin/time -v for the peak RSS, once as cgrpo train runs by default (the update
+#    reuses the rollout's forwards of the trained steps) and once recomputing them
+#    (--forward-cache-mb 0, torch_twin.py --recompute);
 # 3. writes bench/results/peer.json (bench/peer_report.py) and prints its markdown table: each
 #    side's fastest figure over the repeats (block and generator items: best of 3 rounds of the
 #    mean over PEER_MIN_S s; the GRPO iteration: the fastest of iterations 2..N), the means kept too.
@@ -72,14 +74,21 @@ rm -f "$tmp/check.safetensors"
 run_cgrpo() {
     "$build/bench/bench_peer" time --min-s "$min_s" >"$tmp/c_time_${t}_$r.json"
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); [print(f'cgrpo {k:18s} {v[\"s\"]*1e3:9.3f} ms  ({v[\"gflops\"]:.1f} GFLOP/s; sgemm at its shapes {v[\"sgemm_gflops\"]:.1f})') for k,v in d['items'].items()]" "$tmp/c_time_${t}_$r.json"
-    /usr/bin/time -v -o "$tmp/c_rss_${t}_$r.txt" "$build/cgrpo" train --out "$tmp/train_${t}_$r" --iterations "$iters" \
-        --cos_every 0 --sample_every 0 --ckpt_every 0 --quiet
-    python3 -c "import json,sys; [print('cgrpo grpo iter {iteration}: rollout {t_rollout:.2f} s, reward {t_reward:.3f} s, update {t_update:.2f} s'.format(**json.loads(l))) for l in open(sys.argv[1])]" "$tmp/train_${t}_$r/metrics.jsonl"
+    # the default (the update reuses the rollout's forwards), then --forward-cache-mb 0 (it recomputes them)
+    for mode in reuse recompute; do
+        cache=(); [ $mode = recompute ] && cache=(--forward-cache-mb 0)
+        /usr/bin/time -v -o "$tmp/c_rss_${mode}_${t}_$r.txt" "$build/cgrpo" train --out "$tmp/train_${mode}_${t}_$r" \
+            --iterations "$iters" --cos_every 0 --sample_every 0 --ckpt_every 0 --quiet "${cache[@]}"
+        python3 -c "import json,sys; [print('cgrpo grpo ($mode) iter {iteration}: rollout {t_rollout:.2f} s, reward {t_reward:.3f} s, update {t_update:.2f} s'.format(**json.loads(l))) for l in open(sys.argv[1])]" "$tmp/train_${mode}_${t}_$r/metrics.jsonl"
+    done
 }
 run_torch() {
     python3 bench/torch_twin.py time --threads "$t" --min-s "$min_s" --json "$tmp/t_time_${t}_$r.json"
-    /usr/bin/time -v -o "$tmp/t_rss_${t}_$r.txt" python3 bench/torch_twin.py grpo --threads "$t" --iters "$iters" \
-        --json "$tmp/t_grpo_${t}_$r.json"
+    for mode in reuse recompute; do
+        flag=(); [ $mode = recompute ] && flag=(--recompute)
+        /usr/bin/time -v -o "$tmp/t_rss_${mode}_${t}_$r.txt" python3 bench/torch_twin.py grpo --threads "$t" \
+            --iters "$iters" --json "$tmp/t_grpo_${mode}_${t}_$r.json" "${flag[@]}"
+    done
 }
 # Repeats alternate which side goes first, and the report keeps each side's fastest figure: load
 # from other processes only ever adds time.

@@ -4,8 +4,10 @@
   python3 bench/peer_report.py TMPDIR OUT.json     (bench/peer.sh calls it; standard library only)
 
 TMPDIR holds, per thread count T and repeat R: c_time_T_R.json (build/bench/bench_peer time),
-t_time_T_R.json (torch_twin.py time), train_T_R/metrics.jsonl (cgrpo train), t_grpo_T_R.json
-(torch_twin.py grpo), c_rss_T_R.txt and t_rss_T_R.txt (/usr/bin/time -v of those two); and
+t_time_T_R.json (torch_twin.py time), and per MODE (reuse: the update reuses the rollout's
+forwards, cgrpo train's default; recompute: --forward-cache-mb 0 and torch_twin.py --recompute)
+train_MODE_T_R/metrics.jsonl (cgrpo train), t_grpo_MODE_T_R.json (torch_twin.py grpo),
+c_rss_MODE_T_R.txt and t_rss_MODE_T_R.txt (/usr/bin/time -v of those two); and
 check.json (torch_twin.py check), env.json (what peer.sh recorded about the machine),
 torch_import_rss.txt. Each side's figure of an item is its fastest over the repeats (the block and
 generator items are already the best of 3 rounds; the GRPO iteration is the fastest of iterations
@@ -15,7 +17,9 @@ import json
 import os
 import sys
 
-ITEMS = ["block_fwd", "block_fwd_bwd", "generator_fwd", "generator_fwd_bwd", "grpo_iteration"]
+ITEMS = ["block_fwd", "block_fwd_bwd", "generator_fwd", "generator_fwd_bwd", "grpo_iteration",
+         "grpo_iteration_recompute"]
+MODES = {"grpo_iteration": "reuse", "grpo_iteration_recompute": "recompute"}
 
 
 def load(path):
@@ -56,20 +60,29 @@ def main():
     env = load(os.path.join(tmp, "env.json"))
     threads = env["threads"]
     repeats = range(1, env["repeat"] + 1)
-    items, sgemm, block, rss, detail = [], {}, {}, {"cgrpo": {}, "torch": {}}, {}
+    items, sgemm, block, detail = [], {}, {}, {}
+    rss = {m: {"cgrpo": {}, "torch": {}} for m in ("reuse", "recompute")}
     for t in threads:
         f = lambda pat: [os.path.join(tmp, pat.format(t=t, r=r)) for r in repeats]
         cts = [load(p) for p in f("c_time_{t}_{r}.json")]
         tts = [load(p) for p in f("t_time_{t}_{r}.json")]
-        cg = summarize([row for p in f("train_{t}_{r}") for row in cgrpo_iterations(os.path.join(p, "metrics.jsonl"))])
-        tg = summarize([row for p in f("t_grpo_{t}_{r}.json") for row in torch_iterations(p)])
+        grpo = {}
+        for m in ("reuse", "recompute"):
+            cg = summarize([row for p in f("train_" + m + "_{t}_{r}") for row in
+                            cgrpo_iterations(os.path.join(p, "metrics.jsonl"))])
+            tg = summarize([row for p in f("t_grpo_" + m + "_{t}_{r}.json") for row in torch_iterations(p)])
+            grpo[m] = (cg, tg)
+            rss[m]["cgrpo"][str(t)] = max(max_rss_mib(p) for p in f("c_rss_" + m + "_{t}_{r}.txt"))
+            rss[m]["torch"][str(t)] = max(max_rss_mib(p) for p in f("t_rss_" + m + "_{t}_{r}.txt"))
+        detail[str(t)] = {m: {"cgrpo": grpo[m][0], "torch": grpo[m][1]} for m in grpo}
         ct0 = cts[0]  # FLOP counts are the same in every repeat; sgemm and item seconds: the fastest
         sg_of = lambda name: min(c["items"][name]["sgemm_s"] for c in cts)
         for name in ITEMS:
-            if name == "grpo_iteration":
-                gi = ct0["grpo_iteration"]
-                c_s, t_s, flop = cg["fastest"]["total"], tg["fastest"]["total"], gi["flop"]
-                sg_s = min(c["grpo_iteration"]["sgemm_s"] for c in cts)
+            if name in MODES:
+                cg, tg = grpo[MODES[name]]
+                pick = (lambda gi: gi) if MODES[name] == "reuse" else (lambda gi: gi["recompute"])
+                c_s, t_s, flop = cg["fastest"]["total"], tg["fastest"]["total"], pick(ct0["grpo_iteration"])["flop"]
+                sg_s = min(pick(c["grpo_iteration"])["sgemm_s"] for c in cts)
                 means = {"cgrpo_mean_s": cg["mean"]["total"], "torch_mean_s": tg["mean"]["total"]}
             else:
                 c_all = [c["items"][name]["s"] for c in cts]
@@ -82,9 +95,6 @@ def main():
         bb = ct0["items"]["block_fwd_bwd"]
         sgemm[str(t)] = bb["flop"] / sg_of("block_fwd_bwd") * 1e-9
         block[str(t)] = bb["flop"] / min(c["items"]["block_fwd_bwd"]["s"] for c in cts) * 1e-9
-        rss["cgrpo"][str(t)] = max(max_rss_mib(p) for p in f("c_rss_{t}_{r}.txt"))
-        rss["torch"][str(t)] = max(max_rss_mib(p) for p in f("t_rss_{t}_{r}.txt"))
-        detail[str(t)] = {"cgrpo": cg, "torch": tg}
     check = load(os.path.join(tmp, "check.json"))
     res = {
         "generated_by": "bash bench/peer.sh",
@@ -92,7 +102,8 @@ def main():
         "items": items,
         "sgemm_gflops": sgemm,
         "block_gflops": block,
-        "peak_rss_mib": rss,
+        "peak_rss_mib": rss["reuse"],
+        "peak_rss_mib_recompute": rss["recompute"],
         "torch_import_rss_mib": max_rss_mib(os.path.join(tmp, "torch_import_rss.txt")),
         "grpo_iteration_phases": detail,
         "check": check,
@@ -104,14 +115,17 @@ def main():
             "torch forwards run under torch.no_grad(), cgrpo's forward always saves its activations",
             "grpo_iteration: the default `cgrpo train` config without the gradient-cosine diagnostic (cos_every 0), "
             "the fastest of iterations 2..N of every run; cgrpo's is rollout + reward + update from metrics.jsonl "
-            "(real rewards, rendered references), the twin's uses RANDOM rewards and random references and prompts",
+            "(real rewards, rendered references), the twin's uses RANDOM rewards and random references and prompts; "
+            "grpo_iteration as cgrpo train runs by default (the update reuses the rollout's forwards of the trained "
+            "steps; the twin keeps their autograd graphs), grpo_iteration_recompute with those forwards rerun "
+            "(--forward-cache-mb 0, torch_twin.py --recompute)",
             "GFLOP/s count matrix products only (2 M N K over every product of the item, the same count for both); "
             "sgemm_gflops: plain OpenBLAS sgemm running exactly those products in the same run; grpo_iteration's "
             "count and sgemm time are its forwards and backwards (rollout, policy forward + backward, reference "
             "forward) at the generator items' figures",
-            "peak_rss_mib: maximum resident set size of the whole process of --iters GRPO iterations (/usr/bin/time "
-            "-v): cgrpo train also holds the reward models and the world, the twin holds torch's libraries "
-            "(torch_import_rss_mib is `import torch` alone)",
+            "peak_rss_mib (reuse) and peak_rss_mib_recompute: maximum resident set size of the whole process of "
+            "--iters GRPO iterations (/usr/bin/time -v): cgrpo train also holds the reward models and the world, "
+            "the twin holds torch's libraries (torch_import_rss_mib is `import torch` alone)",
         ],
     }
     with open(out, "w") as f:
@@ -121,17 +135,20 @@ def main():
     print("| item | threads | cgrpo | torch | torch / cgrpo | cgrpo GFLOP/s | torch GFLOP/s | sgemm GFLOP/s, same shapes |")
     print("|---|---|---|---|---|---|---|---|")
     for it in items:
-        fmt = (lambda s: f"{s:.2f} s") if it["name"] == "grpo_iteration" else (lambda s: f"{s * 1e3:.2f} ms")
+        fmt = (lambda s: f"{s:.2f} s") if it["name"].startswith("grpo_iteration") else (lambda s: f"{s * 1e3:.2f} ms")
         print(f"| {it['name']} | {it['threads']} | {fmt(it['cgrpo_s'])} | {fmt(it['torch_s'])} | {it['ratio']:.2f} | "
               f"{it['cgrpo_gflops']:.1f} | {it['torch_gflops']:.1f} | {it['sgemm_gflops']:.1f} |")
     print()
     for t in threads:
-        c, tr = detail[str(t)]["cgrpo"]["fastest"], detail[str(t)]["torch"]["fastest"]
-        cm, tm = detail[str(t)]["cgrpo"]["mean"]["total"], detail[str(t)]["torch"]["mean"]["total"]
-        print(f"GRPO iteration, {t} thread(s), fastest (mean {cm:.2f} s / {tm:.2f} s): cgrpo rollout {c['t_rollout']:.2f} s + reward {c['t_reward']:.2f} s + "
-              f"update {c['t_update']:.2f} s; torch rollout {tr['t_rollout']:.2f} s + reward {tr['t_reward']:.3f} s "
-              f"(random) + update {tr['t_update']:.2f} s; peak RSS cgrpo {rss['cgrpo'][str(t)]:.0f} MiB, torch "
-              f"{rss['torch'][str(t)]:.0f} MiB (import torch alone {res['torch_import_rss_mib']:.0f} MiB)")
+        for m in ("reuse", "recompute"):
+            d = detail[str(t)][m]
+            c, tr = d["cgrpo"]["fastest"], d["torch"]["fastest"]
+            print(f"GRPO iteration ({m}), {t} thread(s), fastest (mean {d['cgrpo']['mean']['total']:.2f} s / "
+                  f"{d['torch']['mean']['total']:.2f} s): cgrpo rollout {c['t_rollout']:.2f} s + reward "
+                  f"{c['t_reward']:.2f} s + update {c['t_update']:.2f} s; torch rollout {tr['t_rollout']:.2f} s + "
+                  f"update {tr['t_update']:.2f} s; peak RSS cgrpo {rss[m]['cgrpo'][str(t)]:.0f} MiB, torch "
+                  f"{rss[m]['torch'][str(t)]:.0f} MiB")
+    print(f"import torch alone: {res['torch_import_rss_mib']:.0f} MiB")
     load_note = env.get("background_busy_cores")
     if load_note is not None:
         print(f"background load before the run: {load_note:.2f} busy cores of {env.get('cores')}; "
