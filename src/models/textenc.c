@@ -12,22 +12,13 @@
 #include "nn/layers.h"
 #include "nn/loss.h"
 
-#define PAR_MIN_WORK 32768
-#define COL_BLOCK 64
-
 static float *falloc(size_t n) { return cg_calloc(n, sizeof(float)); }
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 int textenc_config_check(const TextEncConfig *c, char *err, size_t errlen) {
     if (c->max_len < 1 || c->max_len > 1024) return cg_errf(err, errlen, "max_len %d outside [1, 1024]", c->max_len);
     if (c->vocab < 2 || c->vocab > 1000000) return cg_errf(err, errlen, "vocab %d outside [2, 1000000]", c->vocab);
-    if (c->width < 1 || c->width > 8192) return cg_errf(err, errlen, "width %d outside [1, 8192]", c->width);
-    if (c->depth < 0 || c->depth > 64) return cg_errf(err, errlen, "depth %d outside [0, 64]", c->depth);
-    if (c->n_heads < 1 || c->width % c->n_heads)
-        return cg_errf(err, errlen, "width %d is not a multiple of n_heads %d", c->width, c->n_heads);
-    if (c->embed_dim < 1 || c->embed_dim > 8192)
-        return cg_errf(err, errlen, "embed_dim %d outside [1, 8192]", c->embed_dim);
-    return 0;
+    return vit_tower_config_check(c->width, c->depth, c->n_heads, c->embed_dim, err, errlen);
 }
 
 // The text tower's own tensors in table order: the first 2 before the trunk's, the rest after.
@@ -49,16 +40,9 @@ int textenc_create(TextEnc *m, const TextEncConfig *cfg, int max_B, char *err, s
     m->cfg = *cfg;
     m->max_B = max_B;
     ParamTable *t = &m->table;
-    param_table_init(t);
     ParamDef d[4];
     text_defs(cfg, d);
-    param_defs_add(t, "", d, 2);
-    vit_trunk_register(t, cfg->depth, C);
-    param_defs_add(t, "", d + 2, 2);
-    m->params = falloc(t->total);
-    m->grads = falloc(t->total);
-    m->m = falloc(t->total);
-    m->v = falloc(t->total);
+    vit_tower_params(t, d, 2, 4, cfg->depth, C, &m->params, &m->grads, &m->m, &m->v);
     param_defs_bind(&m->w, m->params, t, "", d, 4);
     param_defs_bind(&m->g, m->grads, t, "", d, 4);
     vit_trunk_create(&m->trunk, t, m->params, m->grads, cfg->depth, Lt, C, cfg->n_heads, max_B);
@@ -66,22 +50,17 @@ int textenc_create(TextEnc *m, const TextEncConfig *cfg, int max_B, char *err, s
     m->tokens = cg_calloc(bl, sizeof(int));
     m->mask = cg_calloc(bl, 1);
     m->count = cg_calloc(b, sizeof(int));
-    m->pooled = falloc(b * (size_t)C);
-    m->dpooled = falloc(b * (size_t)C);
-    m->feat = falloc(b * (size_t)D);
-    m->dfeat = falloc(b * (size_t)D);
-    m->feat_norm = falloc(b);
+    vit_head_create(&m->head, max_B, C, D);
     m->emb = falloc(b * (size_t)D);
     m->demb = falloc(b * (size_t)D);
     return 0;
 }
 
 void textenc_free(TextEnc *m) {
-    param_table_free(&m->table);
-    free(m->params), free(m->grads), free(m->m), free(m->v);
+    vit_tower_free(&m->table, m->params, m->grads, m->m, m->v);
     vit_trunk_free(&m->trunk);
-    free(m->tokens), free(m->mask), free(m->count), free(m->pooled), free(m->dpooled);
-    free(m->feat), free(m->dfeat), free(m->feat_norm), free(m->emb), free(m->demb);
+    vit_head_free(&m->head);
+    free(m->tokens), free(m->mask), free(m->count), free(m->emb), free(m->demb);
     memset(m, 0, sizeof(*m));
 }
 
@@ -93,9 +72,7 @@ void textenc_init(TextEnc *m, uint64_t seed) {
     vit_trunk_init(&m->trunk, &rng);
     param_xavier_uniform(m->w.proj_w, c->embed_dim, c->width, &rng);
     zero(m->w.proj_b, (size_t)c->embed_dim);
-    zero(m->grads, m->table.total);
-    zero(m->m, m->table.total);
-    zero(m->v, m->table.total);
+    vit_tower_zero_state(&m->table, m->grads, m->m, m->v);
 }
 
 void textenc_zero_grad(TextEnc *m) { zero(m->grads, m->table.total); }
@@ -125,59 +102,23 @@ void textenc_forward(TextEnc *m, const int *tokens, int B) {
     // x0 = tok_embed[ids] + pos_embed
     float *x0 = m->trunk.xs;
     embedding_forward(x0, m->tokens, m->w.tok, B, Lt, C);
-    size_t lc = (size_t)Lt * C;
-    for (int b = 0; b < B; b++)
-        for (size_t i = 0; i < lc; i++) x0[(size_t)b * lc + i] += m->w.pos[i];
+    vit_add_pos(x0, m->w.pos, B, Lt, C);
     vit_trunk_forward(&m->trunk, m->mask, B);
     // pooled = mean of the final LayerNorm output over the masked-in positions, in t order
-    const float *lnf = m->trunk.lnf;
-#pragma omp parallel for schedule(static) if ((size_t)B * lc > PAR_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        float *p = m->pooled + (size_t)b * C;
-        for (int ch = 0; ch < C; ch++) p[ch] = 0.0f;
-        for (int t = 0; t < Lt; t++) {
-            if (!m->mask[(size_t)b * Lt + t]) continue;
-            const float *row = lnf + ((size_t)b * Lt + t) * C;
-            for (int ch = 0; ch < C; ch++) p[ch] += row[ch];
-        }
-        float inv = 1.0f / (float)m->count[b];
-        for (int ch = 0; ch < C; ch++) p[ch] *= inv;
-    }
-    linear_forward(m->feat, m->pooled, m->w.proj_w, m->w.proj_b, B, C, D);
-    l2norm_forward(m->emb, m->feat_norm, m->feat, B, D);
+    vit_pool_forward(m->head.pooled, m->trunk.lnf, m->mask, m->count, B, Lt, C);
+    vit_head_forward(&m->head, m->emb, m->w.proj_w, m->w.proj_b, B, C, D);
 }
 
 void textenc_backward(TextEnc *m, const float *demb) {
     const TextEncConfig *c = &m->cfg;
     const int B = m->B, Lt = c->max_len, C = c->width, D = c->embed_dim;
     CG_CHECK(B >= 1, "textenc_backward before textenc_forward");
-    zero(m->dfeat, (size_t)B * D);
-    l2norm_backward(m->dfeat, demb, m->emb, m->feat_norm, B, D);
-    zero(m->dpooled, (size_t)B * C);
-    linear_backward(m->dpooled, m->g.proj_w, m->g.proj_b, m->dfeat, m->pooled, m->w.proj_w, B, C, D);
+    zero(m->head.dpooled, (size_t)B * C);
+    vit_head_backward(&m->head, m->g.proj_w, m->g.proj_b, demb, m->emb, m->w.proj_w, B, C, D);
     // masked mean pool backward: d(lnf)[b, t] = dpooled[b] / count[b] where masked in, else 0
-    float *dlnf = m->trunk.dlnf;
-    for (int b = 0; b < B; b++) {
-        float inv = 1.0f / (float)m->count[b];
-        const float *dp = m->dpooled + (size_t)b * C;
-        for (int t = 0; t < Lt; t++) {
-            float *row = dlnf + ((size_t)b * Lt + t) * C;
-            int in = m->mask[(size_t)b * Lt + t];
-            for (int ch = 0; ch < C; ch++) row[ch] = in ? dp[ch] * inv : 0.0f;
-        }
-    }
+    vit_pool_backward(m->trunk.dlnf, m->head.dpooled, m->mask, m->count, B, Lt, C);
     const float *dx0 = vit_trunk_backward(&m->trunk, m->mask);
-    // pos_embed: sum over the batch, one thread per column block, b in order
-    size_t lc = (size_t)Lt * C;
-    long nblocks = (long)((lc + COL_BLOCK - 1) / COL_BLOCK);
-#pragma omp parallel for schedule(static) if ((size_t)B * lc > PAR_MIN_WORK)
-    for (long blk = 0; blk < nblocks; blk++) {
-        size_t i0 = (size_t)blk * COL_BLOCK, n = lc - i0 < COL_BLOCK ? lc - i0 : COL_BLOCK;
-        double acc[COL_BLOCK] = {0};
-        for (int b = 0; b < B; b++)
-            for (size_t j = 0; j < n; j++) acc[j] += dx0[(size_t)b * lc + i0 + j];
-        for (size_t j = 0; j < n; j++) m->g.pos[i0 + j] += (float)acc[j];
-    }
+    vit_add_pos_backward(m->g.pos, dx0, B, Lt, C); // pos_embed: summed over the batch
     embedding_backward(m->g.tok, dx0, m->tokens, B, Lt, C);
 }
 

@@ -59,10 +59,8 @@ typedef struct {
     int *tokens;             // (B, Lt) copy of the input ids
     unsigned char *mask;     // (B, Lt) key mask: 1 = a real token (or every position of an empty prompt)
     int *count;              // (B) positions pooled per prompt
-    float *pooled;           // (B, C)
-    float *feat, *feat_norm; // (B, D), (B)
+    ViTHead head;            // pooled (B, C) and the projection
     float *emb;              // (B, D) OUTPUT: unit-norm embeddings
-    float *dpooled, *dfeat;  // backward scratch
     float *demb;             // (max_B, D) training-step scratch
 } TextEnc;
 

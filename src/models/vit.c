@@ -29,6 +29,117 @@ void vit_normal_init(float *p, size_t n, float std, cg_rng *rng) {
     for (size_t i = 0; i < n; i++) p[i] = (float)(std * cg_rng_normal(rng));
 }
 
+int vit_tower_config_check(int width, int depth, int n_heads, int embed_dim, char *err, size_t errlen) {
+    if (width < 1 || width > 8192) return cg_errf(err, errlen, "width %d outside [1, 8192]", width);
+    if (depth < 0 || depth > 64) return cg_errf(err, errlen, "depth %d outside [0, 64]", depth);
+    if (n_heads < 1 || width % n_heads) return cg_errf(err, errlen, "width %d is not a multiple of n_heads %d", width, n_heads);
+    if (embed_dim < 1 || embed_dim > 8192) return cg_errf(err, errlen, "embed_dim %d outside [1, 8192]", embed_dim);
+    return 0;
+}
+
+void vit_tower_params(ParamTable *t, const ParamDef *own, int n_before, int n, int depth, int C, float **params,
+                      float **grads, float **m, float **v) {
+    param_table_init(t);
+    param_defs_add(t, "", own, n_before);
+    vit_trunk_register(t, depth, C);
+    param_defs_add(t, "", own + n_before, n - n_before);
+    *params = falloc(t->total);
+    *grads = falloc(t->total);
+    *m = falloc(t->total);
+    *v = falloc(t->total);
+}
+
+void vit_tower_free(ParamTable *t, float *params, float *grads, float *m, float *v) {
+    param_table_free(t);
+    free(params), free(grads), free(m), free(v);
+}
+
+void vit_tower_zero_state(const ParamTable *t, float *grads, float *m, float *v) {
+    zero(grads, t->total);
+    zero(m, t->total);
+    zero(v, t->total);
+}
+
+void vit_add_pos(float *x, const float *pos, int B, int T, int C) {
+    size_t tc = (size_t)T * (size_t)C;
+#pragma omp parallel for schedule(static) if ((size_t)B * tc > PAR_MIN_WORK)
+    for (int b = 0; b < B; b++) {
+        float *xb = x + (size_t)b * tc;
+        for (size_t i = 0; i < tc; i++) xb[i] += pos[i];
+    }
+}
+
+// each element by one thread (column blocks)
+void vit_add_pos_backward(float *dpos, const float *dx, int B, int T, int C) {
+    size_t tc = (size_t)T * (size_t)C;
+    long nblocks = (long)((tc + COL_BLOCK - 1) / COL_BLOCK);
+#pragma omp parallel for schedule(static) if ((size_t)B * tc > PAR_MIN_WORK)
+    for (long blk = 0; blk < nblocks; blk++) {
+        size_t i0 = (size_t)blk * COL_BLOCK, n = tc - i0 < COL_BLOCK ? tc - i0 : COL_BLOCK;
+        double acc[COL_BLOCK] = {0};
+        for (int b = 0; b < B; b++) {
+            const float *row = dx + (size_t)b * tc + i0;
+            for (size_t j = 0; j < n; j++) acc[j] += row[j];
+        }
+        for (size_t j = 0; j < n; j++) dpos[i0 + j] += (float)acc[j];
+    }
+}
+
+void vit_pool_forward(float *pooled, const float *x, const unsigned char *mask, const int *count, int B, int T, int C) {
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C > PAR_MIN_WORK)
+    for (int b = 0; b < B; b++) {
+        float *p = pooled + (size_t)b * C;
+        for (int c = 0; c < C; c++) p[c] = 0.0f;
+        for (int t = 0; t < T; t++) {
+            if (mask && !mask[(size_t)b * T + t]) continue;
+            const float *row = x + ((size_t)b * T + t) * C;
+            for (int c = 0; c < C; c++) p[c] += row[c];
+        }
+        float inv = 1.0f / (float)(count ? count[b] : T);
+        for (int c = 0; c < C; c++) p[c] *= inv;
+    }
+}
+
+void vit_pool_backward(float *dx, const float *dpooled, const unsigned char *mask, const int *count, int B, int T,
+                       int C) {
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C > PAR_MIN_WORK)
+    for (int b = 0; b < B; b++) {
+        const float inv = 1.0f / (float)(count ? count[b] : T);
+        const float *dp = dpooled + (size_t)b * C;
+        for (int t = 0; t < T; t++) {
+            float *row = dx + ((size_t)b * T + t) * C;
+            const int in = !mask || mask[(size_t)b * T + t];
+            for (int c = 0; c < C; c++) row[c] = in ? dp[c] * inv : 0.0f;
+        }
+    }
+}
+
+void vit_head_create(ViTHead *h, int max_B, int C, int D) {
+    const size_t b = (size_t)max_B;
+    h->pooled = falloc(b * (size_t)C);
+    h->dpooled = falloc(b * (size_t)C);
+    h->feat = falloc(b * (size_t)D);
+    h->dfeat = falloc(b * (size_t)D);
+    h->feat_norm = falloc(b);
+}
+
+void vit_head_free(ViTHead *h) {
+    free(h->pooled), free(h->dpooled), free(h->feat), free(h->dfeat), free(h->feat_norm);
+    memset(h, 0, sizeof(*h));
+}
+
+void vit_head_forward(ViTHead *h, float *emb, const float *proj_w, const float *proj_b, int B, int C, int D) {
+    linear_forward(h->feat, h->pooled, proj_w, proj_b, B, C, D);
+    l2norm_forward(emb, h->feat_norm, h->feat, B, D);
+}
+
+void vit_head_backward(ViTHead *h, float *gproj_w, float *gproj_b, const float *demb, const float *emb,
+                       const float *proj_w, int B, int C, int D) {
+    zero(h->dfeat, (size_t)B * D);
+    l2norm_backward(h->dfeat, demb, emb, h->feat_norm, B, D);
+    linear_backward(h->dpooled, gproj_w, gproj_b, h->dfeat, h->pooled, proj_w, B, C, D);
+}
+
 // ---- the trunk: L ViT blocks + final LayerNorm ------------------------------------------------------
 
 static void block_prefix(char *out, size_t len, int l) { snprintf(out, len, "blocks.%d.", l); }
@@ -130,12 +241,7 @@ int vit_config_check(const ViTConfig *c, char *err, size_t errlen) {
     if (c->patch < 1 || c->patch > c->img) return cg_errf(err, errlen, "patch %d outside [1, img %d]", c->patch, c->img);
     if (c->img % c->patch) return cg_errf(err, errlen, "img %d is not a multiple of patch %d", c->img, c->patch);
     if (c->channels < 1 || c->channels > 16) return cg_errf(err, errlen, "channels %d outside [1, 16]", c->channels);
-    if (c->width < 1 || c->width > 8192) return cg_errf(err, errlen, "width %d outside [1, 8192]", c->width);
-    if (c->depth < 0 || c->depth > 64) return cg_errf(err, errlen, "depth %d outside [0, 64]", c->depth);
-    if (c->n_heads < 1 || c->width % c->n_heads)
-        return cg_errf(err, errlen, "width %d is not a multiple of n_heads %d", c->width, c->n_heads);
-    if (c->embed_dim < 1 || c->embed_dim > 8192)
-        return cg_errf(err, errlen, "embed_dim %d outside [1, 8192]", c->embed_dim);
+    if (vit_tower_config_check(c->width, c->depth, c->n_heads, c->embed_dim, err, errlen)) return -1;
     if (c->n_cls_heads < 0 || c->n_cls_heads > VIT_MAX_CLS_HEADS)
         return cg_errf(err, errlen, "n_cls_heads %d outside [0, %d]", c->n_cls_heads, VIT_MAX_CLS_HEADS);
     for (int k = 0; k < c->n_cls_heads; k++)
@@ -189,19 +295,11 @@ int vit_create(ViT *m, const ViTConfig *cfg, int max_B, char *err, size_t errlen
     const int C = cfg->width, D = cfg->embed_dim, K = cfg->n_cls_heads;
 
     ParamTable *t = &m->table;
-    param_table_init(t);
     ParamDef d[VIT_MAX_DEFS];
     char names[2 * VIT_MAX_CLS_HEADS][PARAM_NAME_MAX];
     int n_before;
     const int n_defs = vit_defs(m, d, names, &n_before);
-    param_defs_add(t, "", d, n_before);
-    vit_trunk_register(t, cfg->depth, C);
-    param_defs_add(t, "", d + n_before, n_defs - n_before);
-
-    m->params = falloc(t->total);
-    m->grads = falloc(t->total);
-    m->m = falloc(t->total);
-    m->v = falloc(t->total);
+    vit_tower_params(t, d, n_before, n_defs, cfg->depth, C, &m->params, &m->grads, &m->m, &m->v);
     param_defs_bind(&m->w, m->params, t, "", d, n_defs);
     param_defs_bind(&m->g, m->grads, t, "", d, n_defs);
     vit_trunk_create(&m->trunk, t, m->params, m->grads, cfg->depth, T, C, cfg->n_heads, max_B);
@@ -209,11 +307,7 @@ int vit_create(ViT *m, const ViTConfig *cfg, int max_B, char *err, size_t errlen
     size_t b = (size_t)max_B;
     m->tokens = falloc(cg_mul_size(b * (size_t)T, (size_t)m->PD));
     m->dtokens = falloc(cg_mul_size(b * (size_t)T, (size_t)m->PD));
-    m->pooled = falloc(b * (size_t)C);
-    m->dpooled = falloc(b * (size_t)C);
-    m->feat = falloc(b * (size_t)D);
-    m->dfeat = falloc(b * (size_t)D);
-    m->feat_norm = falloc(b);
+    vit_head_create(&m->head, max_B, C, D);
     m->emb = falloc(b * (size_t)D);
     m->demb = falloc(b * (size_t)D);
     m->probs_ab = falloc(cg_mul_size(b, b));
@@ -229,11 +323,10 @@ int vit_create(ViT *m, const ViTConfig *cfg, int max_B, char *err, size_t errlen
 }
 
 void vit_free(ViT *m) {
-    param_table_free(&m->table);
-    free(m->params), free(m->grads), free(m->m), free(m->v);
+    vit_tower_free(&m->table, m->params, m->grads, m->m, m->v);
     vit_trunk_free(&m->trunk);
-    free(m->tokens), free(m->dtokens), free(m->pooled), free(m->dpooled), free(m->feat);
-    free(m->dfeat), free(m->feat_norm), free(m->emb), free(m->demb), free(m->probs_ab), free(m->probs_ba);
+    vit_head_free(&m->head);
+    free(m->tokens), free(m->dtokens), free(m->emb), free(m->demb), free(m->probs_ab), free(m->probs_ba);
     for (int k = 0; k < VIT_MAX_CLS_HEADS; k++) free(m->logits[k]), free(m->probs[k]), free(m->dlogits[k]);
     free(m->targets);
     memset(m, 0, sizeof(*m));
@@ -254,66 +347,10 @@ void vit_init(ViT *m, uint64_t seed) {
         zero(m->w.head_b[k], (size_t)c->n_classes[k]);
     }
     if (m->w.logit_scale) *m->w.logit_scale = VIT_LOGIT_SCALE_INIT;
-    zero(m->grads, m->table.total);
-    zero(m->m, m->table.total);
-    zero(m->v, m->table.total);
+    vit_tower_zero_state(&m->table, m->grads, m->m, m->v);
 }
 
 void vit_zero_grad(ViT *m) { zero(m->grads, m->table.total); }
-
-// x (B, T, C) += pos (T, C) for every b
-static void add_pos(float *x, const float *pos, int B, int T, int C) {
-    size_t tc = (size_t)T * (size_t)C;
-#pragma omp parallel for schedule(static) if ((size_t)B * tc > PAR_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        float *xb = x + (size_t)b * tc;
-        for (size_t i = 0; i < tc; i++) xb[i] += pos[i];
-    }
-}
-
-// dpos (T, C) += sum over b of dx (B, T, C): each element summed in b order, in double, by one
-// thread (column blocks), so the bits do not depend on the thread count
-static void add_pos_backward(float *dpos, const float *dx, int B, int T, int C) {
-    size_t tc = (size_t)T * (size_t)C;
-    long nblocks = (long)((tc + COL_BLOCK - 1) / COL_BLOCK);
-#pragma omp parallel for schedule(static) if ((size_t)B * tc > PAR_MIN_WORK)
-    for (long blk = 0; blk < nblocks; blk++) {
-        size_t i0 = (size_t)blk * COL_BLOCK, n = tc - i0 < COL_BLOCK ? tc - i0 : COL_BLOCK;
-        double acc[COL_BLOCK] = {0};
-        for (int b = 0; b < B; b++) {
-            const float *row = dx + (size_t)b * tc + i0;
-            for (size_t j = 0; j < n; j++) acc[j] += row[j];
-        }
-        for (size_t j = 0; j < n; j++) dpos[i0 + j] += (float)acc[j];
-    }
-}
-
-// pooled (B, C) = mean over t of x (B, T, C), summed in t order
-static void mean_pool_forward(float *pooled, const float *x, int B, int T, int C) {
-#pragma omp parallel for schedule(static) if ((size_t)B * T * C > PAR_MIN_WORK)
-    for (int b = 0; b < B; b++) {
-        float *p = pooled + (size_t)b * C;
-        for (int c = 0; c < C; c++) p[c] = 0.0f;
-        for (int t = 0; t < T; t++) {
-            const float *row = x + ((size_t)b * T + t) * C;
-            for (int c = 0; c < C; c++) p[c] += row[c];
-        }
-        float inv = 1.0f / (float)T;
-        for (int c = 0; c < C; c++) p[c] *= inv;
-    }
-}
-
-// dx (B, T, C) = dpooled (B, C) / T broadcast over t (overwrites)
-static void mean_pool_backward(float *dx, const float *dpooled, int B, int T, int C) {
-    float inv = 1.0f / (float)T;
-#pragma omp parallel for schedule(static) if ((size_t)B * T * C > PAR_MIN_WORK)
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *row = dx + ((size_t)b * T + t) * C;
-            const float *dp = dpooled + (size_t)b * C;
-            for (int c = 0; c < C; c++) row[c] = dp[c] * inv;
-        }
-}
 
 void vit_forward(ViT *m, const float *img, int B) {
     CG_CHECK(B >= 1 && B <= m->max_B, "batch %d outside [1, max_B %d]", B, m->max_B);
@@ -323,13 +360,12 @@ void vit_forward(ViT *m, const float *img, int B) {
     patchify_forward(m->tokens, img, B, c->img, c->img, c->channels, c->patch);
     float *x0 = m->trunk.xs; // slot 0 of the trunk
     linear_forward(x0, m->tokens, m->w.patch_w, m->w.patch_b, B * T, m->PD, C);
-    add_pos(x0, m->w.pos, B, T, C);
+    vit_add_pos(x0, m->w.pos, B, T, C);
     vit_trunk_forward(&m->trunk, NULL, B);
-    mean_pool_forward(m->pooled, m->trunk.lnf, B, T, C);
-    linear_forward(m->feat, m->pooled, m->w.proj_w, m->w.proj_b, B, C, D);
-    l2norm_forward(m->emb, m->feat_norm, m->feat, B, D);
+    vit_pool_forward(m->head.pooled, m->trunk.lnf, NULL, NULL, B, T, C);
+    vit_head_forward(&m->head, m->emb, m->w.proj_w, m->w.proj_b, B, C, D);
     for (int k = 0; k < c->n_cls_heads; k++)
-        linear_forward(m->logits[k], m->pooled, m->w.head_w[k], m->w.head_b[k], B, C, c->n_classes[k]);
+        linear_forward(m->logits[k], m->head.pooled, m->w.head_w[k], m->w.head_b[k], B, C, c->n_classes[k]);
 }
 
 void vit_backward(ViT *m, const float *demb, const float *const *dlogits, float *dimg) {
@@ -337,19 +373,15 @@ void vit_backward(ViT *m, const float *demb, const float *const *dlogits, float 
     const int B = m->B, T = m->T, C = c->width, D = c->embed_dim;
     CG_CHECK(B >= 1, "vit_backward before vit_forward");
     // the pooled feature collects the gradients of the embedding branch and of every head
-    zero(m->dpooled, (size_t)B * C);
-    if (demb) {
-        zero(m->dfeat, (size_t)B * D);
-        l2norm_backward(m->dfeat, demb, m->emb, m->feat_norm, B, D);
-        linear_backward(m->dpooled, m->g.proj_w, m->g.proj_b, m->dfeat, m->pooled, m->w.proj_w, B, C, D);
-    }
+    zero(m->head.dpooled, (size_t)B * C);
+    if (demb) vit_head_backward(&m->head, m->g.proj_w, m->g.proj_b, demb, m->emb, m->w.proj_w, B, C, D);
     for (int k = 0; k < c->n_cls_heads; k++)
         if (dlogits && dlogits[k])
-            linear_backward(m->dpooled, m->g.head_w[k], m->g.head_b[k], dlogits[k], m->pooled,
+            linear_backward(m->head.dpooled, m->g.head_w[k], m->g.head_b[k], dlogits[k], m->head.pooled,
                             m->w.head_w[k], B, C, c->n_classes[k]);
-    mean_pool_backward(m->trunk.dlnf, m->dpooled, B, T, C);
+    vit_pool_backward(m->trunk.dlnf, m->head.dpooled, NULL, NULL, B, T, C);
     const float *dx0 = vit_trunk_backward(&m->trunk, NULL);
-    add_pos_backward(m->g.pos, dx0, B, T, C);
+    vit_add_pos_backward(m->g.pos, dx0, B, T, C);
     if (dimg) zero(m->dtokens, (size_t)B * T * m->PD);
     linear_backward(dimg ? m->dtokens : NULL, m->g.patch_w, m->g.patch_b, dx0, m->tokens, m->w.patch_w,
                     B * T, m->PD, C);

@@ -99,9 +99,45 @@ void vit_trunk_forward(ViTTrunk *tr, const unsigned char *key_mask, int B);
 // pointer into tr->dx valid until the next backward.
 const float *vit_trunk_backward(ViTTrunk *tr, const unsigned char *key_mask);
 
-// Small helpers both encoders use.
+// ---- what else both towers (image and text) share ------------------------------------------------
+
 // p (n) ~ N(0, std^2), drawn in order from rng
 void vit_normal_init(float *p, size_t n, float std, cg_rng *rng);
+// The checks of the trunk's and head's sizes: 0, or -1 with "width 0 outside [1, 8192]" and the like.
+int vit_tower_config_check(int width, int depth, int n_heads, int embed_dim, char *err, size_t errlen);
+// A tower's parameter table: its own rows own[0, n_before), the trunk's (depth blocks of width C and
+// the final norm), own[n_before, n). Allocates params, grads and the AdamW moments m, v (t->total
+// floats each, zero).
+void vit_tower_params(ParamTable *t, const ParamDef *own, int n_before, int n, int depth, int C, float **params,
+                      float **grads, float **m, float **v);
+// Zeroes grads and the AdamW moments m, v (t->total floats each), as an init does.
+void vit_tower_zero_state(const ParamTable *t, float *grads, float *m, float *v);
+// Frees what vit_tower_params made.
+void vit_tower_free(ParamTable *t, float *params, float *grads, float *m, float *v);
+// x (B, T, C) += pos (T, C) for every b; dpos (T, C) += the sum over b of dx (B, T, C), each element
+// in b order, in double (the bits do not depend on the thread count).
+void vit_add_pos(float *x, const float *pos, int B, int T, int C);
+void vit_add_pos_backward(float *dpos, const float *dx, int B, int T, int C);
+// pooled (B, C) = the mean of x (B, T, C) over the positions t with mask[b, t] != 0 (mask (B, T), or
+// NULL: every t), summed in t order; count (B) holds how many there are (NULL: T each).
+void vit_pool_forward(float *pooled, const float *x, const unsigned char *mask, const int *count, int B, int T, int C);
+// dx (B, T, C) = dpooled (B, C) / count over the pooled positions, 0 elsewhere (overwrites).
+void vit_pool_backward(float *dx, const float *dpooled, const unsigned char *mask, const int *count, int B, int T,
+                       int C);
+
+// The embedding head of both towers: pooled (B, C) -> linear C -> D (proj) -> L2 normalize -> emb.
+typedef struct {
+    float *pooled;           // (B, C) the pooled final LayerNorm output
+    float *feat, *feat_norm; // (B, D) the projection before normalization, (B) its norm
+    float *dpooled, *dfeat;  // backward scratch, (B, C) and (B, D)
+} ViTHead;
+void vit_head_create(ViTHead *h, int max_B, int C, int D);
+void vit_head_free(ViTHead *h);
+// emb (B, D) from h->pooled.
+void vit_head_forward(ViTHead *h, float *emb, const float *proj_w, const float *proj_b, int B, int C, int D);
+// From demb (B, D) and the forward's emb: accumulates (+=) into gproj_w, gproj_b and h->dpooled.
+void vit_head_backward(ViTHead *h, float *gproj_w, float *gproj_b, const float *demb, const float *emb,
+                       const float *proj_w, int B, int C, int D);
 
 // ---- the image encoder ----------------------------------------------------------------------------
 
@@ -130,13 +166,10 @@ typedef struct {
     int B;                 // batch of the last forward
     // forward activations (valid for the first B rows)
     float *tokens;         // (B, T, PD) patchified input
-    float *pooled;         // (B, C) mean over tokens of the final LayerNorm output
-    float *feat;           // (B, D) projection, before normalization
-    float *feat_norm;      // (B) ||feat||
+    ViTHead head;          // pooled (B, C): the mean over tokens of the final LayerNorm output; proj
     float *emb;            // (B, D) OUTPUT: unit-norm embeddings
     float *logits[VIT_MAX_CLS_HEADS]; // (B, n_k) OUTPUT: head logits
     // backward scratch
-    float *dpooled, *dfeat; // (B, C), (B, D)
     float *dtokens;         // (B, T, PD), used when the caller asks for d(img)
     // training-step scratch (vit_identity_step, clip_step, vit_classify_step)
     float *probs_ab, *probs_ba; // (max_B, max_B) InfoNCE softmaxes
