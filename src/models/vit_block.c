@@ -12,36 +12,25 @@
 // ---- parameters ----------------------------------------------------------------------------------
 
 // The block's tensors, in table order (names and shapes as in vit_block.h).
-#define VIT_BLOCK_N_TENSORS 12
 #define W(field) offsetof(ViTBlockWeights, field)
-static void block_defs(ParamDef d[VIT_BLOCK_N_TENSORS], int C) {
-    int n = 0;
-    d[n++] = (ParamDef){"norm1.weight", C, 0, 0, W(ln1_w)};
-    d[n++] = (ParamDef){"norm1.bias", C, 0, 0, W(ln1_b)};
-    d[n++] = (ParamDef){"attn.qkv.weight", 3 * C, C, 1, W(qkv_w)};
-    d[n++] = (ParamDef){"attn.qkv.bias", 3 * C, 0, 0, W(qkv_b)};
-    d[n++] = (ParamDef){"attn.proj.weight", C, C, 1, W(proj_w)};
-    d[n++] = (ParamDef){"attn.proj.bias", C, 0, 0, W(proj_b)};
-    d[n++] = (ParamDef){"norm2.weight", C, 0, 0, W(ln2_w)};
-    d[n++] = (ParamDef){"norm2.bias", C, 0, 0, W(ln2_b)};
-    d[n++] = (ParamDef){"mlp.fc1.weight", 4 * C, C, 1, W(fc1_w)};
-    d[n++] = (ParamDef){"mlp.fc1.bias", 4 * C, 0, 0, W(fc1_b)};
-    d[n++] = (ParamDef){"mlp.fc2.weight", C, 4 * C, 1, W(fc2_w)};
-    d[n++] = (ParamDef){"mlp.fc2.bias", C, 0, 0, W(fc2_b)};
-}
+static const ParamDefC BLOCK_DEFS[] = {
+    {"norm1.weight", 1, 0, 0, W(ln1_w)},     {"norm1.bias", 1, 0, 0, W(ln1_b)},
+    {"attn.qkv.weight", 3, 1, 1, W(qkv_w)},  {"attn.qkv.bias", 3, 0, 0, W(qkv_b)},
+    {"attn.proj.weight", 1, 1, 1, W(proj_w)}, {"attn.proj.bias", 1, 0, 0, W(proj_b)},
+    {"norm2.weight", 1, 0, 0, W(ln2_w)},     {"norm2.bias", 1, 0, 0, W(ln2_b)},
+    {"mlp.fc1.weight", 4, 1, 1, W(fc1_w)},   {"mlp.fc1.bias", 4, 0, 0, W(fc1_b)},
+    {"mlp.fc2.weight", 1, 4, 1, W(fc2_w)},   {"mlp.fc2.bias", 1, 0, 0, W(fc2_b)},
+};
 #undef W
+#define N_BLOCK_DEFS ((int)(sizeof BLOCK_DEFS / sizeof BLOCK_DEFS[0]))
 
 void vit_block_register(ParamTable *t, const char *prefix, int C) {
     CG_CHECK(C > 0, "width %d", C);
-    ParamDef d[VIT_BLOCK_N_TENSORS];
-    block_defs(d, C);
-    param_defs_add(t, prefix, d, VIT_BLOCK_N_TENSORS);
+    param_defs_c_add(t, prefix, BLOCK_DEFS, N_BLOCK_DEFS, C);
 }
 
 void vit_block_bind(ViTBlockWeights *w, float *buf, const ParamTable *t, const char *prefix, int C) {
-    ParamDef d[VIT_BLOCK_N_TENSORS];
-    block_defs(d, C);
-    param_defs_bind(w, buf, t, prefix, d, VIT_BLOCK_N_TENSORS);
+    param_defs_c_bind(w, buf, t, prefix, BLOCK_DEFS, N_BLOCK_DEFS, C);
 }
 
 static void fill(float *p, size_t n, float v) {

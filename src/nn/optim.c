@@ -91,6 +91,24 @@ void param_defs_bind(void *ptrs, float *buf, const ParamTable *t, const char *pr
         *(float **)((char *)ptrs + d[i].field) = param_table_bind(buf, t, prefix, d[i].name, d[i].rows, d[i].cols);
 }
 
+static ParamDef at_width(const ParamDefC *d, int C) {
+    return (ParamDef){d->name, d->rows_c * C, d->cols_c * C, d->decay, d->field};
+}
+
+void param_defs_c_add(ParamTable *t, const char *prefix, const ParamDefC *d, int n, int C) {
+    for (int i = 0; i < n; i++) {
+        const ParamDef one = at_width(&d[i], C);
+        param_defs_add(t, prefix, &one, 1);
+    }
+}
+
+void param_defs_c_bind(void *ptrs, float *buf, const ParamTable *t, const char *prefix, const ParamDefC *d, int n, int C) {
+    for (int i = 0; i < n; i++) {
+        const ParamDef one = at_width(&d[i], C);
+        param_defs_bind(ptrs, buf, t, prefix, &one, 1);
+    }
+}
+
 void param_xavier_uniform(float *w, int rows, int cols, cg_rng *rng) {
     double a = sqrt(6.0 / (double)(rows + cols));
     size_t n = (size_t)rows * (size_t)cols;

@@ -58,6 +58,18 @@ void param_defs_add(ParamTable *t, const char *prefix, const ParamDef *d, int n)
 // For each row: the float * at ptrs + d[i].field = param_table_bind(buf, t, prefix, d[i].name, ...).
 void param_defs_bind(void *ptrs, float *buf, const ParamTable *t, const char *prefix, const ParamDef *d, int n);
 
+// A transformer block's tensors have shapes in multiples of its width C; such a block lists them
+// once, as a constant table of ParamDefC rows, and adds or binds them at a width.
+typedef struct {
+    const char *name;
+    int rows_c, cols_c; // shape (rows_c C, cols_c C), or (rows_c C) when cols_c == 0
+    int decay;
+    size_t field;       // as ParamDef.field
+} ParamDefC;
+// param_defs_add / param_defs_bind of the rows at width C.
+void param_defs_c_add(ParamTable *t, const char *prefix, const ParamDefC *d, int n, int C);
+void param_defs_c_bind(void *ptrs, float *buf, const ParamTable *t, const char *prefix, const ParamDefC *d, int n, int C);
+
 // Xavier-uniform init of a weight matrix: w (rows, cols) ~ U(-a, a), a = sqrt(6 / (rows + cols))
 // (fan_in = cols, fan_out = rows), drawn row-major from rng.
 void param_xavier_uniform(float *w, int rows, int cols, cg_rng *rng);
