@@ -338,6 +338,50 @@ static void test_gelu(void) {
     EXPECT(e < FD_TOL, "gelu %g", e);
 }
 
+// The branching form gelu_backward had before it went branchless, written out here as the reference.
+static float gelu_grad_branching(float x, float dout) {
+    const float k = 0.7978845608028654f, a = 0.044715f;
+    const float e = expf(-2.0f * k * (x + a * x * x * x));
+    const float s = 1.0f / (1.0f + e);
+    const float one_minus_s = s < 0.5f ? 1.0f - s : e * s;
+    const float dudx = k * (1.0f + 3.0f * a * x * x);
+    return dout * s * (1.0f + 2.0f * x * one_minus_s * dudx);
+}
+
+// gelu_forward_keep / gelu_backward_kept give gelu_forward / gelu_backward's bits, and both
+// backwards the branching reference's, over 40001 inputs in [-100, 100] (both tails, e = inf and
+// e = 0 included) and an odd length (the vector loop's remainder).
+static void test_gelu_kept_is_bit_identical(void) {
+    const long n = 40001;
+    float *x = cg_malloc((size_t)n * sizeof(float)), *dout = cg_malloc((size_t)n * sizeof(float));
+    float *o1 = cg_malloc((size_t)n * sizeof(float)), *o2 = cg_malloc((size_t)n * sizeof(float));
+    float *e = cg_malloc((size_t)n * sizeof(float)), *d1 = zeros((size_t)n), *d2 = zeros((size_t)n);
+    float *d3 = zeros((size_t)n);
+    for (long i = 0; i < n; i++) {
+        x[i] = -100.0f + 200.0f * (float)i / (float)(n - 1);
+        dout[i] = (float)((i * 37) % 101 - 50) / 25.0f;
+    }
+    gelu_forward(o1, x, n);
+    gelu_forward_keep(o2, e, x, n);
+    EXPECT(memcmp(o1, o2, (size_t)n * sizeof(float)) == 0, "gelu_forward_keep differs from gelu_forward");
+    long inf_e = 0, zero_e = 0;
+    for (long i = 0; i < n; i++) inf_e += isinf(e[i]), zero_e += e[i] == 0.0f;
+    EXPECT(inf_e > 0 && zero_e > 0, "the tails were not reached: %ld inf, %ld zero", inf_e, zero_e);
+    gelu_backward(d1, dout, x, n);
+    gelu_backward_kept(d2, dout, x, e, n);
+    for (long i = 0; i < n; i++) d3[i] += gelu_grad_branching(x[i], dout[i]); // += as the layers do (-0 -> +0)
+    long diff12 = 0, diff13 = 0, nonfinite = 0;
+    for (long i = 0; i < n; i++) {
+        diff12 += memcmp(&d1[i], &d2[i], sizeof(float)) != 0;
+        diff13 += memcmp(&d1[i], &d3[i], sizeof(float)) != 0;
+        nonfinite += !isfinite(d1[i]);
+    }
+    EXPECT(diff12 == 0 && diff13 == 0 && nonfinite == 0,
+           "kept vs recomputed: %ld differ; branchless vs branching: %ld differ; %ld not finite", diff12, diff13,
+           nonfinite);
+    free(x), free(dout), free(o1), free(o2), free(e), free(d1), free(d2), free(d3);
+}
+
 static void test_silu(void) {
     float in[5] = {0.0f, 1.0f, -1.0f, 100.0f, -1000.0f}, out[5], din[5] = {0}, ones[5] = {1, 1, 1, 1, 1};
     silu_forward(out, in, 5);
@@ -426,6 +470,7 @@ int main(void) {
     RUN(test_gate_residual);
     RUN(test_residual);
     RUN(test_gelu);
+    RUN(test_gelu_kept_is_bit_identical);
     RUN(test_silu);
     RUN(test_thread_count_independence);
     return test_summary("layers");

@@ -85,6 +85,7 @@ static size_t acts_layout(DiTBlockActs *a, float *buf, int B, int T, int C, int 
     TAKE(h2, bt * c);
     TAKE(fc1, bt * 4 * c);
     TAKE(gelu, bt * 4 * c);
+    TAKE(gelu_e, bt * 4 * c);
     TAKE(mlp, bt * c);
 #undef TAKE
     return off;
@@ -131,7 +132,7 @@ void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, NULL, NULL, BT, C);
     modulate_forward(a->h2, a->ln2, shift2, scale2, B, T, C, C6);
     linear_forward(a->fc1, a->h2, w->fc1_w, w->fc1_b, BT, C, 4 * C);
-    gelu_forward(a->gelu, a->fc1, (long)BT * 4 * C);
+    gelu_forward_keep(a->gelu, a->gelu_e, a->fc1, (long)BT * 4 * C);
     linear_forward(a->mlp, a->gelu, w->fc2_w, w->fc2_b, BT, 4 * C, C);
     gate_residual_forward(y, a->x1, a->mlp, gate2, B, T, C, C6);
 }
@@ -177,7 +178,7 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
     zero(f1, bt * 4 * C);
     linear_backward(f1, g->fc2_w, g->fc2_b, d2, a->gelu, w->fc2_w, BT, 4 * C, C);
     zero(f2, bt * 4 * C);
-    gelu_backward(f2, f1, a->fc1, (long)BT * 4 * C);
+    gelu_backward_kept(f2, f1, a->fc1, a->gelu_e, (long)BT * 4 * C);
     zero(d2, btc);
     linear_backward(d2, g->fc1_w, g->fc1_b, f2, a->h2, w->fc1_w, BT, C, 4 * C);
     // h2 = modulate(ln2, shift2, scale2); ln2 = layernorm(x1): adds into d1

@@ -64,6 +64,7 @@ typedef struct {
     float *h2;       // (B, T, C)    modulated ln2, input of fc1
     float *fc1;      // (B, T, 4C)   pre-GELU
     float *gelu;     // (B, T, 4C)
+    float *gelu_e;   // (B, T, 4C)   the GELU's exp(-2u), so that backward does not recompute it
     float *mlp;      // (B, T, C)    m = fc2(gelu)
 } DiTBlockActs;
 

@@ -24,6 +24,8 @@
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "core/check.h"
 
@@ -299,18 +301,44 @@ void gelu_forward(float *out, const float *in, long N) {
     for (long i = 0; i < N; i++) out[i] = in[i] / (1.0f + gelu_exp(in[i])); // x s; e = inf gives -0
 }
 
+void gelu_forward_keep(float *out, float *e, const float *in, long N) {
+#pragma omp parallel for schedule(static) if (N > PAR_MIN_WORK)
+    for (long i = 0; i < N; i++) {
+        e[i] = gelu_exp(in[i]);
+        out[i] = in[i] / (1.0f + e[i]); // the same operations as gelu_forward
+    }
+}
+
+// c ? a : b without a branch, so that the loops below vectorize (GCC at -O2 does not if-convert a
+// float select): on random signs the branch mispredicts half the time.
+static inline float select_f(int c, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0), r;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    r = (ua & m) | (ub & ~m);
+    float out;
+    memcpy(&out, &r, sizeof out);
+    return out;
+}
+
 // d/dx x s(2u) = s + x 2 s (1 - s) du/dx,  du/dx = k (1 + 3 a x^2)
 // (the same as 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx). 1 - s is taken as e s when s >= 1/2,
 // where it would cancel, and e s is finite there (e <= 1).
+static inline float gelu_grad(float x, float e, float dout) {
+    const float s = 1.0f / (1.0f + e);
+    const float one_minus_s = select_f(s < 0.5f, 1.0f - s, e * s); // e s is NaN for e = inf: not taken
+    const float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
+    return dout * s * (1.0f + 2.0f * x * one_minus_s * dudx);
+}
+
 void gelu_backward(float *din, const float *dout, const float *in, long N) {
 #pragma omp parallel for schedule(static) if (N > PAR_MIN_WORK)
-    for (long i = 0; i < N; i++) {
-        float x = in[i], e = gelu_exp(x);
-        float s = 1.0f / (1.0f + e);
-        float one_minus_s = s < 0.5f ? 1.0f - s : e * s;
-        float dudx = GELU_K * (1.0f + 3.0f * GELU_A * x * x);
-        din[i] += dout[i] * s * (1.0f + 2.0f * x * one_minus_s * dudx);
-    }
+    for (long i = 0; i < N; i++) din[i] += gelu_grad(in[i], gelu_exp(in[i]), dout[i]);
+}
+
+void gelu_backward_kept(float *din, const float *dout, const float *in, const float *e, long N) {
+#pragma omp parallel for simd schedule(static) if (N > PAR_MIN_WORK)
+    for (long i = 0; i < N; i++) din[i] += gelu_grad(in[i], e[i], dout[i]);
 }
 
 // sigmoid that never produces NaN: for very negative x, expf(-x) = inf gives exactly 0

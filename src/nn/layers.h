@@ -47,6 +47,12 @@ void residual_backward(float *da, float *db, const float *dout, long N);
 // GELU, tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). in/out (N).
 void gelu_forward(float *out, const float *in, long N);
 void gelu_backward(float *din, const float *dout, const float *in, long N);
+// The same pair with the exponential kept: gelu_forward_keep also writes e (N) = exp(-2u), the one
+// transcendental of both directions, and gelu_backward_kept reads it instead of recomputing it.
+// Bit-identical to gelu_forward / gelu_backward (the same operations on the same e), and the
+// backward loop vectorizes. The DiT block keeps e among its activations (models/dit_block.h).
+void gelu_forward_keep(float *out, float *e, const float *in, long N);
+void gelu_backward_kept(float *din, const float *dout, const float *in, const float *e, long N);
 
 // SiLU: x * sigmoid(x). in/out (N).
 void silu_forward(float *out, const float *in, long N);
