@@ -6,7 +6,6 @@
 //
 //   test_checkpoint                      run the tests
 //   test_checkpoint --write-dit PATH     write a small DiT model file (for checks from Python)
-#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "models/dit.h"
+#include "scratch.h"
 #include "test.h"
 
 // ---- helpers ---------------------------------------------------------------------------------------
@@ -27,42 +27,6 @@ static char g_dir_template[] = "/tmp/cgrpo_ckpt_test.XXXXXX";
 static const char *g_dir;
 
 static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", g_dir, name); }
-
-static int one_line(const char *s) { return s[0] != '\0' && strchr(s, '\n') == NULL; }
-
-static void write_all(const char *path, const unsigned char *b, size_t len) {
-    FILE *f = cg_fopen(path, "wb");
-    if (len) cg_fwrite(b, 1, len, f);
-    cg_fclose(f);
-}
-
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
-static void remove_dir_contents(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char p[600];
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            remove_dir_contents(p);
-            rmdir(p);
-        } else {
-            unlink(p);
-        }
-    }
-    closedir(d);
-}
 
 // A table with tensors of rank 1 to 4, and four sections over it (model, ema, adam_m, adam_v).
 typedef struct {
@@ -432,7 +396,7 @@ static void test_truncated_and_corrupt(void) {
     // truncations: all of the first 600 bytes, then every 97th
     int refused = 0, cuts = 0, reasons = 1;
     for (size_t cut = 0; cut < len; cut += cut < 600 ? 1 : 97) {
-        write_all(bad, buf, cut);
+        scratch_write(bad, buf, cut);
         DiTModel b;
         err[0] = '\0';
         int rc = dit_load(bad, &b, 1, err, sizeof err);
@@ -451,7 +415,7 @@ static void test_truncated_and_corrupt(void) {
     for (size_t i = 0; i < data0; i++) {
         unsigned char saved = buf[i];
         buf[i] ^= (unsigned char)(1u << (i % 7));
-        write_all(bad, buf, len);
+        scratch_write(bad, buf, len);
         buf[i] = saved;
         DiTModel b;
         err[0] = '\0';
@@ -468,7 +432,7 @@ static void test_truncated_and_corrupt(void) {
     int data_refused = 0, data_n = 0;
     for (size_t i = data0; i < len; i += 13) {
         buf[i] ^= 0x10;
-        write_all(bad, buf, len);
+        scratch_write(bad, buf, len);
         buf[i] ^= 0x10;
         DiTModel b;
         err[0] = '\0';
@@ -501,7 +465,7 @@ static void test_failed_write_keeps_old_checkpoint(void) {
     EXPECT(ckpt_save(path, S.s, 4, NULL, err, sizeof err) == 0, "first save: %s", err);
     size_t len0 = 0, len1 = 0;
     unsigned char *orig = test_read_file(path, &len0);
-    int entries = count_entries(g_dir);
+    int entries = scratch_count_entries(g_dir);
 
     // the disk fills up while the new checkpoint is written (RLIMIT_FSIZE below its size)
     DiTModel big;
@@ -536,8 +500,8 @@ static void test_failed_write_keeps_old_checkpoint(void) {
 
     unsigned char *after = test_read_file(path, &len1);
     EXPECT(after && len1 == len0 && memcmp(orig, after, len0) == 0, "the old checkpoint changed");
-    EXPECT(count_entries(g_dir) == entries, "%d entries in the scratch dir, want %d (no temp files left)",
-           count_entries(g_dir), entries);
+    EXPECT(scratch_count_entries(g_dir) == entries, "%d entries in the scratch dir, want %d (no temp files left)",
+           scratch_count_entries(g_dir), entries);
     // and it still loads
     Sections D;
     sections_make(&D, 9);
@@ -560,8 +524,7 @@ int main(int argc, char **argv) {
         dit_free(&m);
         return rc ? 1 : 0;
     }
-    g_dir = mkdtemp(g_dir_template);
-    if (!g_dir) cg_die("cannot create a scratch directory");
+    g_dir = scratch_dir(g_dir_template);
     RUN(test_metadata);
     RUN(test_roundtrip_bit_exact);
     RUN(test_dit_model_file);
@@ -569,7 +532,6 @@ int main(int argc, char **argv) {
     RUN(test_missing_wrong_shape_unexpected);
     RUN(test_truncated_and_corrupt);
     RUN(test_failed_write_keeps_old_checkpoint);
-    remove_dir_contents(g_dir);
-    rmdir(g_dir);
+    scratch_remove(g_dir);
     return test_summary("checkpoint");
 }

@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "eval/compare.h"
 #include "io/png.h"
+#include "scratch.h"
 #include "test.h"
 #include "world/tokenizer.h"
 
@@ -488,8 +489,7 @@ static void test_end_to_end(void) {
 }
 
 int main(void) {
-    g_dir = mkdtemp(g_dir_template);
-    CG_CHECK(g_dir != NULL, "mkdtemp failed");
+    g_dir = scratch_dir(g_dir_template);
     snprintf(g_model, sizeof g_model, "%s/base.safetensors", g_dir);
     save_tiny_dit(g_model);
     RUN(test_parse_presets);
@@ -503,8 +503,6 @@ int main(void) {
     RUN(test_seed_delta);
     RUN(test_report_json);
     RUN(test_end_to_end);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    scratch_remove(g_dir);
     return test_summary("compare");
 }

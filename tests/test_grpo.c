@@ -34,6 +34,7 @@
 #include "rl/grpo.h"
 #include "rl/rollout.h"
 #include "rl/trainer.h"
+#include "scratch.h"
 #include "test.h"
 
 // ---- helpers ---------------------------------------------------------------------------------------
@@ -43,16 +44,6 @@ static const char *g_dir;
 static World *g_world;
 
 static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", g_dir, name); }
-
-static int same_file(const char *a, const char *b) {
-    size_t la = 0, lb = 0;
-    unsigned char *x = test_read_file(a, &la), *y = test_read_file(b, &lb);
-    int same = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x), free(y);
-    return same;
-}
-
-static int one_line(const char *s) { return s[0] != '\0' && strchr(s, '\n') == NULL; }
 
 // The tiny generator: 8x8 images (n = 192), patch 4, width 8, the SubjectBench vocabulary.
 static DiTConfig tiny_dit(int depth) {
@@ -651,7 +642,7 @@ static void test_forward_cache_trains_alike(void) {
         EXPECT(run_train_cache(&c, b, 0, 0, 0, 0, 0, &rb, err, sizeof err) == TRAIN_OK, "%s", err);
         file_of(fa, sizeof fa, a, TRAIN_CKPT_FILE);
         file_of(fb, sizeof fb, b, TRAIN_CKPT_FILE);
-        EXPECT(same_file(fa, fb) && ra.last_loss == rb.last_loss && ra.last_grad_norm == rb.last_grad_norm,
+        EXPECT(scratch_same_file(fa, fb) && ra.last_loss == rb.last_loss && ra.last_grad_norm == rb.last_grad_norm,
                "%s: with the cache %.17g / %.17g, without %.17g / %.17g", cases[k].tag, ra.last_loss, ra.last_grad_norm,
                rb.last_loss, rb.last_grad_norm);
     }
@@ -726,7 +717,7 @@ static void check_resume(const char *tag, float cfg_ref, float cfg_txt, float kl
     for (int k = 0; k < 3; k++) {
         file_of(fa, sizeof fa, a, files[k]);
         file_of(fb, sizeof fb, b, files[k]);
-        EXPECT(same_file(fa, fb), "%s: %s of 3 iterations != 1 + 2 resumed", tag, files[k]);
+        EXPECT(scratch_same_file(fa, fb), "%s: %s of 3 iterations != 1 + 2 resumed", tag, files[k]);
     }
     // the policy moved away from the base model
     DiTModel base, tuned;
@@ -772,14 +763,14 @@ static void test_nan_reward_keeps_checkpoint(void) {
     EXPECT(r.end_iteration == 2, "completed %d iterations", r.end_iteration);
     file_of(ck_a, sizeof ck_a, "nan_ref", TRAIN_CKPT_FILE);
     file_of(ck_b, sizeof ck_b, "nan_run", TRAIN_CKPT_FILE);
-    EXPECT(same_file(ck_a, ck_b), "the checkpoint after the NaN is not the iteration-2 checkpoint");
+    EXPECT(scratch_same_file(ck_a, ck_b), "the checkpoint after the NaN is not the iteration-2 checkpoint");
     file_of(ck_b, sizeof ck_b, "nan_run", TRAIN_MODEL_FILE);
     EXPECT(access(ck_b, F_OK) != 0, "a failed run wrote a final model");
     // resuming the failed run with sane rewards finishes it like an uninterrupted run
     EXPECT(run_train(&c, "nan_run", 1, 0, 0, 0, &r, err, sizeof err) == TRAIN_OK, "%s", err);
     EXPECT(run_train(&c, "nan_full", 0, 0, 0, 0, &r, err, sizeof err) == TRAIN_OK, "%s", err);
     file_of(ck_a, sizeof ck_a, "nan_full", TRAIN_MODEL_FILE);
-    EXPECT(same_file(ck_a, ck_b), "resuming after the NaN does not match the uninterrupted run");
+    EXPECT(scratch_same_file(ck_a, ck_b), "resuming after the NaN does not match the uninterrupted run");
 }
 
 // An Inf reward stops the run like a NaN one; a NaN loss (the trainer's test hook nan_loss_at)
@@ -797,7 +788,7 @@ static void test_inf_reward_and_nan_loss_stop(void) {
                strstr(err, "iteration 2) is kept"),
            "Inf reward: status %d, message: %s", rc, err);
     file_of(ck_b, sizeof ck_b, "inf_run", TRAIN_CKPT_FILE);
-    EXPECT(r.end_iteration == 2 && same_file(ck_a, ck_b), "Inf reward: the iteration-2 checkpoint is not what was kept");
+    EXPECT(r.end_iteration == 2 && scratch_same_file(ck_a, ck_b), "Inf reward: the iteration-2 checkpoint is not what was kept");
 
     path_in(dir, sizeof dir, "nan_loss");
     path_in(model, sizeof model, "base.safetensors");
@@ -811,7 +802,7 @@ static void test_inf_reward_and_nan_loss_stop(void) {
                strstr(err, "diverged") && strstr(err, "iteration 2) is kept"),
            "NaN loss: status %d, message: %s", rc, err);
     file_of(ck_b, sizeof ck_b, "nan_loss", TRAIN_CKPT_FILE);
-    EXPECT(r.end_iteration == 2 && same_file(ck_a, ck_b), "NaN loss: the iteration-2 checkpoint is not what was kept");
+    EXPECT(r.end_iteration == 2 && scratch_same_file(ck_a, ck_b), "NaN loss: the iteration-2 checkpoint is not what was kept");
     file_of(ck_b, sizeof ck_b, "nan_loss", TRAIN_MODEL_FILE);
     EXPECT(access(ck_b, F_OK) != 0, "a diverged run wrote a final model");
 }
@@ -957,8 +948,7 @@ static void test_bad_inputs(void) {
 }
 
 int main(void) {
-    g_dir = mkdtemp(g_dir_template);
-    CG_CHECK(g_dir != NULL, "mkdtemp failed");
+    g_dir = scratch_dir(g_dir_template);
     g_world = cg_malloc(sizeof(World));
     world_init(g_world, 1);
     {   // the base model of the trainer tests
@@ -990,8 +980,6 @@ int main(void) {
     RUN(test_bad_inputs);
     RUN(test_learns_a_simple_reward);
     free(g_world);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    scratch_remove(g_dir);
     return test_summary("grpo");
 }

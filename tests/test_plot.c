@@ -9,6 +9,7 @@
 #include "eval/plot.h"
 #include "io/jsonl.h"
 #include "io/png.h"
+#include "scratch.h"
 #include "test.h"
 
 static char dir[256];
@@ -345,7 +346,7 @@ static void test_jsonl_columns(void) {
 
 int main(void) {
     snprintf(dir, sizeof(dir), "/tmp/cgrpo_test_plot_XXXXXX");
-    CG_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    scratch_dir(dir);
     RUN(test_line_covers_the_diagonal);
     RUN(test_markers_have_their_area);
     RUN(test_text_stays_in_its_box);
@@ -354,6 +355,6 @@ int main(void) {
     RUN(test_auto_ranges_and_layout);
     RUN(test_png_output);
     RUN(test_jsonl_columns);
-    rmdir(dir);
+    scratch_remove(dir);
     return test_summary("plot");
 }

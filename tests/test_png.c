@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "io/png.h"
 #include "io/sheet.h"
+#include "scratch.h"
 #include "test.h"
 
 static char dir[256];
@@ -187,15 +188,12 @@ static void test_sheet(void) {
 
 int main(void) {
     snprintf(dir, sizeof(dir), "/tmp/cgrpo_test_png_XXXXXX");
-    CG_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    scratch_dir(dir);
     RUN(test_rgb_round_trip_is_exact);
     RUN(test_gray_and_float_writers);
     RUN(test_reads_any_png);
     RUN(test_errors_have_reasons);
     RUN(test_sheet);
-    const char *names[] = {"rt.png", "rt2.png", "g.png", "f.png", "a.png", "g16.png", "text.png", "ok.png", "cut.png",
-                           "sheet.png"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) remove(tmp_path(names[i]));
-    rmdir(dir);
+    scratch_remove(dir);
     return test_summary("png");
 }

@@ -20,6 +20,7 @@
 #include "core/check.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "scratch.h"
 #include "test.h"
 #include "train/data.h"
 #include "train/pretrain.h"
@@ -34,23 +35,6 @@ static const char *g_dir;
 
 static void path_in(char *out, size_t n, const char *a, const char *b) {
     snprintf(out, n, "%s/%s%s%s", g_dir, a, b ? "/" : "", b ? b : "");
-}
-
-static int one_line(const char *s) { return s[0] != '\0' && strchr(s, '\n') == NULL; }
-
-static void write_all(const char *path, const unsigned char *b, size_t len) {
-    FILE *f = cg_fopen(path, "wb");
-    if (len) cg_fwrite(b, 1, len, f);
-    cg_fclose(f);
-}
-
-// 1 when both files exist and hold the same bytes
-static int same_file(const char *a, const char *b) {
-    size_t la = 0, lb = 0;
-    unsigned char *x = test_read_file(a, &la), *y = test_read_file(b, &lb);
-    int same = x && y && la == lb && memcmp(x, y, la) == 0;
-    free(x), free(y);
-    return same;
 }
 
 static int exists(const char *path) {
@@ -397,8 +381,8 @@ static void test_resume_bit_exact(void) {
         path_in(pa, sizeof pa, "full", files[i]);
         path_in(pb, sizeof pb, "half", files[i]);
         path_in(pt, sizeof pt, "threads", files[i]);
-        EXPECT(same_file(pa, pb), "%s: 6 steps != 3 + 3 resumed", files[i]);
-        EXPECT(same_file(pa, pt), "%s: 6 steps != 3 + 3 resumed with another thread count", files[i]);
+        EXPECT(scratch_same_file(pa, pb), "%s: 6 steps != 3 + 3 resumed", files[i]);
+        EXPECT(scratch_same_file(pa, pt), "%s: 6 steps != 3 + 3 resumed with another thread count", files[i]);
     }
     // the checkpoint's EMA section loads as a model equal to model.safetensors
     DiTModel m1, m2;
@@ -417,7 +401,7 @@ static void test_resume_bit_exact(void) {
     EXPECT(run_quiet(&c, a, 1, &r, err, sizeof err) == CG_OK && r.steps_run == 0, "resume a finished run: %s",
            err);
     path_in(pb, sizeof pb, "half", PRETRAIN_CKPT_FILE);
-    EXPECT(same_file(pa, pb), "a no-op resume changed the checkpoint");
+    EXPECT(scratch_same_file(pa, pb), "a no-op resume changed the checkpoint");
 }
 
 static void test_bad_runs(void) {
@@ -449,11 +433,11 @@ static void test_bad_runs(void) {
     path_in(copy, sizeof copy, "ckpt.orig", NULL);
     size_t len = 0;
     unsigned char *orig = test_read_file(ck, &len);
-    write_all(copy, orig, len);
+    scratch_write(copy, orig, len);
     unsigned char *buf = cg_malloc(len);
     const size_t cut[] = {len / 2, 20, 4};
     for (int i = 0; i < 3; i++) {
-        write_all(ck, orig, cut[i]);
+        scratch_write(ck, orig, cut[i]);
         EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && one_line(err), "truncated to %zu: %s",
                cut[i], err);
     }
@@ -461,7 +445,7 @@ static void test_bad_runs(void) {
     for (int i = 0; i < 3; i++) {
         memcpy(buf, orig, len);
         buf[at[i]] ^= 0x40;
-        write_all(ck, buf, len);
+        scratch_write(ck, buf, len);
         EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && one_line(err), "byte %zu flipped: %s",
                at[i], err);
     }
@@ -470,11 +454,11 @@ static void test_bad_runs(void) {
     path_in(model, sizeof model, "bad", PRETRAIN_MODEL_FILE);
     size_t mlen = 0;
     unsigned char *mb = test_read_file(model, &mlen);
-    write_all(ck, mb, mlen);
+    scratch_write(ck, mb, mlen);
     EXPECT(run_quiet(&c, dir, 1, &r, err, sizeof err) == CG_EINPUT && strstr(err, "not a pretraining checkpoint"),
            "model file as checkpoint: %s", err);
     free(mb);
-    write_all(ck, orig, len);
+    scratch_write(ck, orig, len);
     free(buf);
 
     // divergence: a NaN weight in the checkpoint shows up as a NaN loss in the next step; the run
@@ -510,11 +494,7 @@ static void test_bad_runs(void) {
 }
 
 int main(void) {
-    g_dir = mkdtemp(g_dir_template);
-    if (!g_dir) {
-        perror("mkdtemp");
-        return 1;
-    }
+    g_dir = scratch_dir(g_dir_template);
     RUN(test_config_errors);
     RUN(test_config_round_trip);
     RUN(test_data_deterministic);
@@ -524,8 +504,6 @@ int main(void) {
     RUN(test_loss_decreases);
     RUN(test_resume_bit_exact);
     RUN(test_bad_runs);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    scratch_remove(g_dir);
     return test_summary("pretrain");
 }

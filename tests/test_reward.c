@@ -22,6 +22,7 @@
 #include "models/encoder.h"
 #include "nn/loss.h"
 #include "rl/reward.h"
+#include "scratch.h"
 #include "test.h"
 #include "train/enc_data.h"
 #include "train/enc_metrics.h"
@@ -880,7 +881,7 @@ static void test_shipped_models(void) {
 
 int main(void) {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/cgrpo_test_reward_XXXXXX");
-    CG_CHECK(mkdtemp(tmpdir) != NULL, "mkdtemp");
+    scratch_dir(tmpdir);
     world = cg_malloc(sizeof(World));
     world_init(world, WORLD_DEFAULT_SUBJECTS_SEED);
     save_tiny(ENC_ID, "id.safetensors", 1);
@@ -910,9 +911,7 @@ int main(void) {
     RUN(test_worlds);
     RUN(test_shipped_models);
 
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    scratch_remove(tmpdir);
     free(world);
     return test_summary("reward");
 }

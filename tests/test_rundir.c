@@ -8,6 +8,7 @@
 
 #include "io/atomic.h"
 #include "io/rundir.h"
+#include "scratch.h"
 #include "test.h"
 
 static char dir[256];
@@ -113,8 +114,6 @@ int main(void) {
     RUN(test_fmt_duration);
     RUN(test_trim_metrics);
     RUN(test_atomic_write_text);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    scratch_remove(dir);
     return test_summary("rundir");
 }

@@ -6,7 +6,6 @@
 //   test_safetensors --write-pattern PATH   write the shared pattern file (F32, F16, F64, metadata)
 //   test_safetensors --check-pattern PATH   verify a pattern file, e.g. one written by Python
 // The pattern is defined identically in tools/safetensors_interop.py.
-#include <dirent.h>
 #include <float.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,6 +17,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include "scratch.h"
 #include "test.h"
 
 // ---- helpers ---------------------------------------------------------------------------------------
@@ -26,38 +26,6 @@ static char g_dir_template[] = "/tmp/cgrpo_st_test.XXXXXX";
 static const char *g_dir; // a scratch directory for this run, removed at the end
 
 static void path_in(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", g_dir, name); }
-
-// Number of entries (other than . and ..) in a directory.
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
-
-static void remove_dir_contents(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char p[512];
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            chmod(p, 0755);
-            remove_dir_contents(p);
-            rmdir(p);
-        } else {
-            unlink(p);
-        }
-    }
-    closedir(d);
-}
-
-static int one_line(const char *s) { return s[0] != '\0' && strchr(s, '\n') == NULL; }
 
 // ---- round trips -----------------------------------------------------------------------------------
 
@@ -129,7 +97,7 @@ static void test_roundtrip_f32_bit_exact(void) {
     float got = 0;
     EXPECT(rc == 0 && st_get_f32(&f, "only", &got, 1, err, sizeof err) == 0 && got == 1.0f, "scalar value");
     st_close(&f);
-    EXPECT(count_entries(g_dir) == 1, "directory has %d entries, want 1", count_entries(g_dir));
+    EXPECT(scratch_count_entries(g_dir) == 1, "directory has %d entries, want 1", scratch_count_entries(g_dir));
     unlink(path);
     for (int k = 0; k < NT; k++) free(data[k]);
 }
@@ -494,7 +462,7 @@ static void test_writer_failures_leave_original(void) {
         chmod(dpath, 0555);
         snprintf(rpath, sizeof rpath, "%s/x.safetensors", dpath);
         EXPECT(write_small(rpath, "b", err, sizeof err) == -1 && strstr(err, "temporary file"), "read-only dir: %s", err);
-        EXPECT(count_entries(dpath) == 0, "read-only dir has entries");
+        EXPECT(scratch_count_entries(dpath) == 0, "read-only dir has entries");
         chmod(dpath, 0755);
     } else {
         printf("note: running as root, the read-only directory case is covered by RLIMIT_FSIZE instead\n");
@@ -502,7 +470,7 @@ static void test_writer_failures_leave_original(void) {
 
     unsigned char *after = test_read_file(path, &len1);
     EXPECT(after && len1 == len0 && memcmp(orig, after, len0) == 0, "original file changed");
-    EXPECT(count_entries(g_dir) == 2, "%d entries in the scratch dir, want 2 (no temp files left)", count_entries(g_dir));
+    EXPECT(scratch_count_entries(g_dir) == 2, "%d entries in the scratch dir, want 2 (no temp files left)", scratch_count_entries(g_dir));
     free(orig);
     free(after);
     rmdir(dpath);
@@ -592,8 +560,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: test_safetensors [--write-pattern PATH | --check-pattern PATH]\n");
         return 2;
     }
-    g_dir = mkdtemp(g_dir_template);
-    CG_CHECK(g_dir != NULL, "mkdtemp failed");
+    g_dir = scratch_dir(g_dir_template);
     RUN(test_roundtrip_f32_bit_exact);
     RUN(test_f16_bf16_known_values);
     RUN(test_half_exhaustive_and_rounding);
@@ -601,7 +568,6 @@ int main(int argc, char **argv) {
     RUN(test_valid_edge_cases);
     RUN(test_open_errors);
     RUN(test_writer_failures_leave_original);
-    remove_dir_contents(g_dir);
-    rmdir(g_dir);
+    scratch_remove(g_dir);
     return test_summary("safetensors");
 }
