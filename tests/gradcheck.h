@@ -20,7 +20,11 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "core/check.h"
+#include "core/rng.h"
 
 #ifndef GC_REL_FLOOR
 #define GC_REL_FLOOR 1e-3
@@ -28,6 +32,16 @@
 #define GC_MAX_REPORTED 5
 
 typedef double (*gc_probe_fn)(void *ctx);
+
+// n normal draws of Philox stream (seed, stream) times scale plus shift (the caller frees them)
+static inline float *gc_randn(size_t n, uint64_t seed, uint64_t stream, float scale, float shift) {
+    float *x = cg_malloc(n * sizeof(float));
+    cg_rng_fill_normal(x, n, seed, stream, 0);
+    for (size_t i = 0; i < n; i++) x[i] = x[i] * scale + shift;
+    return x;
+}
+// n zeros (the caller frees them)
+static inline float *gc_zeros(size_t n) { return cg_calloc(n, sizeof(float)); }
 
 // sum(out * r) over n elements, in double
 static inline double gc_dot(const float *out, const float *r, size_t n) {

@@ -9,12 +9,6 @@
 #include "nn/embed.h"
 #include "test.h"
 
-static float *randn(size_t n, uint64_t seed) {
-    float *x = cg_malloc(n * sizeof(float));
-    cg_rng_fill_normal(x, n, seed, 0, 0);
-    return x;
-}
-
 // ---- patchify ----------------------------------------------------------------------------------
 
 static void test_patchify_index_and_round_trip(void) {
@@ -45,7 +39,7 @@ static void test_patchify_index_and_round_trip(void) {
     // round trips are exact, both ways
     unpatchify_forward(back, tok, B, H, W, CH, P);
     EXPECT(memcmp(back, img, n * sizeof(float)) == 0, "unpatchify(patchify(x)) != x");
-    float *rt = randn(n, 3);
+    float *rt = gc_randn(n, 3, 0, 1, 0);
     unpatchify_forward(img, rt, B, H, W, CH, P);
     patchify_forward(tok, img, B, H, W, CH, P);
     EXPECT(memcmp(tok, rt, n * sizeof(float)) == 0, "patchify(unpatchify(t)) != t");
@@ -70,7 +64,7 @@ static double patch_probe(void *p) {
 static void patch_gradcheck(int inverse) {
     enum { B = 2, H = 4, W = 6, CH = 3, P = 2 };
     size_t n = (size_t)B * H * W * CH;
-    float *in = randn(n, 10 + inverse), *out = cg_malloc(n * sizeof(float)), *R = randn(n, 20);
+    float *in = gc_randn(n, 10 + inverse, 0, 1, 0), *out = cg_malloc(n * sizeof(float)), *R = gc_randn(n, 20, 0, 1, 0);
     float *grad = cg_calloc(n, sizeof(float));
     patch_ctx ctx = {in, out, R, B, H, W, CH, P, inverse};
     if (inverse)
@@ -133,7 +127,7 @@ static double ts_probe(void *p) {
 static void test_timestep_embedding_gradcheck(void) {
     enum { B = 5, D = 16 };
     float t[B] = {0.0f, 0.3f, 2.5f, 17.0f, 123.4f}, out[B * D];
-    float *R = randn(B * D, 30);
+    float *R = gc_randn(B * D, 30, 0, 1, 0);
     float dt[B] = {1, 2, 3, 4, 5}, dt0[B] = {1, 2, 3, 4, 5}, grad[B];
     timestep_embedding_backward(dt, R, t, B, D, 10000.0f);
     for (int b = 0; b < B; b++) grad[b] = dt[b] - dt0[b]; // backward accumulates into dt
@@ -165,7 +159,7 @@ static double emb_probe(void *p) {
 static void test_embedding(void) {
     enum { V = 5, C = 3, B = 2, T = 3 };
     const int tokens[B * T] = {1, 4, 1, 0, 1, 2}; // token 1 three times, token 3 never
-    float *table = randn(V * C, 40), *R = randn(B * T * C, 41), out[B * T * C];
+    float *table = gc_randn(V * C, 40, 0, 1, 0), *R = gc_randn(B * T * C, 41, 0, 1, 0), out[B * T * C];
     embedding_forward(out, tokens, table, B, T, C);
     for (int n = 0; n < B * T; n++)
         EXPECT(memcmp(out + n * C, table + tokens[n] * C, C * sizeof(float)) == 0, "row %d", n);

@@ -26,14 +26,6 @@
 #define FD_TOL 1e-2
 #define DLOSS 0.7f
 
-static float *randn(size_t n, uint64_t stream, float scale, float shift) {
-    float *x = cg_malloc(n * sizeof(float));
-    cg_rng_fill_normal(x, n, SEED, stream, 0);
-    for (size_t i = 0; i < n; i++) x[i] = x[i] * scale + shift;
-    return x;
-}
-static float *zeros(size_t n) { return cg_calloc(n, sizeof(float)); }
-
 // ---- MSE ---------------------------------------------------------------------------------------
 
 typedef struct {
@@ -57,8 +49,8 @@ static void test_mse(void) {
     EXPECT_NEAR(d[1], 4.0 / 3.0, 1e-6);
 
     enum { n = 12 };
-    MseCtx c = {randn(n, 1, 1, 0), randn(n, 2, 1, 0), n};
-    float *dpred = zeros(n);
+    MseCtx c = {gc_randn(n, SEED, 1, 1, 0), gc_randn(n, SEED, 2, 1, 0), n};
+    float *dpred = gc_zeros(n);
     mse_backward(dpred, DLOSS, c.pred, c.target, n);
     double e = gradcheck("mse.dpred", c.pred, dpred, n, mse_probe, &c, LOSS_EPS, FD_TOL);
     EXPECT(e < FD_TOL, "mse %g", e);
@@ -115,8 +107,8 @@ static double ce_probe(void *p) {
 static void test_crossentropy_gradcheck(void) {
     enum { N = 3, V = 5 };
     int targets[N] = {4, 0, 2};
-    CeCtx c = {zeros(N * V), randn(N * V, 11, 1, 0), targets, N, V};
-    float *dl = zeros(N * V), *dl2 = zeros(N * V);
+    CeCtx c = {gc_zeros(N * V), gc_randn(N * V, SEED, 11, 1, 0), targets, N, V};
+    float *dl = gc_zeros(N * V), *dl2 = gc_zeros(N * V);
     ce_probe(&c);
     crossentropy_backward(dl, DLOSS, c.probs, targets, N, V);
     double e = gradcheck("crossentropy.dlogits", c.logits, dl, N * V, ce_probe, &c, LOSS_EPS, FD_TOL);
@@ -163,8 +155,8 @@ static void test_l2norm(void) {
     EXPECT_NEAR(din[2], 1.0 / 5, 1e-7);
 
     enum { N = 3, D = 5 };
-    L2Ctx c = {zeros(N * D), zeros(N), randn(N * D, 21, 1, 0), randn(N * D, 22, 1, 0), N, D};
-    float *g = zeros(N * D), *g2 = zeros(N * D);
+    L2Ctx c = {gc_zeros(N * D), gc_zeros(N), gc_randn(N * D, SEED, 21, 1, 0), gc_randn(N * D, SEED, 22, 1, 0), N, D};
+    float *g = gc_zeros(N * D), *g2 = gc_zeros(N * D);
     l2_probe(&c);
     for (int n = 0; n < N; n++) {
         double s = 0;
@@ -215,7 +207,7 @@ static void test_infonce_values(void) {
 
     // random unit embeddings against the double reference; probs_ba is the column softmax
     enum { M = 5, E = 8 };
-    float *x = randn(M * E, 31, 1, 0), *y = randn(M * E, 32, 1, 0), pab[M * M], pba[M * M];
+    float *x = gc_randn(M * E, SEED, 31, 1, 0), *y = gc_randn(M * E, SEED, 32, 1, 0), pab[M * M], pba[M * M];
     for (int i = 0; i < M; i++) {
         double s = 0;
         for (int d = 0; d < E; d++) s += (double)x[i * E + d] * x[i * E + d];
@@ -247,9 +239,9 @@ static double info_probe(void *p) {
 static void test_infonce_gradcheck(void) {
     enum { N = 4, D = 3 };
     float scale = 3.0f;
-    InfoCtx c = {zeros(N * N), zeros(N * N), randn(N * D, 41, 0.7f, 0), randn(N * D, 42, 0.7f, 0),
+    InfoCtx c = {gc_zeros(N * N), gc_zeros(N * N), gc_randn(N * D, SEED, 41, 0.7f, 0), gc_randn(N * D, SEED, 42, 0.7f, 0),
                  &scale, N, D};
-    float *da = zeros(N * D), *db = zeros(N * D), dscale = 0;
+    float *da = gc_zeros(N * D), *db = gc_zeros(N * D), dscale = 0;
     info_probe(&c);
     infonce_backward(da, db, &dscale, DLOSS, c.probs_ab, c.probs_ba, c.a, c.b, scale, N, D);
     double ea = gradcheck("infonce.da", c.a, da, N * D, info_probe, &c, LOSS_EPS, FD_TOL);
@@ -259,7 +251,7 @@ static void test_infonce_gradcheck(void) {
 
     // accumulation, and each gradient alone with the others NULL
     info_probe(&c);
-    float *da2 = zeros(N * D), *db2 = zeros(N * D), dscale2 = 0;
+    float *da2 = gc_zeros(N * D), *db2 = gc_zeros(N * D), dscale2 = 0;
     infonce_backward(da2, db2, &dscale2, DLOSS, c.probs_ab, c.probs_ba, c.a, c.b, scale, N, D);
     infonce_backward(da2, NULL, NULL, DLOSS, c.probs_ab, c.probs_ba, c.a, c.b, scale, N, D);
     infonce_backward(NULL, db2, NULL, DLOSS, c.probs_ab, c.probs_ba, c.a, c.b, scale, N, D);
@@ -285,8 +277,8 @@ static const size_t result_sizes[N_RESULTS] = {1, TN * TN, TN * TN, TN * TD, TN 
 
 static void thread_run(float *o[N_RESULTS], int threads, const float *a, const float *b,
                        const float *logits, const int *targets) {
-    for (int k = 0; k < N_RESULTS; k++) o[k] = zeros(result_sizes[k]);
-    float *norm = zeros(TN);
+    for (int k = 0; k < N_RESULTS; k++) o[k] = gc_zeros(result_sizes[k]);
+    float *norm = gc_zeros(TN);
     omp_set_num_threads(threads);
     o[INFO_LOSS][0] = infonce_forward(o[INFO_PAB], o[INFO_PBA], a, b, 10.0f, TN, TD);
     infonce_backward(o[INFO_DA], o[INFO_DB], o[INFO_DSCALE], 1.0f, o[INFO_PAB], o[INFO_PBA], a, b,
@@ -300,8 +292,8 @@ static void thread_run(float *o[N_RESULTS], int threads, const float *a, const f
 }
 
 static void test_thread_count_independence(void) {
-    float *a = randn(TN * TD, 51, 0.1f, 0), *b = randn(TN * TD, 52, 0.1f, 0);
-    float *logits = randn(TN * TV, 53, 3, 0);
+    float *a = gc_randn(TN * TD, SEED, 51, 0.1f, 0), *b = gc_randn(TN * TD, SEED, 52, 0.1f, 0);
+    float *logits = gc_randn(TN * TV, SEED, 53, 3, 0);
     int *targets = cg_malloc(TN * sizeof(int));
     for (int i = 0; i < TN; i++) targets[i] = (i * 37) % TV;
     float *r1[N_RESULTS], *r2[N_RESULTS];
