@@ -3,7 +3,8 @@
 # and the base, evaluated again on the VAL subjects of another SubjectBench population (default
 # subjects seed 101: no reward, judge or generator trained on it, and nothing was chosen with it),
 # with the same 8 prompts; the table goes to docs/results/sweep_val_heldout_sSEED.{md,json}. Nothing
-# is trained. Reruns skip finished evaluations.
+# is trained. Reruns skip finished evaluations; results of earlier sessions whose run directories are
+# gone are kept from the table's JSON (tools/sweep_table.py --prior).
 # Options: PROBE_CGRPO=BINARY (default build/cgrpo, built first), PROBE_THREADS=N.
 set -eu
 cd "$(dirname "$0")/.."
@@ -32,5 +33,5 @@ for d in "$p"/*/; do
     $cg eval --model "$d/model.safetensors" --out "$d/$ev" "${evalopts[@]}" >"$d/$ev.txt"
 done
 python3 tools/sweep_table.py --grid "$grid" --probes "$p" --eval "$ev" --base "val_base_s$seed" \
-    --out "docs/results/sweep_val_heldout_s$seed" --title "The VAL sweep on a held-out population (subjects seed $seed)" \
+    --out "docs/results/sweep_val_heldout_s$seed" --prior "docs/results/sweep_val_heldout_s$seed.json" --title "The VAL sweep on a held-out population (subjects seed $seed)" \
     --note "The models of the VAL sweep (docs/results/sweep_val.md, trained on TRAIN subjects of subjects seed 1), evaluated on the 40 VAL subjects of subjects seed $seed instead, which nothing in cgrpo was trained or tuned on (\`bash scripts/sweep_heldout.sh $seed\`). Below, 'the 40 VAL subjects' are that population's."
