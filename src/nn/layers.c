@@ -74,10 +74,13 @@ static void colsum_acc(float *dst, const float *a, const float *b, size_t rows, 
         double acc[COL_BLOCK] = {0};
         for (size_t r = 0; r < rows; r++) {
             const float *ar = a + r * ld + c0;
+            // across columns only (each column still sums its rows in order): the same bits, vectorized
             if (b) {
                 const float *br = b + r * ld + c0;
+#pragma omp simd
                 for (size_t j = 0; j < nc; j++) acc[j] += (double)ar[j] * br[j];
             } else {
+#pragma omp simd
                 for (size_t j = 0; j < nc; j++) acc[j] += ar[j];
             }
         }
