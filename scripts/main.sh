@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # main.sh: install dependencies, build, and run cgrpo's main job:
 #   1. evaluate the shipped base generator on the 30 held-out TEST subjects of SubjectBench
-#   2. fine-tune it with Customized-GRPO (`cgrpo train`, preset customized = SARS + TDW, the
-#      trainer's defaults) on TRAIN subjects, with the shipped identity and prompt rewards
+#   2. fine-tune it with Customized-GRPO (`cgrpo train --config configs/main.cfg`: preset customized
+#      = SARS + TDW, no KL, lr 3e-5, 120 iterations, the regime chosen on VAL in issue 18) on TRAIN
+#      subjects, with the shipped identity and prompt rewards
 #   3. evaluate the fine-tuned generator the same way and print base vs trained
 # Everything lands in runs/main/. An interrupted job continues where it stopped when run again
 # (the training resumes bit-exactly from its checkpoint; finished steps are not redone).
@@ -29,13 +30,13 @@ if [ ! -s "$out/eval_base/results.json" ]; then
 fi
 sed -n '1,12p' "$out/eval_base.txt"
 
-echo "== 2/3 Customized-GRPO fine-tuning (cgrpo train, preset customized) =="
+echo "== 2/3 Customized-GRPO fine-tuning (cgrpo train --config configs/main.cfg) =="
 if [ -s "$out/train/model.safetensors" ]; then
     echo "   already trained: $out/train/model.safetensors"
 elif [ -s "$out/train/ckpt.safetensors" ]; then
     $cg train --resume "$out/train"
 else
-    $cg train --preset customized --model "$base" --rewards-dir models --out "$out/train"
+    $cg train --config configs/main.cfg --model "$base" --rewards-dir models --out "$out/train"
 fi
 $cg plot --jsonl "$out/train/metrics.jsonl" --x iteration --y reward_id_mean,reward_prompt_mean \
     --label "identity reward (id)","prompt reward (prompt)" --title "Customized-GRPO: rewards of the rollouts" \
