@@ -10,8 +10,10 @@
 #define CGRPO_TEST_H
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int test_n_passed = 0, test_n_failed = 0, test_cur_failures = 0;
 static const char *test_cur_name = "";
@@ -70,6 +72,30 @@ static inline unsigned char *test_read_file(const char *path, size_t *len) {
     b[got] = '\0';
     *len = got;
     return b;
+}
+
+// A computation that must not depend on the OpenMP thread count: run with `threads` threads, it
+// returns *n floats (malloc'd).
+typedef float *(*test_threaded_fn)(int threads, size_t *n);
+// Runs fn with 1 and with 2 threads (the count is restored after) and EXPECTs the same bits, all
+// finite. Returns the first run's floats (the caller frees them), their count in *n (n may be NULL).
+static inline float *expect_same_bits_across_threads(test_threaded_fn fn, size_t *n) {
+    const int saved = omp_get_max_threads();
+    size_t n1 = 0, n2 = 0;
+    float *one = fn(1, &n1), *two = fn(2, &n2);
+    omp_set_num_threads(saved);
+    EXPECT(n1 == n2 && memcmp(one, two, n1 * sizeof(float)) == 0, "1 and 2 threads give different bits");
+    size_t diff = 0;
+    int finite = 1;
+    for (size_t i = 0; i < n1 && n1 == n2; i++) {
+        diff += memcmp(&one[i], &two[i], sizeof(float)) != 0;
+        finite &= isfinite(one[i]) != 0;
+    }
+    if (diff) fprintf(stderr, "  %zu of %zu floats differ\n", diff, n1);
+    EXPECT(finite, "non-finite values in the results");
+    free(two);
+    if (n) *n = n1;
+    return one;
 }
 
 static inline int test_summary(const char *suite) {

@@ -9,6 +9,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "fixture.h"
+#include "gradcheck.h"
 #include "models/dit_block.h"
 #include "models/vit_block.h"
 #include "nn/optim.h"
@@ -108,26 +109,14 @@ static double block_loss(Block *k) {
     return L;
 }
 
-// A tensor the tests walk over: a value buffer and the matching gradient buffer.
-typedef struct {
-    char name[PARAM_NAME_MAX + 8];
-    float *val, *grad;
-    size_t count;
-} Tensor;
 
 // x, c (DiT) and every parameter, in table order; returns the count
-static int block_tensors(Block *k, Tensor *out, int max) {
+static int block_tensors(Block *k, GcTensor *out, int max) {
     int n = 0;
     size_t btc = (size_t)k->B * k->T * k->C;
-    out[n++] = (Tensor){"x", k->x, k->dx, btc};
-    if (!k->vit) out[n++] = (Tensor){"c", k->c, k->dc, (size_t)k->B * k->C};
-    for (int i = 0; i < k->table.n && n < max; i++) {
-        const ParamSpec *s = &k->table.specs[i];
-        Tensor t = {"", k->params + s->offset, k->grads + s->offset, s->count};
-        snprintf(t.name, sizeof(t.name), "%s", s->name);
-        out[n++] = t;
-    }
-    return n;
+    out[n++] = (GcTensor){"x", k->x, k->dx, btc};
+    if (!k->vit) out[n++] = (GcTensor){"c", k->c, k->dc, (size_t)k->B * k->C};
+    return gc_table_tensors(out, n, max, &k->table, k->params, k->grads, "");
 }
 
 // ---- comparison against a reference --------------------------------------------------------------
@@ -233,7 +222,7 @@ static void check_against_fixture(int vit, const char *file) {
     // backward, twice: the second call must add the same amount again (accumulation)
     double worst = 0;
     const char *worst_name = "";
-    Tensor ts[32];
+    GcTensor ts[32];
     int nt = block_tensors(&k, ts, 32);
     for (int pass = 1; pass <= 2; pass++) {
         block_backward(&k, k.dx, k.dc);
@@ -276,11 +265,6 @@ static void test_vit_matches_twin(void) { check_against_fixture(1, "vit.cgfx"); 
 
 // ---- random blocks for the finite-difference and determinism tests --------------------------------
 
-static void fill_normal(float *p, size_t n, uint64_t seed, uint64_t stream, float scale, float offset) {
-    cg_rng_fill_normal(p, n, seed, stream, 0);
-    for (size_t i = 0; i < n; i++) p[i] = offset + scale * p[i];
-}
-
 // every parameter random and non-zero (adaLN included, so that all gates are active)
 static void randomize(Block *k, uint64_t seed) {
     for (int i = 0; i < k->table.n; i++) {
@@ -290,24 +274,26 @@ static void randomize(Block *k, uint64_t seed) {
         int is_ada = strstr(s->name, "ada.") != NULL;
         float fan_in = s->ndim == 2 ? (float)s->shape[1] : 1.0f;
         if (is_norm_w)
-            fill_normal(p, s->count, seed, 100 + (uint64_t)i, 0.2f, 1.0f);
+            gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, 0.2f, 1.0f);
         else if (s->ndim == 2)
-            fill_normal(p, s->count, seed, 100 + (uint64_t)i, (is_ada ? 0.6f : 1.0f) / sqrtf(fan_in), 0.0f);
+            gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, (is_ada ? 0.6f : 1.0f) / sqrtf(fan_in), 0.0f);
         else
-            fill_normal(p, s->count, seed, 100 + (uint64_t)i, is_ada ? 0.3f : 0.1f, 0.0f);
+            gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, is_ada ? 0.3f : 0.1f, 0.0f);
     }
     size_t btc = (size_t)k->B * k->T * k->C;
-    fill_normal(k->x, btc, seed, 1, 1.0f, 0.0f);
-    fill_normal(k->R, btc, seed, 2, 1.0f, 0.0f);
-    fill_normal(k->c, (size_t)k->B * k->C, seed, 3, 1.0f, 0.0f);
+    gc_fill_normal(k->x, btc, seed, 1, 1.0f, 0.0f);
+    gc_fill_normal(k->R, btc, seed, 2, 1.0f, 0.0f);
+    gc_fill_normal(k->c, (size_t)k->B * k->C, seed, 3, 1.0f, 0.0f);
 }
+
+static double block_probe(void *k) { return block_loss(k); }
 
 // Finite differences of L = sum(y * R) (accumulated in double) with the 5-point stencil
 // (L(-2h) - 8 L(-h) + 8 L(h) - L(2h)) / 12h, h = 2^-7, on up to 40 random elements of every
-// tensor (x, c and all weights). Pass: |fd - analytic| <= 1e-2 |analytic| + 2e-3. Why: the block
-// runs in float32, so L carries rounding noise of about 1e-6 (80 outputs of size ~1); divided by
-// 12h that is ~1e-4 in the difference quotient, the stencil's truncation error is O(h^4) ~ 1e-8,
-// and the gradients are of size 0.1 to 10. A wrong backward is off by O(1) relative.
+// tensor (x, c and all weights), with gc_fd_tensors. Pass: |fd - analytic| <= 1e-2 |analytic| +
+// 2e-3. Why: the block runs in float32, so L carries rounding noise of about 1e-6 (80 outputs of
+// size ~1); divided by 12h that is ~1e-4 in the difference quotient, the stencil's truncation error
+// is O(h^4) ~ 1e-8, and the gradients are of size 0.1 to 10. A wrong backward is off by O(1) relative.
 static void fd_check(int vit) {
     Block k;
     const int B = 2, T = 5, C = 8, NH = 2;
@@ -319,39 +305,9 @@ static void fd_check(int vit) {
     block_zero_grads(&k);
     block_backward(&k, k.dx, k.dc);
 
-    const double h = 1.0 / 128, rtol = 1e-2, atol = 2e-3;
-    Tensor ts[32];
+    GcTensor ts[32];
     int nt = block_tensors(&k, ts, 32);
-    cg_rng pick = cg_rng_make(9, (uint64_t)vit);
-    double worst = 0;
-    const char *worst_name = "";
-    int checked = 0;
-    for (int i = 0; i < nt; i++) {
-        int nprobe = ts[i].count < 40 ? (int)ts[i].count : 40;
-        int bad = 0;
-        for (int p = 0; p < nprobe; p++) {
-            size_t j = ts[i].count <= 40 ? (size_t)p : cg_rng_below(&pick, (uint32_t)ts[i].count);
-            float orig = ts[i].val[j];
-            double L[4];
-            const double steps[4] = {-2 * h, -h, h, 2 * h};
-            for (int s = 0; s < 4; s++) {
-                ts[i].val[j] = (float)(orig + steps[s]);
-                L[s] = block_loss(&k);
-            }
-            ts[i].val[j] = orig;
-            double fd = (L[0] - 8 * L[1] + 8 * L[2] - L[3]) / (12 * h);
-            double an = ts[i].grad[j];
-            double err = fabs(fd - an), tol = rtol * fabs(an) + atol;
-            double rel = err / (fabs(an) + atol / rtol);
-            if (rel > worst) worst = rel, worst_name = ts[i].name;
-            if (!(err <= tol) && bad++ < 3)
-                fprintf(stderr, "  %s[%zu]: analytic %.8g, finite difference %.8g\n", ts[i].name, j, an, fd);
-            EXPECT(err <= tol, "%s[%zu]: analytic %.6g vs finite difference %.6g", ts[i].name, j, an, fd);
-            checked++;
-        }
-    }
-    printf("     %s: %d elements of %d tensors, worst |fd - an| / (|an| + 0.2) = %.2e in %s\n",
-           vit ? "vit" : "dit", checked, nt, worst, worst_name);
+    gc_fd_tensors(vit ? "vit" : "dit", ts, nt, block_probe, &k, 1.0 / 128, 40, 1e-2, 2e-3, 9, (uint64_t)vit, NULL);
     block_free(&k);
 }
 
@@ -373,15 +329,7 @@ static void test_dit_init_is_identity(void) {
     block_zero_grads(&k);
     block_backward(&k, k.dx, k.dc);
     EXPECT(memcmp(k.dx, k.R, btc * sizeof(float)) == 0, "dx != dy at initialization");
-    for (int i = 0; i < k.table.n; i++) {
-        const ParamSpec *s = &k.table.specs[i];
-        double norm = 0;
-        for (size_t j = 0; j < s->count; j++) norm += fabs((double)k.grads[s->offset + j]);
-        if (strncmp(s->name, "ada.", 4) == 0)
-            EXPECT(norm > 0, "%s should receive gradient through the gates", s->name);
-        else
-            EXPECT(norm == 0, "%s has gradient %g with zero gates", s->name, norm);
-    }
+    gc_expect_grad_only(&k.table, k.grads, "ada.", "all gates are zero, the adaLN weights feed them");
     // xavier bound: |w| <= sqrt(6 / (fan_in + fan_out)), and not all tiny
     double a = sqrt(6.0 / (4 * C + C)), mx = 0;
     for (int j = 0; j < 4 * C * C; j++) mx = fmax(mx, fabs(k.dw.fc1_w[j]));
@@ -408,8 +356,8 @@ static void test_vit_init(void) {
 // ---- same seed, same bits ------------------------------------------------------------------------
 
 // Two steps of DiT block forward + backward + AdamW at a moderate size with a key mask; returns
-// the final parameters (caller frees).
-static float *dit_train_two_steps(int threads) {
+// the final parameters, y, dx and dc (caller frees), their count in *len.
+static float *dit_train_two_steps(int threads, size_t *len) {
     omp_set_num_threads(threads);
     Block k;
     const int B = 4, T = 80, C = 64, NH = 4;
@@ -419,7 +367,7 @@ static float *dit_train_two_steps(int threads) {
     dit_block_init(&k.dw, C, &rng);
     // adaLN-Zero would zero every gate and with it most gradients: make the adaLN weights small
     // but non-zero so that every path of the backward is exercised
-    fill_normal(k.dw.ada_w, (size_t)6 * C * C, 31, 50, 0.02f, 0.0f);
+    gc_fill_normal(k.dw.ada_w, (size_t)6 * C * C, 31, 50, 0.02f, 0.0f);
     for (int b = 0; b < B; b++)
         for (int t = T - 5 * b; t < T; t++) k.mask[b * T + t] = 0; // 0, 5, 10, 15 padded keys
     float *m = cg_calloc(k.table.total, sizeof(float)), *v = cg_calloc(k.table.total, sizeof(float));
@@ -437,31 +385,13 @@ static float *dit_train_two_steps(int threads) {
     memcpy(out + n, k.y, btc * sizeof(float));
     memcpy(out + n + btc, k.dx, btc * sizeof(float));
     memcpy(out + n + 2 * btc, k.dc, (size_t)B * C * sizeof(float));
+    *len = n + 2 * btc + (size_t)B * C;
     free(m), free(v);
     block_free(&k);
     return out;
 }
 
-static void test_dit_same_bits_across_threads(void) {
-    int saved = omp_get_max_threads();
-    ParamTable t;
-    param_table_init(&t);
-    dit_block_register(&t, "blocks.0.", 64);
-    size_t n = t.total + 2 * (size_t)4 * 80 * 64 + 4 * 64;
-    param_table_free(&t);
-    float *one = dit_train_two_steps(1);
-    float *two = dit_train_two_steps(2);
-    omp_set_num_threads(saved);
-    EXPECT(memcmp(one, two, n * sizeof(float)) == 0, "1 and 2 threads give different bits");
-    size_t diff = 0;
-    for (size_t i = 0; i < n; i++) diff += memcmp(&one[i], &two[i], sizeof(float)) != 0;
-    if (diff) fprintf(stderr, "  %zu of %zu floats differ\n", diff, n);
-    // and the run did something: the parameters moved, nothing is NaN
-    int finite = 1;
-    for (size_t i = 0; i < n; i++) finite &= isfinite(one[i]) != 0;
-    EXPECT(finite, "non-finite values after two steps");
-    free(one), free(two);
-}
+static void test_dit_same_bits_across_threads(void) { free(expect_same_bits_across_threads(dit_train_two_steps, NULL)); }
 
 // ---- the fixture reader refuses broken files ------------------------------------------------------
 

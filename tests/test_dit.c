@@ -13,16 +13,12 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "flow/sampler.h"
+#include "gradcheck.h"
 #include "models/dit.h"
 #include "nn/optim.h"
 #include "test.h"
 
 // ---- helpers -------------------------------------------------------------------------------------
-
-static void fill_normal(float *p, size_t n, uint64_t seed, uint64_t stream, float scale, float offset) {
-    cg_rng_fill_normal(p, n, seed, stream, 0);
-    for (size_t i = 0; i < n; i++) p[i] = offset + scale * p[i];
-}
 
 // Every parameter random and non-zero, the zero-init ones included (adaLN gates open, final head
 // non-zero), so that every path of the backward carries gradient.
@@ -34,13 +30,13 @@ static void randomize_params(DiTModel *m, uint64_t seed) {
         float fan_in = s->ndim == 2 ? (float)s->shape[1] : 1.0f;
         if (strstr(s->name, "embed") || strstr(s->name, "text_pos")) {
             if (s->ndim == 2 && strstr(s->name, ".weight") && strstr(s->name, "patch"))
-                fill_normal(p, s->count, seed, 100 + (uint64_t)i, 1.0f / sqrtf(fan_in), 0.0f);
+                gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, 1.0f / sqrtf(fan_in), 0.0f);
             else
-                fill_normal(p, s->count, seed, 100 + (uint64_t)i, 0.5f, 0.0f);
+                gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, 0.5f, 0.0f);
         } else if (s->ndim == 2) {
-            fill_normal(p, s->count, seed, 100 + (uint64_t)i, (is_ada ? 0.6f : 1.0f) / sqrtf(fan_in), 0.0f);
+            gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, (is_ada ? 0.6f : 1.0f) / sqrtf(fan_in), 0.0f);
         } else {
-            fill_normal(p, s->count, seed, 100 + (uint64_t)i, is_ada ? 0.3f : 0.1f, 0.0f);
+            gc_fill_normal(p, s->count, seed, 100 + (uint64_t)i, is_ada ? 0.3f : 0.1f, 0.0f);
         }
     }
 }
@@ -68,13 +64,13 @@ static void batch_make(Batch *b, const DiTConfig *c, int B, uint64_t seed) {
     b->tokens = cg_malloc((size_t)B * c->text_len * sizeof(int));
     b->drop_ref = cg_calloc((size_t)B, 1);
     b->drop_txt = cg_calloc((size_t)B, 1);
-    fill_normal(b->x, N, seed, 1, 1.0f, 0.0f);
+    gc_fill_normal(b->x, N, seed, 1, 1.0f, 0.0f);
     cg_rng_fill_uniform(b->ref, N, seed, 2, 0);
     for (size_t i = 0; i < N; i++) b->ref[i] = 2 * b->ref[i] - 1;
-    fill_normal(b->noise, N, seed, 3, 1.0f, 0.0f);
+    gc_fill_normal(b->noise, N, seed, 3, 1.0f, 0.0f);
     cg_rng_fill_uniform(b->x0, N, seed, 4, 0);
     for (size_t i = 0; i < N; i++) b->x0[i] = 2 * b->x0[i] - 1;
-    fill_normal(b->R, N, seed, 5, 1.0f, 0.0f);
+    gc_fill_normal(b->R, N, seed, 5, 1.0f, 0.0f);
     cg_rng r = cg_rng_make(seed, 6);
     for (int i = 0; i < B; i++) b->sigma[i] = (float)(0.05 + 0.9 * cg_rng_uniform(&r));
     for (int i = 0; i < B * c->text_len; i++) b->tokens[i] = 1 + (int)cg_rng_below(&r, (uint32_t)(c->vocab - 1));
@@ -163,41 +159,16 @@ static double probe_eval(Probe *p) {
     return L / (double)N;
 }
 
-// Central 5-point differences (L(-2h) - 8 L(-h) + 8 L(h) - L(2h)) / 12h, h = 2^-5, on up to
-// `per_tensor` random elements of every parameter tensor. Pass: |fd - an| <= rtol |an| + atol.
+static double probe_fn(void *p) { return probe_eval(p); }
+
+// gc_fd_tensors (gradcheck.h) with h = 2^-5 over every parameter tensor; most checked gradients
+// must be clearly non-zero.
 static void fd_check_model(DiTModel *m, Probe *p, int per_tensor, double rtol, double atol, const char *what) {
-    const double h = 1.0 / 32;
-    cg_rng pick = cg_rng_make(99, (uint64_t)p->mode);
-    double worst = 0;
-    const char *worst_name = "";
-    int checked = 0, nonzero = 0;
-    for (int i = 0; i < m->table.n; i++) {
-        const ParamSpec *s = &m->table.specs[i];
-        float *val = m->params + s->offset, *grad = m->grads + s->offset;
-        int nprobe = (int)s->count < per_tensor ? (int)s->count : per_tensor, bad = 0;
-        for (int q = 0; q < nprobe; q++) {
-            size_t j = (int)s->count <= per_tensor ? (size_t)q : cg_rng_below(&pick, (uint32_t)s->count);
-            float orig = val[j];
-            const double steps[4] = {-2 * h, -h, h, 2 * h};
-            double L[4];
-            for (int k = 0; k < 4; k++) {
-                val[j] = (float)(orig + steps[k]);
-                L[k] = probe_eval(p);
-            }
-            val[j] = orig;
-            double fd = (L[0] - 8 * L[1] + 8 * L[2] - L[3]) / (12 * h), an = grad[j];
-            double err = fabs(fd - an), tol = rtol * fabs(an) + atol;
-            double rel = err / (fabs(an) + atol / rtol);
-            if (rel > worst) worst = rel, worst_name = s->name;
-            if (!(err <= tol) && bad++ < 3)
-                fprintf(stderr, "  %s[%zu]: analytic %.8g, finite difference %.8g\n", s->name, j, an, fd);
-            EXPECT(err <= tol, "%s %s[%zu]: analytic %.6g vs finite difference %.6g", what, s->name, j, an, fd);
-            checked++;
-            nonzero += fabs(an) > 10 * atol;
-        }
-    }
-    printf("     %s: %d elements of %d tensors (%d clearly non-zero), worst |fd - an| / (|an| + %.0e) = %.2e in %s\n",
-           what, checked, m->table.n, nonzero, atol / rtol, worst, worst_name);
+    GcTensor ts[64];
+    const int nt = gc_table_tensors(ts, 0, 64, &m->table, m->params, m->grads, "");
+    int checked;
+    const int nonzero =
+        gc_fd_tensors(what, ts, nt, probe_fn, p, 1.0 / 32, per_tensor, rtol, atol, 99, (uint64_t)p->mode, &checked);
     EXPECT(nonzero > checked / 2, "%s: only %d of %d checked gradients are clearly non-zero", what, nonzero, checked);
 }
 
@@ -284,15 +255,7 @@ static void test_init_velocity_is_zero(void) {
     EXPECT(nonzero == 0, "%zu velocity values are not 0 at init", nonzero);
     dit_zero_grad(&m);
     dit_backward(&m, b.R, 3);
-    for (int i = 0; i < m.table.n; i++) {
-        const ParamSpec *s = &m.table.specs[i];
-        double norm = 0;
-        for (size_t j = 0; j < s->count; j++) norm += fabs((double)m.grads[s->offset + j]);
-        if (strncmp(s->name, "final.linear.", 13) == 0)
-            EXPECT(norm > 0, "%s should receive gradient", s->name);
-        else
-            EXPECT(norm == 0, "%s has gradient %g behind a zero head", s->name, norm);
-    }
+    gc_expect_grad_only(&m.table, m.grads, "final.linear.", "everything else is behind the zero head");
     // the init is a pure function of the seed, and the seed matters
     float *first = cg_malloc(m.table.total * sizeof(float));
     memcpy(first, m.params, m.table.total * sizeof(float));
@@ -389,7 +352,7 @@ static float *train_two_steps(int threads, size_t *len) {
     for (int i = 0; i < m.table.n; i++) {
         const ParamSpec *s = &m.table.specs[i];
         if (strstr(s->name, "ada.weight") || strstr(s->name, "final.linear.weight"))
-            fill_normal(m.params + s->offset, s->count, 21, 300 + (uint64_t)i, 0.02f, 0.0f);
+            gc_fill_normal(m.params + s->offset, s->count, 21, 300 + (uint64_t)i, 0.02f, 0.0f);
     }
     batch_make(&b, &c, 4, 21);
     b.drop_ref[1] = 1, b.drop_txt[2] = 1, b.tokens[5] = DIT_PAD_TOKEN;
@@ -410,19 +373,7 @@ static float *train_two_steps(int threads, size_t *len) {
     return out;
 }
 
-static void test_same_bits_across_threads(void) {
-    int saved = omp_get_max_threads();
-    size_t n1, n2;
-    float *one = train_two_steps(1, &n1);
-    float *two = train_two_steps(2, &n2);
-    omp_set_num_threads(saved);
-    EXPECT(n1 == n2 && memcmp(one, two, n1 * sizeof(float)) == 0, "1 and 2 threads give different bits");
-    size_t diff = 0, finite = 1;
-    for (size_t i = 0; i < n1; i++) diff += memcmp(&one[i], &two[i], sizeof(float)) != 0, finite &= isfinite(one[i]) != 0;
-    if (diff) fprintf(stderr, "  %zu of %zu floats differ\n", diff, n1);
-    EXPECT(finite, "non-finite values after two steps");
-    free(one), free(two);
-}
+static void test_same_bits_across_threads(void) { free(expect_same_bits_across_threads(train_two_steps, NULL)); }
 
 // Batch composition. What holds bit for bit: a sample's velocity does not depend on the CONTENT of
 // the other samples in its batch (same batch size, same position), so a GRPO trainer that
@@ -563,7 +514,7 @@ static void bench_one(int C, int L, int NH, int B, int reps) {
     for (int i = 0; i < m.table.n; i++) {
         const ParamSpec *s = &m.table.specs[i];
         if (strstr(s->name, "ada.weight") || strstr(s->name, "final.linear.weight"))
-            fill_normal(m.params + s->offset, s->count, 1, 300 + (uint64_t)i, 0.02f, 0.0f);
+            gc_fill_normal(m.params + s->offset, s->count, 1, 300 + (uint64_t)i, 0.02f, 0.0f);
     }
     batch_make(&b, &c, B, 1);
     dit_forward(&m, b.v, b.x, b.sigma, b.ref, b.tokens, NULL, NULL, B); // warm up

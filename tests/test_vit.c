@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "gradcheck.h"
 #include "models/textenc.h"
 #include "models/vit.h"
 #include "nn/optim.h"
@@ -77,69 +78,15 @@ static double infonce_double(const float *a, const float *b, double scale, int N
 
 // ---- finite differences -------------------------------------------------------------------------
 
-typedef struct {
-    char name[PARAM_NAME_MAX + 8];
-    float *val, *grad;
-    size_t count;
-} Tensor;
-
-// every tensor of a table as (name, params + offset, grads + offset), with a name prefix
-static int table_tensors(Tensor *out, int n, int max, const ParamTable *t, float *params, float *grads,
-                         const char *prefix) {
-    for (int i = 0; i < t->n && n < max; i++) {
-        const ParamSpec *s = &t->specs[i];
-        Tensor x = {"", params + s->offset, grads + s->offset, s->count};
-        snprintf(x.name, sizeof(x.name), "%s%s", prefix, s->name);
-        out[n++] = x;
-    }
-    return n;
-}
-
-typedef double (*ProbeFn)(void *ctx);
-
-// Central 5-point finite differences (L(-2h) - 8 L(-h) + 8 L(h) - L(2h)) / 12h, h = 2^-7, of a
-// probe computed in double, on up to FD_PER_TENSOR random elements of every tensor. Pass:
-// |fd - analytic| <= FD_RTOL |analytic| + FD_ATOL. Why these: the models run in float32, so a
-// probe of size ~1-10 carries rounding noise ~1e-6, which becomes ~1e-5 after dividing by 12h;
-// the stencil's truncation error is O(h^4) ~ 1e-8 times the fifth derivative; gradients are of
-// size 0.01 to 10. A wrong backward is off by O(1) relative (and a missing term by its size).
-// Each call prints its worst |fd - an| / (|an| + 0.1) (the tolerance is 1e-2 on that scale);
-// observed <= 1.2e-3, mostly in the attention's qkv bias, whose gradient is a small difference.
+// The checks use gc_fd_tensors (gradcheck.h), h = 2^-7, on up to FD_PER_TENSOR elements of every
+// tensor; gradients are of size 0.01 to 10 here. Each call prints its worst |fd - an| / (|an| + 0.1)
+// (the tolerance is 1e-2 on that scale); observed <= 1.2e-3, mostly in the attention's qkv bias,
+// whose gradient is a small difference.
 #define FD_PER_TENSOR 30
 #define FD_RTOL 1e-2
 #define FD_ATOL 1e-3
-static void fd_check(const char *what, Tensor *ts, int nt, ProbeFn probe, void *ctx, uint64_t seed) {
-    const double h = 1.0 / 128;
-    cg_rng pick = cg_rng_make(seed, 3);
-    double worst = 0;
-    const char *worst_name = "";
-    int checked = 0;
-    for (int i = 0; i < nt; i++) {
-        int nprobe = ts[i].count < FD_PER_TENSOR ? (int)ts[i].count : FD_PER_TENSOR;
-        int bad = 0;
-        for (int p = 0; p < nprobe; p++) {
-            size_t j = ts[i].count <= FD_PER_TENSOR ? (size_t)p : cg_rng_below(&pick, (uint32_t)ts[i].count);
-            float orig = ts[i].val[j];
-            const double steps[4] = {-2 * h, -h, h, 2 * h};
-            double L[4];
-            for (int s = 0; s < 4; s++) {
-                ts[i].val[j] = (float)(orig + steps[s]);
-                L[s] = probe(ctx);
-            }
-            ts[i].val[j] = orig;
-            double fd = (L[0] - 8 * L[1] + 8 * L[2] - L[3]) / (12 * h);
-            double an = ts[i].grad[j];
-            double err = fabs(fd - an), tol = FD_RTOL * fabs(an) + FD_ATOL;
-            double rel = err / (fabs(an) + FD_ATOL / FD_RTOL);
-            if (rel > worst) worst = rel, worst_name = ts[i].name;
-            if (!(err <= tol) && bad++ < 3)
-                EXPECT(err <= tol, "%s: %s[%zu]: analytic %.8g vs finite difference %.8g", what, ts[i].name, j,
-                       an, fd);
-            checked++;
-        }
-    }
-    printf("     %s: %d elements of %d tensors, worst |fd - an| / (|an| + 0.1) = %.2e in %s\n", what, checked,
-           nt, worst, worst_name);
+static void fd_check(const char *what, GcTensor *ts, int nt, gc_probe_fn probe, void *ctx, uint64_t seed) {
+    gc_fd_tensors(what, ts, nt, probe, ctx, 1.0 / 128, FD_PER_TENSOR, FD_RTOL, FD_ATOL, seed, 3, NULL);
 }
 
 // ---- configs --------------------------------------------------------------------------------------
@@ -305,10 +252,10 @@ static void test_vit_backward_finite_differences(void) {
     // logit_scale is not on this path: its gradient stays exactly 0
     EXPECT(m.g.logit_scale[0] == 0.0f, "logit_scale got gradient %g from a plain backward", m.g.logit_scale[0]);
 
-    Tensor ts[64];
+    GcTensor ts[64];
     int nt = 0;
-    ts[nt++] = (Tensor){"img", img, dimg, nimg};
-    nt = table_tensors(ts, nt, 64, &m.table, m.params, m.grads, "");
+    ts[nt++] = (GcTensor){"img", img, dimg, nimg};
+    nt = gc_table_tensors(ts, nt, 64, &m.table, m.params, m.grads, "");
     nt--; // leave out logit_scale (the last tensor): checked in the contrastive tests
     fd_check("vit", ts, nt, vit_probe, &p, 24);
 
@@ -358,8 +305,8 @@ static void test_textenc_backward_finite_differences(void) {
     int pad_zero = 1;
     for (int i = 0; i < C; i++) pad_zero &= m.g.tok[i] == 0.0f; // row 0 = PAD
     EXPECT(pad_zero, "the PAD embedding row received gradient");
-    Tensor ts[64];
-    int nt = table_tensors(ts, 0, 64, &m.table, m.params, m.grads, "");
+    GcTensor ts[64];
+    int nt = gc_table_tensors(ts, 0, 64, &m.table, m.params, m.grads, "");
     fd_check("textenc", ts, nt, text_probe, &p, 33);
     textenc_free(&m);
 }
@@ -470,8 +417,8 @@ static void test_identity_step_gradients(void) {
     EXPECT_NEAR(r.scale, exp(1.2), 1e-5);
     EXPECT_NEAR(r.acc, accuracy_double(m.emb, m.emb + B * D, B, D), 1e-6);
     EXPECT(m.g.logit_scale[0] != 0.0f, "logit_scale got no gradient");
-    Tensor ts[64];
-    int nt = table_tensors(ts, 0, 64, &m.table, m.params, m.grads, "");
+    GcTensor ts[64];
+    int nt = gc_table_tensors(ts, 0, 64, &m.table, m.params, m.grads, "");
     fd_check("identity step", ts, nt, step_probe, &p, 53);
     // a collapsed encoder (every embedding the same unit vector): every logit ties, the loss is
     // log(B) and no row counts as retrieved (the accuracy is strict)
@@ -506,9 +453,9 @@ static void test_clip_step_gradients(void) {
     double L = step_probe(&p);
     EXPECT_NEAR(r.loss, L, 1e-5 * (1 + L));
     EXPECT_NEAR(r.acc, accuracy_double(img.emb, txt.emb, B, D), 1e-6);
-    Tensor ts[96];
-    int nt = table_tensors(ts, 0, 96, &img.table, img.params, img.grads, "img.");
-    nt = table_tensors(ts, nt, 96, &txt.table, txt.params, txt.grads, "txt.");
+    GcTensor ts[96];
+    int nt = gc_table_tensors(ts, 0, 96, &img.table, img.params, img.grads, "img.");
+    nt = gc_table_tensors(ts, nt, 96, &txt.table, txt.params, txt.grads, "txt.");
     fd_check("clip step", ts, nt, step_probe, &p, 64);
     // the clamp: a logit_scale above log(100) is brought back before use
     *img.w.logit_scale = 7.0f;
@@ -614,23 +561,7 @@ static float *train_some(int threads, size_t *n_out) {
     return out;
 }
 
-static void test_same_bits_across_threads(void) {
-    int saved = omp_get_max_threads();
-    size_t n1, n2;
-    float *one = train_some(1, &n1);
-    float *two = train_some(2, &n2);
-    omp_set_num_threads(saved);
-    EXPECT(n1 == n2 && memcmp(one, two, n1 * sizeof(float)) == 0, "1 and 2 threads give different bits");
-    size_t diff = 0;
-    int finite = 1;
-    for (size_t i = 0; i < n1 && n1 == n2; i++) {
-        diff += memcmp(&one[i], &two[i], sizeof(float)) != 0;
-        finite &= isfinite(one[i]) != 0;
-    }
-    if (diff) fprintf(stderr, "  %zu of %zu floats differ\n", diff, n1);
-    EXPECT(finite, "non-finite values after training");
-    free(one), free(two);
-}
+static void test_same_bits_across_threads(void) { free(expect_same_bits_across_threads(train_some, NULL)); }
 
 // ---- a small learning check ----------------------------------------------------------------------------
 
