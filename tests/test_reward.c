@@ -44,6 +44,34 @@ static void tiny_configs(EncKind kind, ViTConfig *v, TextEncConfig *t) {
     t->width = 16, t->depth = 1, t->n_heads = 2, t->embed_dim = 8;
 }
 
+// c: the tiny models of `kind` and a short schedule (warmup 1, a metrics line per step, batch 8).
+static void tiny_train_config(EncTrainConfig *c, EncKind kind, int steps, int eval_every) {
+    enc_train_defaults(c, kind);
+    tiny_configs(kind, &c->vit, &c->text);
+    c->steps = steps, c->batch = 8, c->warmup = 1, c->eval_every = eval_every, c->log_every = 1;
+}
+
+// enc_train of c into tmpdir/name (resume: continue the run there); dir (may be NULL) receives the path.
+static CgStatus tiny_train(const EncTrainConfig *c, const char *name, int resume, char *dir, size_t dirlen, char *err,
+                           size_t errlen) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    if (dir) snprintf(dir, dirlen, "%s", path);
+    EncTrainOptions o = {resume, 0, 0, NULL};
+    return enc_train(c, path, &o, err, errlen);
+}
+
+// An option stored with the run (*field of c, named key): a run with *field = on trains, and its
+// resume with *field = off is refused as bad input naming the key. The run is tmpdir/KEY.
+static void check_kept_on_resume(EncTrainConfig *c, int *field, int on, int off, const char *key) {
+    char err[512];
+    *field = on;
+    EXPECT(tiny_train(c, key, 0, NULL, 0, err, sizeof(err)) == CG_OK, "%s", err);
+    *field = off;
+    EXPECT(tiny_train(c, key, 1, NULL, 0, err, sizeof(err)) == CG_EINPUT && strstr(err, key), "resume without %s: %s", key,
+           err);
+}
+
 // a tiny random model of `kind` saved as models_dir/file
 static void save_tiny(EncKind kind, const char *file, uint64_t seed) {
     ViTConfig v;
@@ -741,16 +769,8 @@ static void test_look_alikes(void) {
     enc_train_defaults(&c, ENC_ATTR);
     c.look_alikes = 2;
     EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "id encoders only"), "attr: %s", err);
-    enc_train_defaults(&c, ENC_ID);
-    tiny_configs(ENC_ID, &c.vit, &c.text);
-    c.steps = 2, c.batch = 8, c.warmup = 1, c.eval_every = 2, c.log_every = 1, c.look_alikes = 2;
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/look_alikes", tmpdir);
-    EncTrainOptions o = {0, 0, 0, NULL};
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_OK, "%s", err);
-    c.look_alikes = 0;
-    o.resume = 1;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "look_alikes"), "resume without it: %s", err);
+    tiny_train_config(&c, ENC_ID, 2, 2);
+    check_kept_on_resume(&c, &c.look_alikes, 2, 0, "look_alikes");
 }
 
 // --worlds: the population takes the same half of the TRAIN split of further subjects seeds, never
@@ -808,28 +828,18 @@ static void test_worlds(void) {
     EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "worlds"), "worlds 0: %s", err);
     c.worlds = ENC_MAX_WORLDS + 1;
     EXPECT(enc_train_config_check(&c, err, sizeof err) != 0 && strstr(err, "worlds"), "too many: %s", err);
-    tiny_configs(ENC_ID, &c.vit, &c.text);
-    c.steps = 2, c.batch = 8, c.warmup = 1, c.eval_every = 2, c.log_every = 1, c.worlds = 3;
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s/worlds", tmpdir);
-    EncTrainOptions o = {0, 0, 0, NULL};
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_OK, "%s", err);
-    c.worlds = 1;
-    o.resume = 1;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "worlds"), "resume without it: %s", err);
+    tiny_train_config(&c, ENC_ID, 2, 2);
+    check_kept_on_resume(&c, &c.worlds, 3, 1, "worlds");
     c.worlds = 2;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "worlds"), "resume with 2: %s", err);
+    EXPECT(tiny_train(&c, "worlds", 1, NULL, 0, err, sizeof(err)) == CG_EINPUT && strstr(err, "worlds"),
+           "resume with 2: %s", err);
 }
 
 static void test_train_smoke(void) {
     EncTrainConfig c;
-    enc_train_defaults(&c, ENC_CLIP);
-    tiny_configs(ENC_CLIP, &c.vit, &c.text);
-    c.steps = 3, c.batch = 8, c.warmup = 1, c.eval_every = 3, c.log_every = 1;
+    tiny_train_config(&c, ENC_CLIP, 3, 3);
     char dir[512], err[512], path[600];
-    snprintf(dir, sizeof(dir), "%s/run", tmpdir);
-    EncTrainOptions o = {0, 0, 0, NULL};
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_OK, "%s", err);
+    EXPECT(tiny_train(&c, "run", 0, dir, sizeof dir, err, sizeof(err)) == CG_OK, "%s", err);
     snprintf(path, sizeof(path), "%s/model.safetensors", dir);
     EncModel m;
     CkptMeta meta;
@@ -846,10 +856,9 @@ static void test_train_smoke(void) {
     while (f && (ch = fgetc(f)) != EOF) lines += ch == '\n';
     if (f) fclose(f);
     EXPECT(lines == 4, "%d metrics lines (3 steps + 1 validation)", lines);
-    // resuming with another config is refused (as bad input, -2)
+    // resuming with another config is refused (as bad input)
     c.lr = 2e-3f;
-    o.resume = 1;
-    EXPECT(enc_train(&c, dir, &o, err, sizeof(err)) == CG_EINPUT && strstr(err, "train.lr"), "%s", err);
+    EXPECT(tiny_train(&c, "run", 1, NULL, 0, err, sizeof(err)) == CG_EINPUT && strstr(err, "train.lr"), "%s", err);
 }
 
 // The shipped weights (models/, when present): every built-in reward loads with the expected kind
