@@ -71,6 +71,8 @@ grep -qx "shaping = sars" "$TMP/out" && grep -qx "weighting = tdw" "$TMP/out" &&
 # ---- a run -------------------------------------------------------------------------------------------------
 metric() { grep "\"iteration\":$2," "$1" | grep -o "\"$3\":[^,}]*" | cut -d: -f2; } # FILE ITERATION KEY
 check "train 4 iterations" env OMP_NUM_THREADS=2 "$CGRPO" train --out "$TMP/a" $TINY
+grep -Eq '^train: peak memory \(RSS\) [0-9]+ MiB$' "$TMP/err" && pass "a finished run prints its peak memory" ||
+    fail "peak memory" "$(tail -n 2 "$TMP/err")"
 for f in config.cfg metrics.jsonl ckpt.safetensors model.safetensors; do
     [ -s "$TMP/a/$f" ] && pass "run dir has $f" || fail "run dir has $f" "missing"
 done

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "core/check.h"
@@ -36,7 +37,7 @@ static const char *USAGE =
     "                      model.safetensors (the fine-tuned generator, at the end)\n"
     "  --resume DIR        continue DIR bit-exactly from its checkpoint\n"
     "  --stop-after N      stop after iteration N with a checkpoint, as if interrupted\n"
-    "  --forward-cache-mb N  memory (MiB, default 4096; 0 = none) for keeping the rollout's forwards\n"
+    "  --forward-cache-mb N  memory (MiB, default 1536; 0 = none) for keeping the rollout's forwards\n"
     "                      of the trained steps, which the update then does not recompute; the\n"
     "                      results are the same bit for bit, only faster (rl/forward_cache.h)\n"
     "Presets (applied first; keys override them; weights sum to 1, so every preset has the same\n"
@@ -132,5 +133,8 @@ int cmd_train(int argc, char **argv) {
     const int rc = train_run(&cfg, &run, NULL, err, sizeof err); // rl/trainer.h's TRAIN_* codes
     reward_free(r_id);
     reward_free(r_pr);
+    struct rusage ru;
+    if (rc == TRAIN_OK && !r.quiet && getrusage(RUSAGE_SELF, &ru) == 0) // Linux: ru_maxrss in KiB
+        fprintf(stderr, "train: peak memory (RSS) %.0f MiB\n", (double)ru.ru_maxrss / 1024.0);
     return cli_finish(rc == TRAIN_OK ? CG_OK : rc == TRAIN_EINPUT ? CG_EINPUT : CG_ERUNTIME, "", err);
 }

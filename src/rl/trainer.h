@@ -180,7 +180,9 @@ typedef struct {
                               // recomputing (rl/forward_cache.h; the results are the same); 0: none
 } TrainRun;
 
-#define TRAIN_FORWARD_CACHE_MB 4096 // the CLI's default for TrainRun.forward_cache_mb
+// The CLI's default for TrainRun.forward_cache_mb: 15 of the defaults' 24 trained forwards (a slot
+// is about 100 MiB), so that the main job stays within 2 GiB (issue 19).
+#define TRAIN_FORWARD_CACHE_MB 1536
 
 typedef struct {
     int start_iteration, end_iteration; // 0 or the checkpoint's; the last one completed
