@@ -2,10 +2,19 @@
 #   make            build build/cgrpo and the tests          make test      build and run the tests
 #   make sanitize   the tests under ASan + UBSan (build-san/) make bench     build the benchmarks
 #   make fuzz       libFuzzer targets (clang)                 make clean
+#   make MPI=1      build-mpi/ with mpicc: `mpirun -np N build-mpi/cgrpo train ...` (core/dist.h)
 # Probes print what was found. OpenBLAS is required (the OpenMP build is preferred so that BLAS
 # and our own loops share one thread pool); libpng and cJSON are required.
 CC      ?= gcc
 BUILD   ?= build
+# MPI=1: data-parallel training over MPI ranks (Open MPI: libopenmpi-dev), in its own build directory
+ifeq ($(MPI),1)
+  CC    := mpicc
+  ifeq ($(origin BUILD),file)
+    BUILD := build-mpi
+  endif
+  MPI_CFLAGS := -DCGRPO_MPI
+endif
 OPT     ?= -O2
 SAN     ?=
 CFLAGS_BASE = -std=c11 -g $(OPT) -Wall -Wextra -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
@@ -28,7 +37,7 @@ PNG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 JSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 JSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 
-CFLAGS  = $(CFLAGS_BASE) $(BLAS_CFLAGS) $(PNG_CFLAGS) $(JSON_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS  = $(CFLAGS_BASE) $(MPI_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) $(JSON_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(BLAS_LIBS) $(PNG_LIBS) $(JSON_LIBS) -lm
 
 # ---- sources -------------------------------------------------------------------------------------
@@ -44,7 +53,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 all: probe $(BUILD)/cgrpo $(TEST_BINS)
 
 probe:
-	@echo "cgrpo build: CC=$(CC) BUILD=$(BUILD) BLAS=$(BLAS_KIND) OpenMP=yes libpng=$(if $(PNG_LIBS),yes,no) cJSON=yes$(if $(SAN), SAN='$(SAN)')"
+	@echo "cgrpo build: CC=$(CC) BUILD=$(BUILD) BLAS=$(BLAS_KIND) OpenMP=yes libpng=$(if $(PNG_LIBS),yes,no) cJSON=yes MPI=$(if $(MPI_CFLAGS),yes,no)$(if $(SAN), SAN='$(SAN)')"
 
 $(BUILD)/libcgrpo.a: $(LIB_OBJS)
 	@rm -f $@
