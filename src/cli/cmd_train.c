@@ -8,7 +8,11 @@
 // an option may only change a key that train_key_is_resumable accepts.
 //
 // Test hook: the environment variable CGRPO_TEST_KILL_AT_ITER=N makes the process kill itself
-// with SIGKILL after the first optimizer step of iteration N (tests/cli_train.sh resumes from there).
+// with SIGKILL after the first optimizer step of iteration N (tests/cli_train.sh resumes from there);
+// under mpirun only rank CGRPO_TEST_KILL_RANK (default 0) does.
+//
+// Under `mpirun -np N` (a `make MPI=1` build) every rank parses the same command line, then the
+// ranks split each iteration's groups (rl/trainer.h, core/dist.h); rank 0 alone prints and writes.
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "core/check.h"
+#include "core/dist.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "rl/trainer.h"
@@ -128,13 +133,22 @@ int cmd_train(int argc, char **argv) {
     const char *kill_env = getenv("CGRPO_TEST_KILL_AT_ITER");
     if (kill_env && kill_env[0]) kill_at = cli_parse_long("CGRPO_TEST_KILL_AT_ITER", kill_env, 1, INT_MAX);
 
-    TrainRun run = {resume ? resume : out, resume != NULL, !r.quiet, model, rewards_dir, r_id, r_pr, (int)stop_after,
-                    (int)kill_at, 0, (int)forward_cache_mb};
+    long kill_rank = 0;
+    const char *rank_env = getenv("CGRPO_TEST_KILL_RANK");
+    if (rank_env && rank_env[0]) kill_rank = cli_parse_long("CGRPO_TEST_KILL_RANK", rank_env, 0, INT_MAX);
+
+    Dist dist;
+    dist_init(&dist, &argc, &argv);
+    TrainRun run = {resume ? resume : out, resume != NULL, !r.quiet && dist.rank == 0, model, rewards_dir, r_id, r_pr,
+                    (int)stop_after, (int)kill_at, 0, (int)forward_cache_mb, &dist, (int)kill_rank};
     const int rc = train_run(&cfg, &run, NULL, err, sizeof err); // rl/trainer.h's TRAIN_* codes
     reward_free(r_id);
     reward_free(r_pr);
     struct rusage ru;
-    if (rc == TRAIN_OK && !r.quiet && getrusage(RUSAGE_SELF, &ru) == 0) // Linux: ru_maxrss in KiB
-        fprintf(stderr, "train: peak memory (RSS) %.0f MiB\n", (double)ru.ru_maxrss / 1024.0);
-    return cli_finish(rc == TRAIN_OK ? CG_OK : rc == TRAIN_EINPUT ? CG_EINPUT : CG_ERUNTIME, "", err);
+    if (rc == TRAIN_OK && run.progress && getrusage(RUSAGE_SELF, &ru) == 0) // Linux: ru_maxrss in KiB
+        fprintf(stderr, "train: peak memory (RSS) %.0f MiB%s\n", (double)ru.ru_maxrss / 1024.0,
+                dist.size > 1 ? " (rank 0)" : "");
+    dist_finalize(&dist);
+    const CgStatus st = rc == TRAIN_OK ? CG_OK : rc == TRAIN_EINPUT ? CG_EINPUT : CG_ERUNTIME;
+    return dist.rank == 0 ? cli_finish(st, "", err) : cli_exit_code(st); // every rank holds rank 0's message
 }

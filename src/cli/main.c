@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 
 typedef struct {
     const char *name;
@@ -41,6 +42,14 @@ int main(int argc, char **argv) {
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
+    }
+    // under mpirun -np N > 1 only `train` splits its work over the ranks (core/dist.h); any other
+    // command would run N times over the same files
+    const int ranks = dist_launched_size();
+    if (ranks > 1 && strcmp(argv[1], "train") != 0) {
+        fprintf(stderr, "cgrpo: %s runs in one process, and mpirun started %d; only `cgrpo train` splits its work over "
+                "MPI ranks (run the others without mpirun)\n", argv[1], ranks);
+        return cli_exit_code(CG_EINPUT);
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);

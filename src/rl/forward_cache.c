@@ -38,16 +38,16 @@ void forward_cache_free(ForwardCache *fc) {
 void forward_cache_plan(ForwardCache *fc, const int *subset) {
     for (int s = 0; s < fc->n_slots; s++) {
         ForwardSlot *sl = &fc->slots[s];
-        sl->p = s / fc->K;
-        sl->step = subset[s]; // subset is (P, K) row-major: slot p K + k is subset[p K + k]
+        sl->p = fc->p_first + s / fc->K;
+        sl->step = subset[(size_t)fc->p_first * fc->K + s]; // subset (p_first + P, K) row-major: slot (p - p_first) K + k
         sl->filled = 0;
     }
     fc->valid = 1;
 }
 
 ForwardSlot *forward_cache_find(ForwardCache *fc, int p, int step, int filled_only) {
-    if (!fc || !fc->valid || p < 0 || p >= fc->P) return NULL;
-    const int first = p * fc->K;
+    if (!fc || !fc->valid || p < fc->p_first || p >= fc->p_first + fc->P) return NULL;
+    const int first = (p - fc->p_first) * fc->K;
     for (int k = 0; k < fc->K && first + k < fc->n_slots; k++) {
         ForwardSlot *sl = &fc->slots[first + k];
         if (sl->step == step) return !filled_only || sl->filled ? sl : NULL;

@@ -32,7 +32,8 @@ typedef struct {
 } ForwardSlot;
 
 typedef struct {
-    int P, K, G;
+    int P, K, G;       // P: the groups served, p_first .. p_first + P - 1
+    int p_first;       // the first group served (0; a rank's first group under MPI, core/dist.h)
     size_t n;          // floats per image
     int n_slots;       // slots allocated: min(P K, what the budget holds)
     ForwardSlot *slots; // (n_slots) slot p K + k holds group p's k-th trained step

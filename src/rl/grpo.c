@@ -13,6 +13,17 @@ void grpo_stats_init(GrpoStats *s) {
     s->ratio_max = -INFINITY;
 }
 
+void grpo_stats_add(GrpoStats *dst, const GrpoStats *src) {
+    dst->loss += src->loss;
+    dst->policy_loss += src->policy_loss;
+    dst->approx_kl += src->approx_kl;
+    dst->kl_ref += src->kl_ref;
+    if (src->ratio_min < dst->ratio_min) dst->ratio_min = src->ratio_min;
+    if (src->ratio_max > dst->ratio_max) dst->ratio_max = src->ratio_max;
+    dst->n_clipped += src->n_clipped;
+    dst->n_samples += src->n_samples;
+}
+
 double grpo_clip_objective(float *dlogp, float *ratio, const float *logp_new, const float *logp_old, const float *adv,
                            int G, double eps, int count, long *n_clipped, double *approx_kl) {
     CG_CHECK(G >= 1 && count >= 1 && eps >= 0.0, "G %d, count %d, eps %g", G, count, eps);

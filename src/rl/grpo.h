@@ -55,6 +55,8 @@ typedef struct {
 } GrpoStats;
 
 void grpo_stats_init(GrpoStats *s);
+// dst += src: the sums added, the ratio range widened.
+void grpo_stats_add(GrpoStats *dst, const GrpoStats *src);
 
 // The clipped objective alone, for G samples (no model): returns the loss
 // (1 / count) sum_b max(-A_b r_b, -A_b clip(r_b)); writes ratio (G) and dlogp (G) = d loss /

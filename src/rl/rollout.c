@@ -119,12 +119,18 @@ int rollout_fill_inputs(RolloutBatch *rb, const World *w, const RolloutPair *pai
 
 void rollout_sample(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const float *sigmas, uint64_t seed,
                     uint64_t iteration, ForwardCache *fc) {
+    rollout_sample_groups(rb, m, c, sigmas, seed, iteration, fc, 0, rb->P);
+}
+
+void rollout_sample_groups(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const float *sigmas, uint64_t seed,
+                           uint64_t iteration, ForwardCache *fc, int p0, int p1) {
     const int G = rb->G, N = rb->N;
     const size_t n = rb->n;
     CG_CHECK(c->group_size == G && c->n_steps == N, "rollout config (G %d, N %d) vs batch (G %d, N %d)", c->group_size,
              c->n_steps, G, N);
     CG_CHECK(dit_image_floats(&m->cfg) == n && m->cfg.text_len == rb->text_len, "model and rollout batch disagree");
-    for (int p = 0; p < rb->P; p++) {
+    CG_CHECK(0 <= p0 && p0 <= p1 && p1 <= rb->P, "groups %d..%d of %d", p0, p1 - 1, rb->P);
+    for (int p = p0; p < p1; p++) {
         const size_t r0 = (size_t)p * G;
         DiTVelocity ctx = {m, rb->ref + r0 * n, rb->model_tokens + r0 * (size_t)rb->text_len, c->s_ref, c->s_txt};
         flow_sampler fs = {c->kind, c->eta, c->shared_noise ? FLOW_INIT_SHARED : FLOW_INIT_NOISE, seed,

@@ -103,5 +103,9 @@ int rollout_fill_inputs(RolloutBatch *rb, const World *w, const RolloutPair *pai
 // the samples are the same either way.
 void rollout_sample(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const float *sigmas, uint64_t seed,
                     uint64_t iteration, ForwardCache *fc);
+// The same for groups [p0, p1) only (a rank's block under MPI): each group's samples do not depend
+// on which other groups are sampled.
+void rollout_sample_groups(RolloutBatch *rb, DiTModel *m, const RolloutConfig *c, const float *sigmas, uint64_t seed,
+                           uint64_t iteration, ForwardCache *fc, int p0, int p1);
 
 #endif

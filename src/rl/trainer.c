@@ -65,6 +65,7 @@ static const ConfigKey TRAIN_KEYS[] = {
     K(ckpt_every, CONFIG_INT, 0, 1000000000, "iterations between checkpoints; 0 = only at the end"),
     K(sample_every, CONFIG_INT, 0, 1000000000, "iterations between sample grids; 0 = none"),
     K(cos_every, CONFIG_INT, 0, 1000000000, "iterations between gradient-cosine diagnostics; 0 = none"),
+    C(grad_order, TRAIN_GRAD_ORDER_WORDS, "gradient sum: steps (one process) or groups (any number of MPI ranks)"),
 };
 #undef K
 #undef C
@@ -215,6 +216,8 @@ static void json_array(FILE *f, const char *key, const double *v, int n) {
 typedef struct {
     const TrainConfig *cfg;
     const TrainRun *run;
+    const Dist *dist;         // the ranks (run->dist, or one process)
+    int p0, p1;               // this rank's groups [p0, p1) (core/dist.h dist_block)
     RolloutConfig rc;
     AdvConfig ac;
     GrpoConfig gc;
@@ -233,11 +236,14 @@ typedef struct {
     float *adv_col;           // (G) advantages of one group at one step
     int *subset;              // (P, K) the steps each group trains in the current epoch, ascending
     float *g_id;              // (params) the diagnostic's identity-part gradient
+    float **g_group;          // grad_order groups: (p1 - p0) x (params) this rank's per-group gradients
+    GrpoStats *st_group;      // grad_order groups: (P) per-group statistics of one micro-batch
     float *theta_prev;        // (params) the policy before this iteration's update (update_norm)
     float *theta_base;        // (params) the base generator (drift_norm), NULL when unknown on resume
     GrpoWork work;
     ForwardCache fc;          // the rollout's forwards of epoch 0's trained steps (rl/forward_cache.h)
     int opt_step;             // AdamW steps taken (1-based inside adamw_step)
+    double t_comm;            // seconds in the gradient reduction across ranks this iteration
     int saved_iter;           // iteration of the checkpoint on disk, -1 when none
     char base_model[1024], rewards_dir[1024];
     char ckpt_path[4200], model_path[4200], config_path[4200], metrics_path[4200], samples_dir[4200];
@@ -259,6 +265,7 @@ typedef struct { // what one iteration logs
     double update_norm;       // ||theta after - theta before|| of this iteration
     double drift_norm;        // ||theta - theta base|| after it
     double t_rollout, t_reward, t_diag, t_update;
+    double t_allreduce;       // of t_diag + t_update: the gradient sums across ranks (and waiting for them)
 } IterStats;
 
 static void kept_note(char *buf, size_t len, const Trainer *T) {
@@ -331,6 +338,10 @@ static int load_ckpt(Trainer *T, int rows, int *iteration, char *err, size_t err
         char key[96], v[CONFIG_MAX_VALUE];
         snprintf(key, sizeof key, "cfg.%s", TRAIN_KEYS[i].key);
         config_format(v, sizeof v, T->cfg, &TRAIN_KEYS[i]);
+        // checkpoints from before grad_order existed summed in (group, step) order
+        if (!ckpt_meta_get(&meta, key) && strcmp(TRAIN_KEYS[i].key, "grad_order") == 0 &&
+            T->cfg->grad_order == TRAIN_GRAD_ORDER_STEPS)
+            continue;
         if (ckpt_meta_expect(&meta, key, v, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
     }
     long it = 0, opt = 0;
@@ -441,33 +452,38 @@ static void draw_subsets(Trainer *T, int it, int epoch) {
 static int rollout_phase(Trainer *T, int it, char *err, size_t errlen) {
     RolloutPair *pairs = cg_malloc((size_t)T->P * sizeof(RolloutPair));
     for (int p = 0; p < T->P; p++) rollout_draw_pair(&pairs[p], T->cfg->seed, (uint64_t)it, p, T->rc.ref_poses);
-    int rc = rollout_fill_inputs(&T->rb, T->world, pairs, err, errlen);
+    int rc = rollout_fill_inputs(&T->rb, T->world, pairs, err, errlen) ? TRAIN_EINPUT : TRAIN_OK;
     free(pairs);
-    if (rc) return TRAIN_EINPUT;
+    if ((rc = dist_agree(T->dist, rc, err, errlen))) return rc;
     // epoch 0's step subsets are known before the rollout: keep those forwards for the update
     draw_subsets(T, it, 0);
     forward_cache_plan(&T->fc, T->subset);
-    rollout_sample(&T->rb, &T->policy, &T->rc, T->sigmas, T->cfg->seed, (uint64_t)it, T->fc.n_slots ? &T->fc : NULL);
+    rollout_sample_groups(&T->rb, &T->policy, &T->rc, T->sigmas, T->cfg->seed, (uint64_t)it,
+                          T->fc.n_slots ? &T->fc : NULL, T->p0, T->p1);
+    // every rank sees every image (the diagnostics); trajectories stay with their rank
+    dist_allgather_items(T->dist, T->rb.images, (size_t)T->G * T->n, T->P);
     return TRAIN_OK;
 }
 
 // ---- 2. rewards and 3. advantages -----------------------------------------------------------------------
 
-// scores (2, P G) <- the identity and the prompt reward of every rollout image; a reward that fails or
-// is not finite stops the run.
-static int score_rewards(Trainer *T, int it, char *err, size_t errlen) {
-    const int B = T->P * T->G;
+// scores (2, P G) <- the identity and the prompt reward of this rank's rollout images (rows of its
+// groups); a reward that fails or is not finite stops the run.
+static int score_rewards_own(Trainer *T, int it, char *err, size_t errlen) {
+    const int B = T->P * T->G, b0 = T->p0 * T->G, b1 = T->p1 * T->G; // this rank scores rows [b0, b1)
     const RolloutBatch *rb = &T->rb;
-    RewardBatch batch = {.B = B, .S = rb->S, .images = rb->images, .ref_seg = rb->ref_seg, .ref_plain = rb->ref,
-                         .tokens = rb->tokens, .prompts = rb->prompts, .subjects = rb->subjects};
+    const size_t o = (size_t)b0 * rb->n;
+    RewardBatch batch = {.B = b1 - b0, .S = rb->S, .images = rb->images + o, .ref_seg = rb->ref_seg + o,
+                         .ref_plain = rb->ref + o, .tokens = rb->tokens + (size_t)b0 * TOK_MAX_TOKENS,
+                         .prompts = rb->prompts + b0, .subjects = rb->subjects + b0};
     Reward *r[2] = {T->run->reward_id, T->run->reward_prompt};
     char why[600], kept[4400];
     kept_note(kept, sizeof kept, T);
-    for (int k = 0; k < 2; k++)
-        if (reward_score(r[k], &batch, T->scores + (size_t)k * B, why, sizeof why))
+    for (int k = 0; k < 2 && b1 > b0; k++)
+        if (reward_score(r[k], &batch, T->scores + (size_t)k * B + b0, why, sizeof why))
             return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: %s; training stopped, %s", it, why, kept);
     for (int k = 0; k < 2; k++)
-        for (int b = 0; b < B; b++) {
+        for (int b = b0; b < b1; b++) {
             const float s = T->scores[(size_t)k * B + b];
             if (!isfinite(s)) {
                 const RolloutPair *pr = &rb->pairs[b / T->G];
@@ -478,6 +494,14 @@ static int score_rewards(Trainer *T, int it, char *err, size_t errlen) {
             }
         }
     return TRAIN_OK;
+}
+
+// score_rewards_own on every rank, then every rank holds all the scores (2, P G).
+static int score_rewards(Trainer *T, int it, char *err, size_t errlen) {
+    const int rc = dist_agree(T->dist, score_rewards_own(T, it, err, errlen), err, errlen);
+    if (rc == TRAIN_OK)
+        for (int k = 0; k < 2; k++) dist_allgather_items(T->dist, T->scores + (size_t)k * T->P * T->G, (size_t)T->G, T->P);
+    return rc;
 }
 
 // Per group: z-scores, shaping, weighting and clamp into adv (P, G, N) and z; the quadrant counts;
@@ -550,9 +574,9 @@ static const float *column(Trainer *T, const float *adv, int p, int i) {
 }
 
 // Accumulate into the policy's grads the gradient of the clipped loss of groups [p0, p1) over
-// their current step subsets, with advantages `adv` (P, G, N). Returns the summed loss (NaN stops).
-static double accumulate(Trainer *T, const float *adv, int p0, int p1, const GrpoConfig *gc, GrpoStats *st) {
-    const int count = (p1 - p0) * T->K * T->G;
+// their current step subsets, with advantages `adv` (P, G, N), each sample's term divided by count
+// (the micro-batch's samples). Returns the summed loss (NaN stops).
+static double accumulate(Trainer *T, const float *adv, int p0, int p1, int count, const GrpoConfig *gc, GrpoStats *st) {
     double loss = 0.0;
     for (int p = p0; p < p1; p++) {
         DiTVelocity pol = group_velocity(T, &T->policy, p), ref = group_velocity(T, &T->ref, p);
@@ -572,6 +596,37 @@ static double accumulate(Trainer *T, const float *adv, int p0, int p1, const Grp
     return loss;
 }
 
+// The policy's grads <- the gradient of the clipped loss of the micro-batch of groups [q0, q1), on
+// every rank; st += its statistics; returns its loss (NaN stops the caller). grad_order steps: one
+// buffer in (group, step) order, in one process. groups: each of this rank's groups from zero, then
+// the groups summed in group order over the ranks (core/dist.h dist_chain_sum), and the statistics
+// likewise, so that any number of ranks gives the same bits.
+static double micro_batch_gradient(Trainer *T, const float *adv, int q0, int q1, const GrpoConfig *gc, GrpoStats *st) {
+    DiTModel *m = &T->policy;
+    const int count = (q1 - q0) * T->K * T->G;
+    dit_zero_grad(m);
+    if (T->cfg->grad_order == TRAIN_GRAD_ORDER_STEPS) return accumulate(T, adv, q0, q1, count, gc, st);
+    const size_t total = m->table.total;
+    const int a = q0 > T->p0 ? q0 : T->p0, b = q1 < T->p1 ? q1 : T->p1;
+    for (int p = a; p < b; p++) {
+        GrpoStats *sp = &T->st_group[p];
+        grpo_stats_init(sp);
+        if (p > a) dit_zero_grad(m);
+        accumulate(T, adv, p, p + 1, count, gc, sp); // its loss is sp->loss
+        memcpy(T->g_group[p - T->p0], m->grads, total * sizeof(float));
+    }
+    const double t0 = cg_now();
+    dist_chain_sum(T->dist, m->grads, T->g_group, T->P, q0, q1, total);
+    dist_allgather_bytes(T->dist, T->st_group, sizeof(GrpoStats), T->P);
+    T->t_comm += cg_now() - t0;
+    double loss = 0.0;
+    for (int p = q0; p < q1; p++) {
+        grpo_stats_add(st, &T->st_group[p]);
+        loss += T->st_group[p].loss;
+    }
+    return loss;
+}
+
 // The cosine between the loss gradients of (advantages a, groups [a0, a1)) and (b, [b0, b1)) at the
 // rollout's weights over epoch 0's micro-batches, policy-gradient term alone (no KL). NaN when a
 // gradient is zero or not finite. Leaves the policy's grads zeroed.
@@ -582,11 +637,9 @@ static double gradient_cosine_of(Trainer *T, int it, const float *a, int a0, int
     GrpoStats st;
     grpo_stats_init(&st);
     draw_subsets(T, it, 0);
-    dit_zero_grad(m);
-    accumulate(T, a, a0, a1, &gc, &st);
+    micro_batch_gradient(T, a, a0, a1, &gc, &st);
     memcpy(T->g_id, m->grads, total * sizeof(float));
-    dit_zero_grad(m);
-    accumulate(T, b, b0, b1, &gc, &st);
+    micro_batch_gradient(T, b, b0, b1, &gc, &st);
     double dot = 0.0, na = 0.0, nb = 0.0;
     for (size_t j = 0; j < total; j++) {
         dot += (double)T->g_id[j] * m->grads[j];
@@ -616,8 +669,7 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
         draw_subsets(T, it, e);
         for (int p0 = 0; p0 < T->P; p0 += per_step) {
             const int p1 = p0 + per_step < T->P ? p0 + per_step : T->P;
-            dit_zero_grad(m);
-            double loss = accumulate(T, T->adv, p0, p1, &T->gc, &is->gs);
+            double loss = micro_batch_gradient(T, T->adv, p0, p1, &T->gc, &is->gs);
             if (T->run->nan_loss_at == it && e == 0 && p0 == 0) loss = NAN; // tests: a diverged loss
             const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m->grads, total, (double)cfg->grad_clip)
                                                     : grad_global_norm(m->grads, total);
@@ -632,7 +684,7 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             forward_cache_invalidate(&T->fc); // the kept forwards were of the old weights
             is->gn_sum += gn;
             is->n_opt++;
-            if (T->run->kill_at == it) { // tests: die like a kill -9 in the middle of an iteration
+            if (T->run->kill_at == it && T->dist->rank == T->run->kill_rank) { // tests: a kill -9 mid-iteration
                 if (T->metrics) fflush(T->metrics);
                 raise(SIGKILL);
             }
@@ -683,13 +735,14 @@ static void log_iteration(Trainer *T, int it, const IterStats *is, double elapse
     json_num(f, "t_reward", is->t_reward);
     json_num(f, "t_diag", is->t_diag);
     json_num(f, "t_update", is->t_update);
+    json_num(f, "t_allreduce", is->t_allreduce);
     fprintf(f, ",\"elapsed_s\":%.3f}\n", elapsed);
     fflush(f);
 }
 
 // DIR/samples/iter_NNNNNN.png: 4 VAL subjects x [reference | G samples], ODE from fixed noise
 // (iteration 0 of the rollout streams, which training never uses), upscaled to >= 64 pixels.
-static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
+static int write_samples_lead(Trainer *T, int it, char *err, size_t errlen) {
     RolloutBatch *pb = &T->preview;
     const int rows = pb->P, G = T->G, S = pb->S;
     RolloutPair pairs[4];
@@ -722,7 +775,14 @@ static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
     return rc;
 }
 
-// Checkpoint after iteration `it`, refusing weights that are not finite.
+// The sample grid, drawn and written by rank 0 (the others wait for its outcome).
+static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
+    const int rc = T->dist->rank == 0 ? write_samples_lead(T, it, err, errlen) : TRAIN_OK;
+    return dist_agree(T->dist, rc, err, errlen);
+}
+
+// Checkpoint after iteration `it`, refusing weights that are not finite (every rank holds the same
+// weights); rank 0 writes it.
 static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
     const size_t total = T->policy.table.total, bad = buffer_first_nonfinite(T->policy.params, total);
     char why[600], kept[4400];
@@ -731,9 +791,11 @@ static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
         return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: non-finite weights (%s): training diverged; %s", it,
                     param_table_name_at(&T->policy.table, bad), kept);
     }
-    if (save_ckpt(T, it, why, sizeof why)) return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
-    T->saved_iter = it;
-    return TRAIN_OK;
+    int rc = T->dist->rank == 0 && save_ckpt(T, it, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
+                                                                      : TRAIN_OK;
+    rc = dist_agree(T->dist, rc, err, errlen);
+    if (rc == TRAIN_OK) T->saved_iter = it;
+    return rc;
 }
 
 // ---- the loop -----------------------------------------------------------------------------------------
@@ -748,6 +810,8 @@ static void trainer_free(Trainer *T) {
     forward_cache_free(&T->fc);
     free(T->world), free(T->sigmas), free(T->scores), free(T->z), free(T->adv), free(T->part_id), free(T->part_pr);
     free(T->adv_col), free(T->subset), free(T->g_id), free(T->theta_prev), free(T->theta_base);
+    for (int p = T->p0; T->g_group && p < T->p1; p++) free(T->g_group[p - T->p0]);
+    free(T->g_group), free(T->st_group);
 }
 
 static void progress_line(const Trainer *T, int it, const IterStats *is, double eta_s) {
@@ -773,10 +837,49 @@ static int save_model(Trainer *T, int it, char *err, size_t errlen) {
     ckpt_meta_set(&extra, "base_model", T->base_model);
     config_to_meta(T->cfg, &extra);
     char why[600];
-    int rc = dit_save(&T->policy, T->model_path, &extra, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
-                                                                          : TRAIN_OK;
+    int rc = T->dist->rank == 0 && dit_save(&T->policy, T->model_path, &extra, why, sizeof why)
+                 ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
+                 : TRAIN_OK;
     ckpt_meta_free(&extra);
-    return rc;
+    return dist_agree(T->dist, rc, err, errlen);
+}
+
+// The run directory and the models: the base generator for a fresh run, the checkpoint to resume;
+// then (rank 0) the resolved config, the metrics file and the samples directory. *start: the
+// checkpoint's iteration (0 fresh); *elapsed0: the seconds the metrics already count.
+static int open_run(Trainer *T, int *start, double *elapsed0, char *err, size_t errlen) {
+    const TrainConfig *cfg = T->cfg;
+    const TrainRun *run = T->run;
+    const int rows = rollout_model_rows(&T->rc), lead = T->dist->rank == 0;
+    char why[1200];
+    if (run->resume) {
+        if (!rundir_exists(T->ckpt_path)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", T->ckpt_path);
+        if (load_ckpt(T, rows, start, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s", why);
+        T->saved_iter = *start;
+        if (*start > cfg->iterations)
+            return cg_fail(TRAIN_EINPUT, err, errlen, "iterations = %d is below the checkpoint's iteration %d",
+                           cfg->iterations, *start);
+    } else {
+        if (lead && rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+        if (rundir_exists(T->ckpt_path))
+            return cg_fail(TRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose "
+                        "another directory", run->dir, TRAIN_CKPT_FILE, run->dir);
+        if (load_base(T, rows, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+    }
+    if (check_models(T, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+    dit_zero_grad(&T->policy);
+    T->n = dit_image_floats(&T->policy.cfg);
+    if (!lead) return TRAIN_OK;
+    if (config_write_file(T->config_path, cfg, TRAIN_KEYS, N_TRAIN_KEYS,
+                          "# cgrpo train: the resolved config of this run (cgrpo train --resume reads it)\n", why,
+                          sizeof why))
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+    *elapsed0 = run->resume ? rundir_trim_metrics(T->metrics_path, "iteration", *start) : 0.0;
+    T->metrics = fopen(T->metrics_path, run->resume ? "ab" : "wb");
+    if (!T->metrics) return cg_fail(TRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", T->metrics_path, strerror(errno));
+    if (cfg->sample_every > 0 && rundir_mkdirs(T->samples_dir, why, sizeof why))
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+    return TRAIN_OK;
 }
 
 int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, char *err, size_t errlen) {
@@ -788,9 +891,19 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     char why[1200];
     if (train_config_check(&cfg, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
 
+    Dist one = {0, 1};
+    const Dist *dist = run->dist ? run->dist : &one;
+    const int lead = dist->rank == 0; // rank 0 alone writes the run directory
+    if (dist->size > 1 && cfg.grad_order != TRAIN_GRAD_ORDER_GROUPS) {
+        cfg.grad_order = TRAIN_GRAD_ORDER_GROUPS; // the order that any number of ranks reproduces
+        if (run->progress && lead)
+            fprintf(stderr, "train: %d ranks: grad_order = groups (each group's gradient, then the groups in order)\n",
+                    dist->size);
+    }
+
     Trainer T;
     memset(&T, 0, sizeof T);
-    T.cfg = &cfg, T.run = run;
+    T.cfg = &cfg, T.run = run, T.dist = dist;
     T.rc = train_rollout_config(&cfg);
     T.ac = train_adv_config(&cfg);
     T.gc = (GrpoConfig){cfg.clip_eps, cfg.kl_beta};
@@ -804,48 +917,13 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     rundir_join(T.metrics_path, sizeof T.metrics_path, run->dir, TRAIN_METRICS_FILE);
     rundir_join(T.samples_dir, sizeof T.samples_dir, run->dir, TRAIN_SAMPLES_DIR);
 
-    // the run directory and the models: the base generator for a fresh run, the checkpoint to resume
-    const int rows = rollout_model_rows(&T.rc);
+    // the run directory and the models (every rank loads them; rank 0 alone writes the directory)
     int start = 0;
-    if (run->resume) {
-        if (!rundir_exists(T.ckpt_path)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", T.ckpt_path);
-        if (load_ckpt(&T, rows, &start, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s", why);
-        T.saved_iter = start;
-        if (start > cfg.iterations) {
-            trainer_free(&T);
-            return cg_fail(TRAIN_EINPUT, err, errlen, "iterations = %d is below the checkpoint's iteration %d", cfg.iterations,
-                        start);
-        }
-    } else {
-        if (rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
-        if (rundir_exists(T.ckpt_path))
-            return cg_fail(TRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose "
-                        "another directory", run->dir, TRAIN_CKPT_FILE, run->dir);
-        if (load_base(&T, rows, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
-    }
-    if (check_models(&T, why, sizeof why)) {
+    double elapsed0 = 0.0;
+    int rc = dist_agree(dist, open_run(&T, &start, &elapsed0, err, errlen), err, errlen);
+    if (rc) {
         trainer_free(&T);
-        return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
-    }
-    dit_zero_grad(&T.policy);
-    T.n = dit_image_floats(&T.policy.cfg);
-
-    // the resolved config, the metrics file, the samples directory
-    if (config_write_file(T.config_path, &cfg, TRAIN_KEYS, N_TRAIN_KEYS,
-                          "# cgrpo train: the resolved config of this run (cgrpo train --resume reads it)\n", why,
-                          sizeof why)) {
-        trainer_free(&T);
-        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
-    }
-    const double elapsed0 = run->resume ? rundir_trim_metrics(T.metrics_path, "iteration", start) : 0.0;
-    T.metrics = fopen(T.metrics_path, run->resume ? "ab" : "wb");
-    if (!T.metrics) {
-        trainer_free(&T);
-        return cg_fail(TRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", T.metrics_path, strerror(errno));
-    }
-    if (cfg.sample_every > 0 && rundir_mkdirs(T.samples_dir, why, sizeof why)) {
-        trainer_free(&T);
-        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+        return rc;
     }
 
     // buffers
@@ -867,8 +945,16 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     T.theta_prev = cg_malloc(T.policy.table.total * sizeof(float));
     T.theta_base = base_params(&T);
     grpo_work_alloc(&T.work, G, T.n);
-    if (run->forward_cache_mb > 0)
-        forward_cache_create(&T.fc, &T.policy, P, T.K, G, (size_t)run->forward_cache_mb << 20);
+    dist_block(dist, P, &T.p0, &T.p1);
+    if (run->forward_cache_mb > 0 && T.p1 > T.p0) { // the forwards of this rank's groups
+        forward_cache_create(&T.fc, &T.policy, T.p1 - T.p0, T.K, G, (size_t)run->forward_cache_mb << 20);
+        T.fc.p_first = T.p0;
+    }
+    if (cfg.grad_order == TRAIN_GRAD_ORDER_GROUPS) {
+        T.g_group = cg_calloc((size_t)(T.p1 - T.p0) + 1, sizeof(float *));
+        for (int p = T.p0; p < T.p1; p++) T.g_group[p - T.p0] = cg_malloc(T.policy.table.total * sizeof(float));
+        T.st_group = cg_calloc((size_t)P, sizeof(GrpoStats));
+    }
     double *adv_step = cg_malloc((size_t)N * sizeof(double)), *adv_abs_step = cg_malloc((size_t)N * sizeof(double));
 
     if (run->progress) {
@@ -878,7 +964,6 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
                 T.policy.table.total);
         if (run->resume) fprintf(stderr, "train: continuing after iteration %d of %d\n", start, cfg.iterations);
     }
-    int rc = TRAIN_OK;
     if (!run->resume && cfg.sample_every > 0) rc = write_samples(&T, 0, err, errlen); // the base model
 
     // the iterations
@@ -894,6 +979,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         is.cos = is.cos_halves = NAN;
         grpo_stats_init(&is.gs);
         // 1. rollouts
+        T.t_comm = 0.0;
         double t0 = cg_now();
         rc = rollout_phase(&T, it, err, errlen);
         double t1 = cg_now();
@@ -918,6 +1004,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         is.drift_norm = T.theta_base ? diag_l2_distance(T.policy.params, T.theta_base, T.policy.table.total) : NAN;
         double t4 = cg_now();
         is.t_update = t4 - t3;
+        is.t_allreduce = T.t_comm;
         if (rc) break;
         // 6. log
         r.iterations_run++;
@@ -926,7 +1013,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         r.last_loss = is.n_opt ? is.gs.loss / is.n_opt : NAN;
         r.last_grad_norm = is.n_opt ? is.gn_sum / is.n_opt : NAN;
         const double wall = cg_now() - t_start;
-        log_iteration(&T, it, &is, elapsed0 + wall);
+        if (T.metrics) log_iteration(&T, it, &is, elapsed0 + wall);
         if (run->progress) progress_line(&T, it, &is, (cfg.iterations - it) * wall / r.iterations_run);
         // 7. samples, 8. checkpoint
         if (cfg.sample_every > 0 && (it % cfg.sample_every == 0 || it == cfg.iterations))

@@ -57,7 +57,8 @@
 //                         "copy_dist", "copy_corr_id", "copy_corr_prompt", "copy_corr_adv" (does
 //                         copying the reference pay? rl/diagnostics.h), "update_norm" (||delta
 //                         theta|| of the iteration), "drift_norm" (||theta - theta_base||),
-//                         "lr", "opt_step", "t_rollout", "t_reward", "t_diag", "t_update" (seconds),
+//                         "lr", "opt_step", "t_rollout", "t_reward", "t_diag", "t_update",
+//                         "t_allreduce" (seconds; the last: the gradient sums across MPI ranks),
 //                         "elapsed_s"}; a value that is not finite is written as null
 //   DIR/ckpt.safetensors  sections model., adam_m., adam_v. (+ ref. with kl_beta > 0) and metadata:
 //                         format, dit.*, iteration, opt_step, rng.*, cfg.<key> for every key,
@@ -75,6 +76,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dist.h"
 #include "io/config.h"
 #include "rl/advantage.h"
 #include "rl/grpo.h"
@@ -135,7 +137,16 @@ typedef struct {
     int ckpt_every;          // 0: only at the end
     int sample_every;        // 0: no sample grids
     int cos_every;           // 0: no gradient-cosine diagnostic
+    int grad_order;          // TRAIN_GRAD_ORDER_*: how the update sums the gradients of its groups
 } TrainConfig;
+
+// grad_order: "steps" adds every (group, step) term into one gradient buffer as it comes (one process
+// only; the order of the results published so far); "groups" sums each group's terms from zero and
+// then the groups in group order, which a data-parallel run reproduces bit for bit on any number of
+// ranks (core/dist.h). Under mpirun with more than one rank, train_run uses "groups".
+#define TRAIN_GRAD_ORDER_WORDS "steps|groups"
+#define TRAIN_GRAD_ORDER_STEPS 0
+#define TRAIN_GRAD_ORDER_GROUPS 1
 
 // The defaults (the main job's, chosen on VAL; trainer.c): preset customized, seed 1, P 4, G 8,
 // N 10, dance with eta 0.7, own noise per sample (shared_noise 0), no guidance, 6 reference poses,
@@ -178,6 +189,8 @@ typedef struct {
     int nan_loss_at;          // > 0 (tests): the first micro-batch loss of this iteration reads as NaN
     int forward_cache_mb;     // memory for the rollout's forwards that the update reuses instead of
                               // recomputing (rl/forward_cache.h; the results are the same); 0: none
+    const Dist *dist;         // the data-parallel processes (core/dist.h); NULL: one process
+    int kill_rank;            // the rank that kill_at kills (tests; 0 in one process)
 } TrainRun;
 
 // The CLI's default for TrainRun.forward_cache_mb: 15 of the defaults' 24 trained forwards (a slot
