@@ -1,7 +1,8 @@
 # deps.sh (sourced): install what cgrpo needs on Debian 12, only what is missing. Run as root.
-# Build: gcc, make, pkg-config, OpenBLAS (OpenMP build), libpng, cJSON; fuzzing: clang.
+# Build: gcc, make, pkg-config, OpenBLAS (OpenMP build), libpng, cJSON; the MPI build (make MPI=1,
+# tests/cli_mpi.sh): Open MPI; fuzzing: clang.
 cgrpo_deps() {
-    local pkgs="build-essential pkg-config libopenblas-openmp-dev libpng-dev libcjson-dev"
+    local pkgs="build-essential pkg-config libopenblas-openmp-dev libpng-dev libcjson-dev libopenmpi-dev openmpi-bin"
     local missing=""
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

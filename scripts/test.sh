@@ -7,6 +7,10 @@ source scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 make -j"$jobs" all >/tmp/cgrpo-build.log 2>&1 || { tail -n 40 /tmp/cgrpo-build.log; exit 1; }
 if grep -q 'warning:' /tmp/cgrpo-build.log; then grep 'warning:' /tmp/cgrpo-build.log; echo "build has warnings" >&2; exit 1; fi
+# the MPI build of the binary (build-mpi/cgrpo, mpicc), which tests/cli_mpi.sh runs under mpirun
+make -j"$jobs" MPI=1 build-mpi/cgrpo >/tmp/cgrpo-mpi-build.log 2>&1 || { tail -n 40 /tmp/cgrpo-mpi-build.log; exit 1; }
+if grep -q 'warning:' /tmp/cgrpo-mpi-build.log; then grep 'warning:' /tmp/cgrpo-mpi-build.log; echo "MPI build has warnings" >&2; exit 1; fi
+export CGRPO_MPI_REQUIRED=1
 echo "== tests (-O2) =="
 make --no-print-directory test | tail -n 60 | tee /tmp/cgrpo-test.log
 echo "== tests under ASan + UBSan =="

@@ -1,0 +1,106 @@
+# cli_mpi.sh: data-parallel `cgrpo train` under mpirun (issue 20) on tiny models made here. The MPI
+# build (make MPI=1: build-mpi/cgrpo, or $CGRPO_MPI) with 2, 3 and 4 ranks must give the checkpoint,
+# the model and the metrics of one process bit for bit (grad_order = groups), including a rank that
+# owns no group; a rank killed by SIGKILL ends the job with mpirun's message and the last checkpoint
+# intact, and --resume under mpirun ends equal to the uninterrupted run; bad input stops every rank
+# with one message and exit 2. Without an MPI build (make test alone) it checks nothing and says so,
+# unless CGRPO_MPI_REQUIRED=1 (scripts/test.sh), where a missing build fails.
+source "$(dirname "$0")/lib_cli.sh"
+export OMP_NUM_THREADS=1
+root=$(cd "$(dirname "$0")/.." && pwd)
+MPI_BIN=${CGRPO_MPI:-$root/build-mpi/cgrpo}
+if [ ! -x "$MPI_BIN" ] || ! command -v mpirun >/dev/null; then
+    if [ "${CGRPO_MPI_REQUIRED:-0}" = 1 ]; then fail "MPI build" "no $MPI_BIN or no mpirun (make MPI=1; apt-get install openmpi-bin)"
+    else echo "cli_mpi: no MPI build ($MPI_BIN) or no mpirun: nothing checked"; fi
+    cli_summary cli_mpi
+    exit $?
+fi
+# containers: no ptrace-based single copy between ranks; root is allowed; more ranks than cores
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1
+mpi() { # NP ARGS...: the MPI build under mpirun
+    local np=$1; shift
+    timeout 120 mpirun --allow-run-as-root -np "$np" "$MPI_BIN" "$@"
+}
+# the same tensors (the safetensors headers may differ only in metadata)
+same_tensors() {
+    python3 - "$1" "$2" <<'EOF'
+import json, struct, sys
+def load(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    return {k: d[v['data_offsets'][0]:v['data_offsets'][1]] for k, v in h.items() if k != '__metadata__'}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+sys.exit(0 if a.keys() == b.keys() and all(a[k] == b[k] for k in a) else 1)
+EOF
+}
+# metrics.jsonl without the timings
+metrics_of() { python3 -c "
+import json, sys
+for l in open(sys.argv[1]):
+    d = json.loads(l); print(json.dumps({k: v for k, v in d.items() if not k.startswith('t_') and k != 'elapsed_s'}, sort_keys=True))" "$1"; }
+
+M=$TMP/models
+mkdir -p "$M"
+check "tiny base model" "$CGRPO" pretrain --out "$TMP/pre" --steps 2 --img 16 --width 16 --depth 1 --heads 2 --tdim 16 \
+    --batch 2 --val-samples 2 --quiet
+cp "$TMP/pre/model.safetensors" "$M/base.safetensors"
+for k in id clip; do
+    out=$M/$([ $k = id ] && echo id || echo prompt).safetensors
+    check "tiny $k reward" "$CGRPO" train-encoder --kind $k --out "$TMP/enc_$k" --steps 1 --batch 4 --img 16 --width 8 \
+        --depth 1 --heads 2 --embed-dim 8 --text-width 8 --text-depth 1 --text-heads 2 --eval-every 1 --val-seeds 1 \
+        --export "$out" --progress off
+done
+# 3 groups over 2 ranks (one owns two), 2 epochs of 2-group optimizer steps, a KL reference, samples
+# and the gradient-cosine diagnostic: every collective of the trainer
+TINY="--model $M/base.safetensors --rewards-dir $M --iterations 3 --pairs 3 --group-size 3 --steps 4 --lr 1e-3
+      --inner-epochs 2 --groups-per-step 2 --kl-beta 0.5 --ckpt-every 1 --sample-every 2 --cos-every 1 --quiet"
+
+# ---- np N equals one process ------------------------------------------------------------------------------
+check "one process, grad_order groups" "$MPI_BIN" train --out "$TMP/np1" $TINY --grad-order groups
+for np in 2 3 4; do
+    check "mpirun -np $np" mpi $np train --out "$TMP/np$np" $TINY
+    same_tensors "$TMP/np1/ckpt.safetensors" "$TMP/np$np/ckpt.safetensors" && pass "np $np checkpoint = one process" ||
+        fail "np $np checkpoint" "tensors differ from the single-process run"
+    cmp -s "$TMP/np1/model.safetensors" "$TMP/np$np/model.safetensors" && pass "np $np model file = one process (cmp)" ||
+        fail "np $np model" "model.safetensors differs"
+    [ "$(metrics_of "$TMP/np1/metrics.jsonl")" = "$(metrics_of "$TMP/np$np/metrics.jsonl")" ] &&
+        pass "np $np metrics = one process" || fail "np $np metrics" "metrics.jsonl differs"
+done
+grep -q "^grad_order = groups " "$TMP/np2/config.cfg" && pass "np 2 records grad_order = groups" ||
+    fail "np 2 config" "$(grep grad_order "$TMP/np2/config.cfg")"
+ls "$TMP/np2/samples/iter_000002.png" >/dev/null 2>&1 && pass "rank 0 writes the sample grids" || fail "np 2 samples" "none"
+# the default order in one process is the published one, and the MPI-free build agrees with the MPI build
+check "MPI-free build, grad_order groups" "$CGRPO" train --out "$TMP/plain" $TINY --grad-order groups
+same_tensors "$TMP/np1/ckpt.safetensors" "$TMP/plain/ckpt.safetensors" && pass "MPI build = MPI-free build" ||
+    fail "MPI vs MPI-free build" "tensors differ"
+
+# ---- a killed rank, and resume under mpirun ------------------------------------------------------------------
+CGRPO_TEST_KILL_AT_ITER=2 CGRPO_TEST_KILL_RANK=1 mpi 2 train --out "$TMP/killed" $TINY >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -ne 0 ] && grep -q "rank 1" "$TMP/err" && pass "a killed rank ends the job (exit $rc, mpirun names rank 1)" ||
+    fail "killed rank" "exit $rc: $(head -c 300 "$TMP/err")"
+[ "$(wc -l <"$TMP/killed/metrics.jsonl")" -eq 1 ] && "$CGRPO" inspect "$TMP/killed/ckpt.safetensors" >"$TMP/out" 2>&1 &&
+    grep -q "iteration = 1" "$TMP/out" && pass "the last good checkpoint (iteration 1) is intact" ||
+    fail "checkpoint after the kill" "$(head -c 300 "$TMP/out")"
+check "mpirun -np 2 --resume" mpi 2 train --resume "$TMP/killed" --quiet
+same_tensors "$TMP/np1/ckpt.safetensors" "$TMP/killed/ckpt.safetensors" && pass "resumed run = uninterrupted run" ||
+    fail "resume under MPI" "tensors differ"
+[ "$(metrics_of "$TMP/np1/metrics.jsonl")" = "$(metrics_of "$TMP/killed/metrics.jsonl")" ] &&
+    pass "resumed metrics = uninterrupted metrics" || fail "resumed metrics" "metrics.jsonl differs"
+
+# ---- bad input stops every rank with one message ------------------------------------------------------------
+mpi 2 train --out "$TMP/bad" $TINY --model "$TMP/nonexistent.safetensors" >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(grep -c "cannot open" "$TMP/err")" -ge 1 ] && pass "a missing model: exit 2 and its message" ||
+    fail "missing model under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+check "one-process run (grad_order steps)" "$CGRPO" train --out "$TMP/steps" $TINY --iterations 1
+mpi 2 train --resume "$TMP/steps" --iterations 2 --quiet >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(grep -c "cfg.grad_order=steps" "$TMP/err")" -eq 1 ] &&
+    pass "resuming a grad_order steps run on 2 ranks: exit 2, one message" ||
+    fail "steps run under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+mpi 2 eval --help >"$TMP/out" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "only \`cgrpo train\` splits its work" "$TMP/err" && pass "other commands refuse mpirun -np 2" ||
+    fail "eval under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+
+cli_summary cli_mpi
