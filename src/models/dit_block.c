@@ -103,16 +103,10 @@ void dit_block_acts_bind(DiTBlockActs *a, float *buf, int B, int T, int C, int N
 
 // ---- forward -------------------------------------------------------------------------------------
 
-// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
-static void check_dims(int B, int T, int C, int NH) {
-    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
-    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
-}
-
 void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c,
                        const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,
                        int NH) {
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T, C6 = 6 * C;
     // adaLN: one modulation row per batch item; the six chunks are read with stride 6C
     silu_forward(a->silu_c, c, (long)B * C);
@@ -155,7 +149,7 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
                         const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,
                         int NH) {
     (void)key_mask; // the saved softmax a->att is already zero on masked keys
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T, C6 = 6 * C;
     size_t bt = (size_t)BT, btc = bt * (size_t)C;
     float *dmod = scratch;                        // (B, 6C)

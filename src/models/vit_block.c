@@ -93,12 +93,6 @@ void vit_block_acts_bind(ViTBlockActs *a, float *buf, int B, int T, int C, int N
 
 // ---- forward -------------------------------------------------------------------------------------
 
-// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
-static void check_dims(int B, int T, int C, int NH) {
-    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
-    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
-}
-
 // out (n) += in (n): the plain residual, applied in place on a branch output
 static void add_into(float *out, const float *in, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] += in[i];
@@ -106,7 +100,7 @@ static void add_into(float *out, const float *in, size_t n) {
 
 void vit_block_forward(float *y, ViTBlockActs *a, const float *x, const unsigned char *key_mask,
                        const ViTBlockWeights *w, int B, int T, int C, int NH) {
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T;
     size_t btc = (size_t)BT * (size_t)C;
     // x1 = x + proj(attention(qkv(LN1(x))))
@@ -140,7 +134,7 @@ void vit_block_backward(float *dx, ViTBlockWeights *g, float *scratch, const flo
                         const ViTBlockActs *a, const float *x, const unsigned char *key_mask,
                         const ViTBlockWeights *w, int B, int T, int C, int NH) {
     (void)key_mask; // the saved softmax a->att is already zero on masked keys
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T;
     size_t bt = (size_t)BT, btc = bt * (size_t)C;
     float *d1 = scratch;                  // (B, T, C) dx1, the gradient of x1

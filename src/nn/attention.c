@@ -27,10 +27,10 @@
 // Whether the (b, h) loop may run in parallel with BLAS called inside it (see above).
 static int attention_parallel_ok(void) { return openblas_get_parallel() != OPENBLAS_THREAD; }
 
-static void attention_check_dims(int B, int T, int C, int NH) {
-    // (CG_CHECK pastes its condition into a format string, so no '%' operator inside it)
-    const int heads_split_evenly = NH > 0 && C % NH == 0;
-    CG_CHECK(B > 0 && T > 0 && C > 0 && heads_split_evenly, "B=%d T=%d C=%d NH=%d", B, T, C, NH);
+// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
+void attention_check_dims(int B, int T, int C, int NH) {
+    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
+    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
 }
 
 // The sizes of one call, shared by its (b, h) pairs: head width hs = C / NH, score scale 1/sqrt(hs).
