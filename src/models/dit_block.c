@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "models/block_acts.h"
 #include "nn/attention.h"
 #include "nn/layers.h"
 
@@ -58,47 +59,36 @@ void dit_block_init(DiTBlockWeights *w, int C, cg_rng *rng) {
 
 // ---- activations ---------------------------------------------------------------------------------
 
-// Lays the activation tensors out one after another from buf (or from NULL, to count them);
-// returns the number of floats used. One function for both, so size and binding cannot disagree.
+// Lays the activation tensors out one after another from buf, or from NULL to count them
+// (block_acts.h); returns the number of floats used.
 static size_t acts_layout(DiTBlockActs *a, float *buf, int B, int T, int C, int NH) {
     size_t b = (size_t)B, bt = (size_t)B * (size_t)T, c = (size_t)C, t = (size_t)T;
-    size_t off = 0;
-#define TAKE(field, n)                                                                             \
-    do {                                                                                           \
-        a->field = buf ? buf + off : NULL;                                                         \
-        off += (n);                                                                                \
-    } while (0)
-    TAKE(silu_c, b * c);
-    TAKE(mod, b * 6 * c);
-    TAKE(ln1, bt * c);
-    TAKE(ln1_mean, bt);
-    TAKE(ln1_rstd, bt);
-    TAKE(h1, bt * c);
-    TAKE(qkv, bt * 3 * c);
-    TAKE(att, b * (size_t)NH * t * t);
-    TAKE(attn, bt * c);
-    TAKE(proj, bt * c);
-    TAKE(x1, bt * c);
-    TAKE(ln2, bt * c);
-    TAKE(ln2_mean, bt);
-    TAKE(ln2_rstd, bt);
-    TAKE(h2, bt * c);
-    TAKE(fc1, bt * 4 * c);
-    TAKE(gelu, bt * 4 * c);
-    TAKE(gelu_e, bt * 4 * c);
-    TAKE(mlp, bt * c);
-#undef TAKE
-    return off;
+    BlockActsCursor cur = {buf, 0};
+    a->silu_c = block_acts_take(&cur, b * c);
+    a->mod = block_acts_take(&cur, b * 6 * c);
+    a->ln1 = block_acts_take(&cur, bt * c);
+    a->ln1_mean = block_acts_take(&cur, bt);
+    a->ln1_rstd = block_acts_take(&cur, bt);
+    a->h1 = block_acts_take(&cur, bt * c);
+    a->qkv = block_acts_take(&cur, bt * 3 * c);
+    a->att = block_acts_take(&cur, b * (size_t)NH * t * t);
+    a->attn = block_acts_take(&cur, bt * c);
+    a->proj = block_acts_take(&cur, bt * c);
+    a->x1 = block_acts_take(&cur, bt * c);
+    a->ln2 = block_acts_take(&cur, bt * c);
+    a->ln2_mean = block_acts_take(&cur, bt);
+    a->ln2_rstd = block_acts_take(&cur, bt);
+    a->h2 = block_acts_take(&cur, bt * c);
+    a->fc1 = block_acts_take(&cur, bt * 4 * c);
+    a->gelu = block_acts_take(&cur, bt * 4 * c);
+    a->gelu_e = block_acts_take(&cur, bt * 4 * c);
+    a->mlp = block_acts_take(&cur, bt * c);
+    return cur.used;
 }
 
-size_t dit_block_acts_floats(int B, int T, int C, int NH) {
-    DiTBlockActs a;
-    return acts_layout(&a, NULL, B, T, C, NH);
-}
-
+size_t dit_block_acts_floats(int B, int T, int C, int NH) { return acts_layout(&(DiTBlockActs){0}, NULL, B, T, C, NH); }
 void dit_block_acts_bind(DiTBlockActs *a, float *buf, int B, int T, int C, int NH) {
-    CG_CHECK(buf != NULL, "activation buffer");
-    acts_layout(a, buf, B, T, C, NH);
+    acts_layout(a, block_acts_buffer(buf), B, T, C, NH);
 }
 
 // ---- forward -------------------------------------------------------------------------------------
