@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "models/block_acts.h"
+#include "models/block_attention.h"
 #include "nn/attention.h"
 #include "nn/layers.h"
 
@@ -107,9 +108,8 @@ void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c
     // attention branch
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, NULL, NULL, BT, C);
     modulate_forward(a->h1, a->ln1, shift1, scale1, B, T, C, C6);
-    linear_forward(a->qkv, a->h1, w->qkv_w, w->qkv_b, BT, C, 3 * C);
-    attention_forward(a->attn, a->att, a->qkv, key_mask, B, T, C, NH);
-    linear_forward(a->proj, a->attn, w->proj_w, w->proj_b, BT, C, C);
+    block_attention_forward(a->proj, a->qkv, a->att, a->attn, a->h1, key_mask, w->qkv_w, w->qkv_b, w->proj_w,
+                            w->proj_b, B, T, C, NH);
     gate_residual_forward(a->x1, x, a->proj, gate1, B, T, C, C6);
 
     // MLP branch
@@ -173,13 +173,9 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
     // x1 = x + gate1 * o: dx += d1, d2 = do, dgate1
     zero(d2, btc);
     gate_residual_backward(dx, d2, dmod + 2 * C, d1, a->proj, gate1, B, T, C, C6);
-    // o = proj(attention(qkv(h1)))
-    zero(d3, btc);
-    linear_backward(d3, g->proj_w, g->proj_b, d2, a->attn, w->proj_w, BT, C, C);
-    zero(dqkv, bt * 3 * C);
-    attention_backward(dqkv, att_scratch, d3, a->qkv, a->att, B, T, C, NH);
-    zero(d2, btc);
-    linear_backward(d2, g->qkv_w, g->qkv_b, dqkv, a->h1, w->qkv_w, BT, C, 3 * C);
+    // o = proj(attention(qkv(h1))): d2 = do becomes dh1
+    block_attention_backward(d2, d3, dqkv, att_scratch, g->qkv_w, g->qkv_b, g->proj_w, g->proj_b, a->h1, a->qkv,
+                             a->att, a->attn, w->qkv_w, w->proj_w, B, T, C, NH);
     // h1 = modulate(ln1, shift1, scale1); ln1 = layernorm(x): adds into dx
     zero(d3, btc);
     modulate_backward(d3, dmod, dmod + C, d2, a->ln1, scale1, B, T, C, C6);

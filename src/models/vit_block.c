@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "models/block_acts.h"
+#include "models/block_attention.h"
 #include "nn/attention.h"
 #include "nn/layers.h"
 
@@ -95,9 +96,8 @@ void vit_block_forward(float *y, ViTBlockActs *a, const float *x, const unsigned
     size_t btc = (size_t)BT * (size_t)C;
     // x1 = x + proj(attention(qkv(LN1(x))))
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, BT, C);
-    linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, BT, C, 3 * C);
-    attention_forward(a->attn, a->att, a->qkv, key_mask, B, T, C, NH);
-    linear_forward(a->x1, a->attn, w->proj_w, w->proj_b, BT, C, C);
+    block_attention_forward(a->x1, a->qkv, a->att, a->attn, a->ln1, key_mask, w->qkv_w, w->qkv_b, w->proj_w,
+                            w->proj_b, B, T, C, NH);
     add_into(a->x1, x, btc);
     // y = x1 + fc2(gelu(fc1(LN2(x1))))
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, w->ln2_w, w->ln2_b, BT, C);
@@ -146,11 +146,7 @@ void vit_block_backward(float *dx, ViTBlockWeights *g, float *scratch, const flo
     // x1 = x + proj(attention(qkv(LN1(x)))): dx += d1 + the attention branch's gradient
     if (dx)
         for (size_t i = 0; i < btc; i++) dx[i] += d1[i];
-    zero(d2, btc);
-    linear_backward(d2, g->proj_w, g->proj_b, d1, a->attn, w->proj_w, BT, C, C);
-    zero(dqkv, bt * 3 * C);
-    attention_backward(dqkv, att_scratch, d2, a->qkv, a->att, B, T, C, NH);
-    zero(d1, btc);
-    linear_backward(d1, g->qkv_w, g->qkv_b, dqkv, a->ln1, w->qkv_w, BT, C, 3 * C);
+    block_attention_backward(d1, d2, dqkv, att_scratch, g->qkv_w, g->qkv_b, g->proj_w, g->proj_b, a->ln1, a->qkv,
+                             a->att, a->attn, w->qkv_w, w->proj_w, B, T, C, NH);
     layernorm_backward(dx, g->ln1_w, g->ln1_b, d1, x, w->ln1_w, a->ln1_mean, a->ln1_rstd, BT, C);
 }
