@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,10 +129,30 @@ int dit_config_match_meta(const CkptMeta *meta, const DiTConfig *cfg, char *err,
 
 // ---- parameter table ---------------------------------------------------------------------------------
 
-static void add2(ParamTable *t, const char *name, int rows, int cols, int decay) {
-    int shape[2] = {rows, cols};
-    param_table_add(t, name, cols > 0 ? 2 : 1, shape, decay);
+// The model's own tensors in table order (names and shapes as in dit.h): the first
+// DIT_N_BEFORE_BLOCKS rows before the blocks' ("blocks.<l>.*"), the rest after them.
+#define DIT_N_DEFS 14
+#define DIT_N_BEFORE_BLOCKS 10
+#define W(field) offsetof(DiTWeights, field)
+static void dit_defs(const DiTConfig *c, ParamDef d[DIT_N_DEFS]) {
+    const int C = c->width, PPC = c->patch * c->patch * c->channels, Ti = dit_tokens_per_image(c);
+    int n = 0;
+    d[n++] = (ParamDef){"patch_embed.weight", C, PPC, 1, W(patch_w)};
+    d[n++] = (ParamDef){"patch_embed.bias", C, 0, 0, W(patch_b)};
+    d[n++] = (ParamDef){"pos_embed", Ti, C, 0, W(pos)};
+    d[n++] = (ParamDef){"type_embed", 3, C, 0, W(type)};
+    d[n++] = (ParamDef){"tok_embed.weight", c->vocab, C, 0, W(tok)};
+    d[n++] = (ParamDef){"text_pos", c->text_len, C, 0, W(text_pos)};
+    d[n++] = (ParamDef){"t_embed.fc1.weight", C, c->tdim, 1, W(t_w1)};
+    d[n++] = (ParamDef){"t_embed.fc1.bias", C, 0, 0, W(t_b1)};
+    d[n++] = (ParamDef){"t_embed.fc2.weight", C, C, 1, W(t_w2)};
+    d[n++] = (ParamDef){"t_embed.fc2.bias", C, 0, 0, W(t_b2)};
+    d[n++] = (ParamDef){"final.ada.weight", 2 * C, C, 1, W(f_ada_w)};
+    d[n++] = (ParamDef){"final.ada.bias", 2 * C, 0, 0, W(f_ada_b)};
+    d[n++] = (ParamDef){"final.linear.weight", PPC, C, 1, W(f_w)};
+    d[n++] = (ParamDef){"final.linear.bias", PPC, 0, 0, W(f_b)};
 }
+#undef W
 
 static void block_prefix(char *out, int l) {
     int n = snprintf(out, PARAM_NAME_MAX, "blocks.%d.", l);
@@ -139,59 +160,27 @@ static void block_prefix(char *out, int l) {
 }
 
 static void dit_register(ParamTable *t, const DiTConfig *c) {
-    const int C = c->width, PPC = c->patch * c->patch * c->channels, Ti = dit_tokens_per_image(c);
-    add2(t, "patch_embed.weight", C, PPC, 1);
-    add2(t, "patch_embed.bias", C, 0, 0);
-    add2(t, "pos_embed", Ti, C, 0);
-    add2(t, "type_embed", 3, C, 0);
-    add2(t, "tok_embed.weight", c->vocab, C, 0);
-    add2(t, "text_pos", c->text_len, C, 0);
-    add2(t, "t_embed.fc1.weight", C, c->tdim, 1);
-    add2(t, "t_embed.fc1.bias", C, 0, 0);
-    add2(t, "t_embed.fc2.weight", C, C, 1);
-    add2(t, "t_embed.fc2.bias", C, 0, 0);
+    ParamDef d[DIT_N_DEFS];
+    dit_defs(c, d);
+    param_defs_add(t, "", d, DIT_N_BEFORE_BLOCKS);
     for (int l = 0; l < c->depth; l++) {
         char prefix[PARAM_NAME_MAX];
         block_prefix(prefix, l);
-        dit_block_register(t, prefix, C);
+        dit_block_register(t, prefix, c->width);
     }
-    add2(t, "final.ada.weight", 2 * C, C, 1);
-    add2(t, "final.ada.bias", 2 * C, 0, 0);
-    add2(t, "final.linear.weight", PPC, C, 1);
-    add2(t, "final.linear.bias", PPC, 0, 0);
-}
-
-static float *bind1(float *buf, const ParamTable *t, const char *name, int rows, int cols) {
-    const ParamSpec *s = param_table_find(t, name);
-    CG_CHECK(s != NULL, "tensor '%s' is not in the parameter table", name);
-    int ndim = cols > 0 ? 2 : 1;
-    CG_CHECK(s->ndim == ndim && s->shape[0] == rows && (ndim == 1 || s->shape[1] == cols),
-             "tensor '%s' has the wrong shape", name);
-    return buf + s->offset;
+    param_defs_add(t, "", d + DIT_N_BEFORE_BLOCKS, DIT_N_DEFS - DIT_N_BEFORE_BLOCKS);
 }
 
 // w's fields point into buf (params or grads); w->blocks must hold depth entries.
 static void dit_bind(DiTWeights *w, float *buf, const ParamTable *t, const DiTConfig *c) {
-    const int C = c->width, PPC = c->patch * c->patch * c->channels, Ti = dit_tokens_per_image(c);
-    w->patch_w = bind1(buf, t, "patch_embed.weight", C, PPC);
-    w->patch_b = bind1(buf, t, "patch_embed.bias", C, 0);
-    w->pos = bind1(buf, t, "pos_embed", Ti, C);
-    w->type = bind1(buf, t, "type_embed", 3, C);
-    w->tok = bind1(buf, t, "tok_embed.weight", c->vocab, C);
-    w->text_pos = bind1(buf, t, "text_pos", c->text_len, C);
-    w->t_w1 = bind1(buf, t, "t_embed.fc1.weight", C, c->tdim);
-    w->t_b1 = bind1(buf, t, "t_embed.fc1.bias", C, 0);
-    w->t_w2 = bind1(buf, t, "t_embed.fc2.weight", C, C);
-    w->t_b2 = bind1(buf, t, "t_embed.fc2.bias", C, 0);
+    ParamDef d[DIT_N_DEFS];
+    dit_defs(c, d);
+    param_defs_bind(w, buf, t, "", d, DIT_N_DEFS);
     for (int l = 0; l < c->depth; l++) {
         char prefix[PARAM_NAME_MAX];
         block_prefix(prefix, l);
-        dit_block_bind(&w->blocks[l], buf, t, prefix, C);
+        dit_block_bind(&w->blocks[l], buf, t, prefix, c->width);
     }
-    w->f_ada_w = bind1(buf, t, "final.ada.weight", 2 * C, C);
-    w->f_ada_b = bind1(buf, t, "final.ada.bias", 2 * C, 0);
-    w->f_w = bind1(buf, t, "final.linear.weight", PPC, C);
-    w->f_b = bind1(buf, t, "final.linear.bias", PPC, 0);
 }
 
 // ---- memory ------------------------------------------------------------------------------------------

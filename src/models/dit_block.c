@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "models/block_acts.h"
+#include "models/block_attention.h"
 #include "nn/attention.h"
 #include "nn/layers.h"
 
@@ -58,61 +60,44 @@ void dit_block_init(DiTBlockWeights *w, int C, cg_rng *rng) {
 
 // ---- activations ---------------------------------------------------------------------------------
 
-// Lays the activation tensors out one after another from buf (or from NULL, to count them);
-// returns the number of floats used. One function for both, so size and binding cannot disagree.
+// Lays the activation tensors out one after another from buf, or from NULL to count them
+// (block_acts.h); returns the number of floats used.
 static size_t acts_layout(DiTBlockActs *a, float *buf, int B, int T, int C, int NH) {
     size_t b = (size_t)B, bt = (size_t)B * (size_t)T, c = (size_t)C, t = (size_t)T;
-    size_t off = 0;
-#define TAKE(field, n)                                                                             \
-    do {                                                                                           \
-        a->field = buf ? buf + off : NULL;                                                         \
-        off += (n);                                                                                \
-    } while (0)
-    TAKE(silu_c, b * c);
-    TAKE(mod, b * 6 * c);
-    TAKE(ln1, bt * c);
-    TAKE(ln1_mean, bt);
-    TAKE(ln1_rstd, bt);
-    TAKE(h1, bt * c);
-    TAKE(qkv, bt * 3 * c);
-    TAKE(att, b * (size_t)NH * t * t);
-    TAKE(attn, bt * c);
-    TAKE(proj, bt * c);
-    TAKE(x1, bt * c);
-    TAKE(ln2, bt * c);
-    TAKE(ln2_mean, bt);
-    TAKE(ln2_rstd, bt);
-    TAKE(h2, bt * c);
-    TAKE(fc1, bt * 4 * c);
-    TAKE(gelu, bt * 4 * c);
-    TAKE(gelu_e, bt * 4 * c);
-    TAKE(mlp, bt * c);
-#undef TAKE
-    return off;
+    BlockActsCursor cur = {buf, 0};
+    a->silu_c = block_acts_take(&cur, b * c);
+    a->mod = block_acts_take(&cur, b * 6 * c);
+    a->ln1 = block_acts_take(&cur, bt * c);
+    a->ln1_mean = block_acts_take(&cur, bt);
+    a->ln1_rstd = block_acts_take(&cur, bt);
+    a->h1 = block_acts_take(&cur, bt * c);
+    a->qkv = block_acts_take(&cur, bt * 3 * c);
+    a->att = block_acts_take(&cur, b * (size_t)NH * t * t);
+    a->attn = block_acts_take(&cur, bt * c);
+    a->proj = block_acts_take(&cur, bt * c);
+    a->x1 = block_acts_take(&cur, bt * c);
+    a->ln2 = block_acts_take(&cur, bt * c);
+    a->ln2_mean = block_acts_take(&cur, bt);
+    a->ln2_rstd = block_acts_take(&cur, bt);
+    a->h2 = block_acts_take(&cur, bt * c);
+    a->fc1 = block_acts_take(&cur, bt * 4 * c);
+    a->gelu = block_acts_take(&cur, bt * 4 * c);
+    a->gelu_e = block_acts_take(&cur, bt * 4 * c);
+    a->mlp = block_acts_take(&cur, bt * c);
+    return cur.used;
 }
 
-size_t dit_block_acts_floats(int B, int T, int C, int NH) {
-    DiTBlockActs a;
-    return acts_layout(&a, NULL, B, T, C, NH);
-}
-
+size_t dit_block_acts_floats(int B, int T, int C, int NH) { return acts_layout(&(DiTBlockActs){0}, NULL, B, T, C, NH); }
 void dit_block_acts_bind(DiTBlockActs *a, float *buf, int B, int T, int C, int NH) {
-    CG_CHECK(buf != NULL, "activation buffer");
-    acts_layout(a, buf, B, T, C, NH);
+    acts_layout(a, block_acts_buffer(buf), B, T, C, NH);
 }
 
 // ---- forward -------------------------------------------------------------------------------------
 
-// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
-static void check_dims(int B, int T, int C, int NH) {
-    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
-    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
-}
-
 void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c,
                        const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,
                        int NH) {
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T, C6 = 6 * C;
     // adaLN: one modulation row per batch item; the six chunks are read with stride 6C
     silu_forward(a->silu_c, c, (long)B * C);
@@ -123,9 +108,8 @@ void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c
     // attention branch
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, NULL, NULL, BT, C);
     modulate_forward(a->h1, a->ln1, shift1, scale1, B, T, C, C6);
-    linear_forward(a->qkv, a->h1, w->qkv_w, w->qkv_b, BT, C, 3 * C);
-    attention_forward(a->attn, a->att, a->qkv, key_mask, B, T, C, NH);
-    linear_forward(a->proj, a->attn, w->proj_w, w->proj_b, BT, C, C);
+    block_attention_forward(a->proj, a->qkv, a->att, a->attn, a->h1, key_mask, w->qkv_w, w->qkv_b, w->proj_w,
+                            w->proj_b, B, T, C, NH);
     gate_residual_forward(a->x1, x, a->proj, gate1, B, T, C, C6);
 
     // MLP branch
@@ -155,7 +139,7 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
                         const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,
                         int NH) {
     (void)key_mask; // the saved softmax a->att is already zero on masked keys
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T, C6 = 6 * C;
     size_t bt = (size_t)BT, btc = bt * (size_t)C;
     float *dmod = scratch;                        // (B, 6C)
@@ -189,13 +173,9 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
     // x1 = x + gate1 * o: dx += d1, d2 = do, dgate1
     zero(d2, btc);
     gate_residual_backward(dx, d2, dmod + 2 * C, d1, a->proj, gate1, B, T, C, C6);
-    // o = proj(attention(qkv(h1)))
-    zero(d3, btc);
-    linear_backward(d3, g->proj_w, g->proj_b, d2, a->attn, w->proj_w, BT, C, C);
-    zero(dqkv, bt * 3 * C);
-    attention_backward(dqkv, att_scratch, d3, a->qkv, a->att, B, T, C, NH);
-    zero(d2, btc);
-    linear_backward(d2, g->qkv_w, g->qkv_b, dqkv, a->h1, w->qkv_w, BT, C, 3 * C);
+    // o = proj(attention(qkv(h1))): d2 = do becomes dh1
+    block_attention_backward(d2, d3, dqkv, att_scratch, g->qkv_w, g->qkv_b, g->proj_w, g->proj_b, a->h1, a->qkv,
+                             a->att, a->attn, w->qkv_w, w->proj_w, B, T, C, NH);
     // h1 = modulate(ln1, shift1, scale1); ln1 = layernorm(x): adds into dx
     zero(d3, btc);
     modulate_backward(d3, dmod, dmod + C, d2, a->ln1, scale1, B, T, C, C6);

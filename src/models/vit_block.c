@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "models/block_acts.h"
+#include "models/block_attention.h"
 #include "nn/attention.h"
 #include "nn/layers.h"
 
@@ -55,49 +57,32 @@ void vit_block_init(ViTBlockWeights *w, int C, cg_rng *rng) {
 
 // ---- activations ---------------------------------------------------------------------------------
 
-// Lays the activation tensors out one after another from buf (or from NULL, to count them);
-// returns the number of floats used.
+// Lays the activation tensors out one after another from buf, or from NULL to count them
+// (block_acts.h); returns the number of floats used.
 static size_t acts_layout(ViTBlockActs *a, float *buf, int B, int T, int C, int NH) {
     size_t b = (size_t)B, bt = (size_t)B * (size_t)T, c = (size_t)C, t = (size_t)T;
-    size_t off = 0;
-#define TAKE(field, n)                                                                             \
-    do {                                                                                           \
-        a->field = buf ? buf + off : NULL;                                                         \
-        off += (n);                                                                                \
-    } while (0)
-    TAKE(ln1, bt * c);
-    TAKE(ln1_mean, bt);
-    TAKE(ln1_rstd, bt);
-    TAKE(qkv, bt * 3 * c);
-    TAKE(att, b * (size_t)NH * t * t);
-    TAKE(attn, bt * c);
-    TAKE(x1, bt * c);
-    TAKE(ln2, bt * c);
-    TAKE(ln2_mean, bt);
-    TAKE(ln2_rstd, bt);
-    TAKE(fc1, bt * 4 * c);
-    TAKE(gelu, bt * 4 * c);
-#undef TAKE
-    return off;
+    BlockActsCursor cur = {buf, 0};
+    a->ln1 = block_acts_take(&cur, bt * c);
+    a->ln1_mean = block_acts_take(&cur, bt);
+    a->ln1_rstd = block_acts_take(&cur, bt);
+    a->qkv = block_acts_take(&cur, bt * 3 * c);
+    a->att = block_acts_take(&cur, b * (size_t)NH * t * t);
+    a->attn = block_acts_take(&cur, bt * c);
+    a->x1 = block_acts_take(&cur, bt * c);
+    a->ln2 = block_acts_take(&cur, bt * c);
+    a->ln2_mean = block_acts_take(&cur, bt);
+    a->ln2_rstd = block_acts_take(&cur, bt);
+    a->fc1 = block_acts_take(&cur, bt * 4 * c);
+    a->gelu = block_acts_take(&cur, bt * 4 * c);
+    return cur.used;
 }
 
-size_t vit_block_acts_floats(int B, int T, int C, int NH) {
-    ViTBlockActs a;
-    return acts_layout(&a, NULL, B, T, C, NH);
-}
-
+size_t vit_block_acts_floats(int B, int T, int C, int NH) { return acts_layout(&(ViTBlockActs){0}, NULL, B, T, C, NH); }
 void vit_block_acts_bind(ViTBlockActs *a, float *buf, int B, int T, int C, int NH) {
-    CG_CHECK(buf != NULL, "activation buffer");
-    acts_layout(a, buf, B, T, C, NH);
+    acts_layout(a, block_acts_buffer(buf), B, T, C, NH);
 }
 
 // ---- forward -------------------------------------------------------------------------------------
-
-// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
-static void check_dims(int B, int T, int C, int NH) {
-    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
-    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
-}
 
 // out (n) += in (n): the plain residual, applied in place on a branch output
 static void add_into(float *out, const float *in, size_t n) {
@@ -106,14 +91,13 @@ static void add_into(float *out, const float *in, size_t n) {
 
 void vit_block_forward(float *y, ViTBlockActs *a, const float *x, const unsigned char *key_mask,
                        const ViTBlockWeights *w, int B, int T, int C, int NH) {
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T;
     size_t btc = (size_t)BT * (size_t)C;
     // x1 = x + proj(attention(qkv(LN1(x))))
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, BT, C);
-    linear_forward(a->qkv, a->ln1, w->qkv_w, w->qkv_b, BT, C, 3 * C);
-    attention_forward(a->attn, a->att, a->qkv, key_mask, B, T, C, NH);
-    linear_forward(a->x1, a->attn, w->proj_w, w->proj_b, BT, C, C);
+    block_attention_forward(a->x1, a->qkv, a->att, a->attn, a->ln1, key_mask, w->qkv_w, w->qkv_b, w->proj_w,
+                            w->proj_b, B, T, C, NH);
     add_into(a->x1, x, btc);
     // y = x1 + fc2(gelu(fc1(LN2(x1))))
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, w->ln2_w, w->ln2_b, BT, C);
@@ -140,7 +124,7 @@ void vit_block_backward(float *dx, ViTBlockWeights *g, float *scratch, const flo
                         const ViTBlockActs *a, const float *x, const unsigned char *key_mask,
                         const ViTBlockWeights *w, int B, int T, int C, int NH) {
     (void)key_mask; // the saved softmax a->att is already zero on masked keys
-    check_dims(B, T, C, NH);
+    attention_check_dims(B, T, C, NH);
     int BT = B * T;
     size_t bt = (size_t)BT, btc = bt * (size_t)C;
     float *d1 = scratch;                  // (B, T, C) dx1, the gradient of x1
@@ -162,11 +146,7 @@ void vit_block_backward(float *dx, ViTBlockWeights *g, float *scratch, const flo
     // x1 = x + proj(attention(qkv(LN1(x)))): dx += d1 + the attention branch's gradient
     if (dx)
         for (size_t i = 0; i < btc; i++) dx[i] += d1[i];
-    zero(d2, btc);
-    linear_backward(d2, g->proj_w, g->proj_b, d1, a->attn, w->proj_w, BT, C, C);
-    zero(dqkv, bt * 3 * C);
-    attention_backward(dqkv, att_scratch, d2, a->qkv, a->att, B, T, C, NH);
-    zero(d1, btc);
-    linear_backward(d1, g->qkv_w, g->qkv_b, dqkv, a->ln1, w->qkv_w, BT, C, 3 * C);
+    block_attention_backward(d1, d2, dqkv, att_scratch, g->qkv_w, g->qkv_b, g->proj_w, g->proj_b, a->ln1, a->qkv,
+                             a->att, a->attn, w->qkv_w, w->proj_w, B, T, C, NH);
     layernorm_backward(dx, g->ln1_w, g->ln1_b, d1, x, w->ln1_w, a->ln1_mean, a->ln1_rstd, BT, C);
 }

@@ -27,10 +27,31 @@
 // Whether the (b, h) loop may run in parallel with BLAS called inside it (see above).
 static int attention_parallel_ok(void) { return openblas_get_parallel() != OPENBLAS_THREAD; }
 
-static void attention_check_dims(int B, int T, int C, int NH) {
-    // (CG_CHECK pastes its condition into a format string, so no '%' operator inside it)
-    const int heads_split_evenly = NH > 0 && C % NH == 0;
-    CG_CHECK(B > 0 && T > 0 && C > 0 && heads_split_evenly, "B=%d T=%d C=%d NH=%d", B, T, C, NH);
+// (the condition is computed first: CG_CHECK pastes its condition's text into a printf format)
+void attention_check_dims(int B, int T, int C, int NH) {
+    int ok = B > 0 && T > 0 && C > 0 && NH > 0 && C % NH == 0;
+    CG_CHECK(ok, "B %d T %d C %d NH %d: all positive, C a multiple of NH", B, T, C, NH);
+}
+
+// The sizes of one call, shared by its (b, h) pairs: head width hs = C / NH, score scale 1/sqrt(hs).
+typedef struct {
+    int B, T, C, NH, hs;
+    float scale;
+} Heads;
+
+static Heads heads_of(int B, int T, int C, int NH) {
+    attention_check_dims(B, T, C, NH);
+    const int hs = C / NH;
+    return (Heads){B, T, C, NH, hs, 1.0f / sqrtf((float)hs)};
+}
+
+// Runs pair(g, args, b, h) for every (b, h): each pair on exactly one OpenMP thread (when BLAS
+// allows it, see above), over disjoint slices of the outputs.
+typedef void HeadPairFn(const Heads *g, const void *args, int b, int h);
+static void for_each_head_pair(const Heads *g, HeadPairFn *pair, const void *args) {
+    const int par = attention_parallel_ok();
+#pragma omp parallel for schedule(static) if (par)
+    for (int bh = 0; bh < g->B * g->NH; bh++) pair(g, args, bh / g->NH, bh % g->NH);
 }
 
 // In place over a (T, T) score matrix: row-wise softmax over the keys with key_mask[j] != 0
@@ -52,9 +73,32 @@ static void softmax_rows_masked(float *att, const unsigned char *key_mask, int T
     }
 }
 
+// ---- forward -------------------------------------------------------------------------------------
+
+typedef struct {
+    float *out, *att;
+    const float *qkv;
+    const unsigned char *key_mask;
+} ForwardArgs;
+
+static void forward_pair(const Heads *g, const void *args, int b, int h) {
+    const ForwardArgs *f = args;
+    const int T = g->T, C = g->C, hs = g->hs, C3 = 3 * C;
+    const float *q = f->qkv + (size_t)b * T * C3 + (size_t)h * hs; // (T, hs), row stride 3C
+    const float *k = q + C;
+    const float *v = q + 2 * (size_t)C;
+    float *a = f->att + ((size_t)b * g->NH + h) * T * T;            // (T, T)
+    float *o = f->out + (size_t)b * T * C + (size_t)h * hs;         // (T, hs), row stride C
+    // a = scale * q k^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, g->scale, q, C3, k, C3, 0.0f, a, T);
+    softmax_rows_masked(a, f->key_mask ? f->key_mask + (size_t)b * T : NULL, T);
+    // o = a v
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, C3, 0.0f, o, C);
+}
+
 void attention_forward(float *out, float *att, const float *qkv, const unsigned char *key_mask,
                        int B, int T, int C, int NH) {
-    attention_check_dims(B, T, C, NH);
+    const Heads g = heads_of(B, T, C, NH);
     if (key_mask) {
         for (int b = 0; b < B; b++) {
             int any = 0;
@@ -62,24 +106,11 @@ void attention_forward(float *out, float *att, const float *qkv, const unsigned 
             CG_CHECK(any, "key_mask masks every key of batch item %d", b);
         }
     }
-    const int hs = C / NH, C3 = 3 * C;
-    const float scale = 1.0f / sqrtf((float)hs);
-    const int par = attention_parallel_ok();
-#pragma omp parallel for schedule(static) if (par)
-    for (int bh = 0; bh < B * NH; bh++) {
-        const int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs; // (T, hs), row stride 3C
-        const float *k = q + C;
-        const float *v = q + 2 * (size_t)C;
-        float *a = att + (size_t)bh * T * T;                          // (T, T)
-        float *o = out + (size_t)b * T * C + (size_t)h * hs;          // (T, hs), row stride C
-        // a = scale * q k^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, a, T);
-        softmax_rows_masked(a, key_mask ? key_mask + (size_t)b * T : NULL, T);
-        // o = a v
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, C3, 0.0f, o, C);
-    }
+    const ForwardArgs f = {out, att, qkv, key_mask};
+    for_each_head_pair(&g, forward_pair, &f);
 }
+
+// ---- backward ------------------------------------------------------------------------------------
 
 size_t attention_scratch_floats(int B, int T, int C, int NH) {
     (void)C;
@@ -87,36 +118,42 @@ size_t attention_scratch_floats(int B, int T, int C, int NH) {
     return cg_mul_size(cg_mul_size((size_t)B, (size_t)NH), cg_mul_size((size_t)T, (size_t)T));
 }
 
+typedef struct {
+    float *dqkv, *scratch;
+    const float *dout, *qkv, *att;
+} BackwardArgs;
+
+static void backward_pair(const Heads *g, const void *args, int b, int h) {
+    const BackwardArgs *r = args;
+    const int T = g->T, C = g->C, hs = g->hs, C3 = 3 * C;
+    const float scale = g->scale; // (a local: the loop below stores floats, so g->scale would be reread)
+    const size_t head = (size_t)b * T * C3 + (size_t)h * hs, tt = ((size_t)b * g->NH + h) * T * T;
+    const float *q = r->qkv + head, *k = q + C, *v = q + 2 * (size_t)C; // (T, hs), stride 3C
+    float *dq = r->dqkv + head, *dk = dq + C, *dv = dq + 2 * (size_t)C;  // (T, hs), stride 3C
+    const float *a = r->att + tt;                                        // (T, T)
+    const float *dO = r->dout + (size_t)b * T * C + (size_t)h * hs;      // (T, hs), stride C
+    float *d = r->scratch + tt;                                          // (T, T): datt, then dpreatt
+    // datt = dO v^T;  dv += a^T dO
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, C3, 0.0f, d, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, dO, C, 1.0f, dv, C3);
+    // softmax backward, with the score scale folded in:
+    // d(scale q.k) = a * (datt - sum_j a_j datt_j), masked keys have a = 0 and get 0
+    for (int t = 0; t < T; t++) {
+        float *drow = d + (size_t)t * T;
+        const float *arow = a + (size_t)t * T;
+        float dot = 0.0f;
+        for (int j = 0; j < T; j++) dot += arow[j] * drow[j];
+        for (int j = 0; j < T; j++) drow[j] = scale * arow[j] * (drow[j] - dot);
+    }
+    // dq += dpre k;  dk += dpre^T q
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, d, T, k, C3, 1.0f, dq, C3);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, d, T, q, C3, 1.0f, dk, C3);
+}
+
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH) {
-    attention_check_dims(B, T, C, NH);
+    const Heads g = heads_of(B, T, C, NH);
     if (!dqkv) return;
-    const int hs = C / NH, C3 = 3 * C;
-    const float scale = 1.0f / sqrtf((float)hs);
-    const int par = attention_parallel_ok();
-#pragma omp parallel for schedule(static) if (par)
-    for (int bh = 0; bh < B * NH; bh++) {
-        const int b = bh / NH, h = bh % NH;
-        const size_t head = (size_t)b * T * C3 + (size_t)h * hs;
-        const float *q = qkv + head, *k = q + C, *v = q + 2 * (size_t)C; // (T, hs), stride 3C
-        float *dq = dqkv + head, *dk = dq + C, *dv = dq + 2 * (size_t)C;  // (T, hs), stride 3C
-        const float *a = att + (size_t)bh * T * T;                        // (T, T)
-        const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;      // (T, hs), stride C
-        float *d = scratch + (size_t)bh * T * T;                          // (T, T): datt, then dpreatt
-        // datt = dO v^T;  dv += a^T dO
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, C3, 0.0f, d, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, dO, C, 1.0f, dv, C3);
-        // softmax backward, with the score scale folded in:
-        // d(scale q.k) = a * (datt - sum_j a_j datt_j), masked keys have a = 0 and get 0
-        for (int t = 0; t < T; t++) {
-            float *drow = d + (size_t)t * T;
-            const float *arow = a + (size_t)t * T;
-            float dot = 0.0f;
-            for (int j = 0; j < T; j++) dot += arow[j] * drow[j];
-            for (int j = 0; j < T; j++) drow[j] = scale * arow[j] * (drow[j] - dot);
-        }
-        // dq += dpre k;  dk += dpre^T q
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, d, T, k, C3, 1.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, d, T, q, C3, 1.0f, dk, C3);
-    }
+    const BackwardArgs r = {dqkv, scratch, dout, qkv, att};
+    for_each_head_pair(&g, backward_pair, &r);
 }

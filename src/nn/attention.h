@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 
+// Dies unless B, T, C and NH are positive and NH divides C: the sizes every call below needs.
+// The blocks built on attention (models/dit_block.c, models/vit_block.c) check them up front.
+void attention_check_dims(int B, int T, int C, int NH);
 void attention_forward(float *out, float *att, const float *qkv, const unsigned char *key_mask,
                        int B, int T, int C, int NH);
 // dqkv (B, T, 3C) accumulates. scratch must hold attention_scratch_floats(B, T, C, NH) floats.
