@@ -1,6 +1,6 @@
 // test_reward_http.c: the http reward's pieces without a server: base64, PNG in memory, the
-// protocol's request and answer (built, read back, refused when malformed), and the client's
-// failures on a port where nothing listens.
+// string keys of the trainer's config, the protocol's request and answer (built, read back,
+// refused when malformed), and the client's failures on a port where nothing listens.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,8 +8,10 @@
 
 #include "core/check.h"
 #include "io/base64.h"
+#include "io/config.h"
 #include "io/png.h"
 #include "rl/reward_http.h"
+#include "rl/trainer.h"
 #include "scratch.h"
 #include "test.h"
 #include "world/render.h"
@@ -61,6 +63,36 @@ static void test_png_memory(void) {
     EXPECT(cg_png_decode_rgb8("not a png at all", 16, &back, &W, &H, err, sizeof err) == -1 && strstr(err, "signature"),
            "not a PNG: %s", err);
     free(png);
+}
+
+// The trainer's string keys: parsed, empty allowed, refused when they cannot be written back, and
+// a config file round trip.
+static void test_config_strings(void) {
+    int nk;
+    const ConfigKey *keys = train_config_keys(&nk);
+    TrainConfig c = train_config_default(), d = train_config_default();
+    char err[512], path[512];
+    EXPECT(config_parse_text(&c, keys, nk, "reward_prompt = http\nhttp_url = http://10.0.0.2:99/v1/score  # the box\n"
+                             "http_api_key_env =\nhttp_format = f32\n", "x.cfg", NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(strcmp(c.http_url, "http://10.0.0.2:99/v1/score") == 0 && c.http_api_key_env[0] == '\0' &&
+               c.http_format == REWARD_HTTP_F32 && strcmp(train_reward_prompt_name(&c), "http") == 0,
+           "url '%s'", c.http_url);
+    char long_url[200];
+    memset(long_url, 'a', sizeof long_url - 1);
+    long_url[sizeof long_url - 1] = '\0';
+    EXPECT(config_set(&c, keys, nk, "http-url", long_url, err, sizeof err) == -1 && strstr(err, "at most 127"), "%s", err);
+    EXPECT(config_set(&c, keys, nk, "http_url", "a\tb", err, sizeof err) == -1 && strstr(err, "printable"), "%s", err);
+    snprintf(path, sizeof path, "%s/c.cfg", g_dir);
+    snprintf(c.http_api_key_env, sizeof c.http_api_key_env, "MY_KEY");
+    EXPECT(config_write_file(path, &c, keys, nk, NULL, err, sizeof err) == 0, "%s", err);
+    EXPECT(config_read_file(path, &d, keys, nk, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < nk; i++) EXPECT(config_same(&c, &d, &keys[i]), "%s differs after the round trip", keys[i].key);
+    d = train_config_default();
+    d.http_api_key_env[0] = '\0';
+    EXPECT(config_write_file(path, &d, keys, nk, NULL, err, sizeof err) == 0 &&
+               config_read_file(path, &c, keys, nk, err, sizeof err) == 0 && c.http_api_key_env[0] == '\0',
+           "an empty string round-trips: %s", err);
+    EXPECT(train_key_is_resumable("http_url") && !train_key_is_resumable("http_prompt_reward"), "resumable keys");
 }
 
 // Two groups of three rows (train subjects 4 and 9), the second image of each with values outside
@@ -255,6 +287,7 @@ int main(void) {
     g_dir = scratch_dir(g_tmpl);
     RUN(test_base64);
     RUN(test_png_memory);
+    RUN(test_config_strings);
     RUN(test_request_round_trip);
     RUN(test_request_refused);
     RUN(test_answers);
