@@ -11,10 +11,10 @@
 #include "io/config.h"
 #include "io/png.h"
 #include "rl/reward_http.h"
+#include "reward_rows.h"
 #include "rl/trainer.h"
 #include "scratch.h"
 #include "test.h"
-#include "world/render.h"
 #include "world/tokenizer.h"
 
 #define S_ 8
@@ -111,12 +111,7 @@ static void make_rows(Rows *r) {
         const Subject *s = world_subject(&r->w, SPLIT_TRAIN, i < 3 ? 4 : 9);
         r->subjects[i] = s;
         prompt_make(&r->prompts[i], s->cls, i < 3 ? 1 : 20);
-        render_target(r->img + i * PX, NULL, s, &r->prompts[i], (uint64_t)i, S_);
-        render_reference(r->plain + i * PX, NULL, s, 0, S_);
-        render_segmented_reference(r->seg + i * PX, NULL, s, 0, S_);
-        reward_from_render(r->img + i * PX, r->img + i * PX, PX);
-        reward_from_render(r->plain + i * PX, r->plain + i * PX, PX);
-        reward_from_render(r->seg + i * PX, r->seg + i * PX, PX);
+        reward_row_render(r->img + i * PX, r->plain + i * PX, r->seg + i * PX, s, &r->prompts[i], (uint64_t)i, S_);
     }
     r->img[PX + 5] = 1.25f, r->img[4 * PX] = -1.5f;
     r->b = (RewardBatch){.B = 6, .S = S_, .images = r->img, .ref_seg = r->seg, .ref_plain = r->plain,
