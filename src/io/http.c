@@ -82,9 +82,15 @@ int cg_http_post_json(CgHttp *h, const CgHttpPost *p, const char *body, size_t l
         hdr = curl_slist_append(hdr, auth);
     }
     curl_easy_setopt(c, CURLOPT_URL, p->url);
+#if LIBCURL_VERSION_NUM >= 0x075500 // 7.85
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    // signals stay allowed: libcurl then ignores SIGPIPE while it sends (a server that closes the
+    // connection mid-request must not kill the trainer); Debian's libcurl resolves names in a
+    // thread, so no SIGALRM is involved in the timeout
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->timeout_ms);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
