@@ -178,6 +178,7 @@ static void test_request_refused(void) {
         const char *from, *to, *want;
     } edits[] = {
         {"\"n_images\":3", "\"n_images\":4", "hold 3 images"},
+        {"\"n_images\":3", "\"n_images\":400000", "more than 16777216 pixels"},
         {"\"size\":8", "\"size\":9", "8x8 PNG"},
         {"cgrpo-reward/1", "cgrpo-reward/9", "protocol"},
         {"\"image_format\":\"png\"", "\"image_format\":\"jpg\"", "image_format"},

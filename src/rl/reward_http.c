@@ -254,6 +254,8 @@ int reward_http_read_request(RewardHttpRequest *req, const char *json, size_t le
         rc = cg_errf(err, errlen, "the request has no \"groups\" array");
     if (rc == 0) rc = json_int(root, "size", 1, 1024, &S, err, errlen);
     if (rc == 0) rc = json_int(root, "n_images", 1, 1 << 20, &B, err, errlen);
+    if (rc == 0 && (double)B * S * S > (double)REWARD_HTTP_MAX_PIXELS)
+        rc = cg_errf(err, errlen, "the request's %d images of %dx%d are more than %d pixels", B, S, S, REWARD_HTTP_MAX_PIXELS);
     if (rc == 0) {
         snprintf(req->reward, sizeof req->reward, "%s", name);
         req->format = strcmp(fmt, "f32") == 0 ? REWARD_HTTP_F32 : REWARD_HTTP_PNG;

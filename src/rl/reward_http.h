@@ -40,8 +40,9 @@
 enum { REWARD_HTTP_PNG = 0, REWARD_HTTP_F32 = 1 };
 // The largest answer accepted for n images (bytes): room for pretty-printing and extra fields.
 #define REWARD_HTTP_MAX_ANSWER(n) ((size_t)65536 + (size_t)64 * (size_t)(n))
-// The largest request `cgrpo score --request` reads.
+// The largest request `cgrpo score --request` reads, and the most pixels (n_images S S) it holds.
 #define REWARD_HTTP_MAX_REQUEST ((size_t)1 << 30)
+#define REWARD_HTTP_MAX_PIXELS (1 << 24)
 
 typedef struct {
     const char *url;         // http:// or https://
