@@ -4,7 +4,7 @@
 #   make fuzz       libFuzzer targets (clang)                 make clean
 #   make MPI=1      build-mpi/ with mpicc: `mpirun -np N build-mpi/cgrpo train ...` (core/dist.h)
 # Probes print what was found. OpenBLAS is required (the OpenMP build is preferred so that BLAS
-# and our own loops share one thread pool); libpng and cJSON are required.
+# and our own loops share one thread pool); libpng, cJSON and libcurl (the http reward) are required.
 CC      ?= gcc
 BUILD   ?= build
 # MPI=1: data-parallel training over MPI ranks (Open MPI: libopenmpi-dev), in its own build directory
@@ -36,9 +36,11 @@ PNG_CFLAGS  := $(shell pkg-config --cflags libpng 2>/dev/null)
 PNG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 JSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 JSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
-CFLAGS  = $(CFLAGS_BASE) $(MPI_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) $(JSON_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS  = $(BLAS_LIBS) $(PNG_LIBS) $(JSON_LIBS) -lm
+CFLAGS  = $(CFLAGS_BASE) $(MPI_CFLAGS) $(BLAS_CFLAGS) $(PNG_CFLAGS) $(JSON_CFLAGS) $(CURL_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  = $(BLAS_LIBS) $(PNG_LIBS) $(JSON_LIBS) $(CURL_LIBS) -lm
 
 # ---- sources -------------------------------------------------------------------------------------
 LIB_SRCS  := $(sort $(wildcard src/*/*.c))
@@ -53,7 +55,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 all: probe $(BUILD)/cgrpo $(TEST_BINS)
 
 probe:
-	@echo "cgrpo build: CC=$(CC) BUILD=$(BUILD) BLAS=$(BLAS_KIND) OpenMP=yes libpng=$(if $(PNG_LIBS),yes,no) cJSON=yes MPI=$(if $(MPI_CFLAGS),yes,no)$(if $(SAN), SAN='$(SAN)')"
+	@echo "cgrpo build: CC=$(CC) BUILD=$(BUILD) BLAS=$(BLAS_KIND) OpenMP=yes libpng=$(if $(PNG_LIBS),yes,no) cJSON=yes libcurl=$(if $(shell pkg-config --exists libcurl && echo y),yes,no) MPI=$(if $(MPI_CFLAGS),yes,no)$(if $(SAN), SAN='$(SAN)')"
 
 $(BUILD)/libcgrpo.a: $(LIB_OBJS)
 	@rm -f $@

@@ -7,24 +7,11 @@ source "$(dirname "$0")/lib_cli.sh"
 export OMP_NUM_THREADS=1
 
 M=$TMP/models
-mkdir -p "$M"
-# the tiny models (a few tenths of a second each)
-check "tiny base model" "$CGRPO" pretrain --out "$TMP/pre" --steps 2 --img 16 --width 16 --depth 1 --heads 2 --tdim 16 \
-    --batch 2 --val-samples 2 --quiet
-cp "$TMP/pre/model.safetensors" "$M/base.safetensors"
-enc() { # kind img out
-    "$CGRPO" train-encoder --kind "$1" --out "$TMP/enc_$1_$2" --steps 1 --batch 4 --img "$2" --width 8 --depth 1 \
-        --heads 2 --embed-dim 8 --text-width 8 --text-depth 1 --text-heads 2 --eval-every 1 --val-seeds 1 \
-        --export "$3" --progress off
-}
-check "tiny identity reward" enc id 16 "$M/id.safetensors"
-check "tiny prompt reward" enc clip 16 "$M/prompt.safetensors"
+tiny_grpo_models "$M"
 mkdir -p "$TMP/m8"
-check "8x8 identity reward" enc id 8 "$TMP/m8/id.safetensors"
+check "8x8 identity reward" tiny_enc id 8 "$TMP/m8/id.safetensors"
 cp "$M/prompt.safetensors" "$TMP/m8/prompt.safetensors"
-
-TINY="--model $M/base.safetensors --rewards-dir $M --iterations 4 --pairs 2 --group-size 3 --steps 4 --lr 1e-3
-      --inner-epochs 2 --groups-per-step 1 --ckpt-every 1 --sample-every 0 --cos-every 2"
+TINY=$TINY_GRPO
 
 # ---- help and presets -----------------------------------------------------------------------------------
 check "help" "$CGRPO" train --help
@@ -169,7 +156,7 @@ grep -q "typo.cfg:2" "$TMP/err" && grep -q "clip_eps" "$TMP/err" && pass "config
 check_exit 2 "bad value" "$CGRPO" train --out "$TMP/x" --group-size 1
 check_exit 2 "missing model file" "$CGRPO" train --out "$TMP/x" --model "$TMP/nope.safetensors" --rewards-dir "$M"
 grep -q "nope.safetensors" "$TMP/err" && pass "missing model named" || fail "missing model message" "$(cat "$TMP/err")"
-check_exit 2 "missing reward file" "$CGRPO" train --out "$TMP/x" --model "$M/base.safetensors" --rewards-dir "$TMP/pre"
+check_exit 2 "missing reward file" "$CGRPO" train --out "$TMP/x" --model "$M/base.safetensors" --rewards-dir "$M/pre"
 check_exit 2 "model/reward image size mismatch" "$CGRPO" train --out "$TMP/x" $TINY --rewards-dir "$TMP/m8"
 grep -q "16x16" "$TMP/err" && grep -q "8x8" "$TMP/err" && pass "size mismatch names both sizes" || fail "size mismatch message" "$(cat "$TMP/err")"
 check_exit 2 "--out and --resume" "$CGRPO" train --out "$TMP/x" --resume "$TMP/a"

@@ -43,3 +43,22 @@ tiny_encoders() {
     check "tiny attr" "$CGRPO" train-encoder --kind attr --population judge "${TINY_ENC[@]}" --out "$runs/r5" \
         --export "$m/attr.safetensors"
 }
+# tiny_grpo_models DIR: what `cgrpo train` reads, tiny, in DIR (three checks): base.safetensors (a
+# 16x16 DiT from two pretraining steps, its run in DIR/pre), id.safetensors and prompt.safetensors
+# (one-step 16x16 encoders); TINY_GRPO: a tiny training recipe on them (4 iterations of 2 x 3)
+tiny_enc() { # kind img out
+    "$CGRPO" train-encoder --kind "$1" --out "$TMP/enc_$1_$2_$(basename "$3" .safetensors)" --steps 1 --batch 4 \
+        --img "$2" --width 8 --depth 1 --heads 2 --embed-dim 8 --text-width 8 --text-depth 1 --text-heads 2 \
+        --eval-every 1 --val-seeds 1 --export "$3" --progress off
+}
+tiny_grpo_models() {
+    local m=$1
+    mkdir -p "$m"
+    check "tiny base model" "$CGRPO" pretrain --out "$m/pre" --steps 2 --img 16 --width 16 --depth 1 --heads 2 --tdim 16 \
+        --batch 2 --val-samples 2 --quiet
+    cp "$m/pre/model.safetensors" "$m/base.safetensors"
+    check "tiny identity reward" tiny_enc id 16 "$m/id.safetensors"
+    check "tiny prompt reward" tiny_enc clip 16 "$m/prompt.safetensors"
+    TINY_GRPO="--model $m/base.safetensors --rewards-dir $m --iterations 4 --pairs 2 --group-size 3 --steps 4 --lr 1e-3
+               --inner-epochs 2 --groups-per-step 1 --ckpt-every 1 --sample-every 0 --cos-every 2"
+}

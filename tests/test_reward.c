@@ -21,6 +21,7 @@
 #include "eval/reward_metrics.h"
 #include "models/encoder.h"
 #include "nn/loss.h"
+#include "reward_rows.h"
 #include "rl/reward.h"
 #include "scratch.h"
 #include "test.h"
@@ -115,12 +116,7 @@ static void make_batch(Batch *b, int B, int shared_ref) {
     for (int i = 0; i < B; i++) {
         const Subject *s = world_subject(world, SPLIT_TRAIN, shared_ref ? 3 : i % 40);
         prompt_make(&b->prompts[i], s->cls, i % PROMPT_N_TEMPLATES);
-        render_target(b->img + i * PER, NULL, s, &b->prompts[i], (uint64_t)i, SZ);
-        render_segmented_reference(b->seg + i * PER, NULL, s, 0, SZ);
-        render_reference(b->plain + i * PER, NULL, s, 0, SZ);
-        reward_from_render(b->img + i * PER, b->img + i * PER, PER);
-        reward_from_render(b->seg + i * PER, b->seg + i * PER, PER);
-        reward_from_render(b->plain + i * PER, b->plain + i * PER, PER);
+        reward_row_render(b->img + i * PER, b->plain + i * PER, b->seg + i * PER, s, &b->prompts[i], (uint64_t)i, SZ);
         char err[128];
         CG_CHECK(tok_encode(b->tokens + (size_t)i * TOK_MAX_TOKENS, b->prompts[i].text, err, sizeof(err)) > 0, "%s", err);
     }

@@ -2,6 +2,7 @@
 // one prompt, through the same reward objects the trainer uses (rl/reward.h). One JSON object per
 // image on stdout, in argument order.
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "core/check.h"
 #include "io/png.h"
 #include "rl/reward.h"
+#include "rl/reward_http.h"
 #include "world/prompts.h"
 #include "world/render.h"
 #include "world/tokenizer.h"
@@ -19,6 +21,7 @@
 
 static const char *USAGE =
     "usage: cgrpo score --reference REF --prompt \"TEXT\" [options] IMAGE...\n"
+    "       cgrpo score --request FILE [--models DIR]\n"
     "Prints one JSON object per image with every reward and judge score (100 x cosine similarities;\n"
     "attr is 100 x the attribute judge's probability of the prompt's scene, accessory and property)\n"
     "and the attribute judge's predicted labels.\n"
@@ -32,28 +35,37 @@ static const char *USAGE =
     "  --mask MASK.png      the reference's subject mask (PNG reference only; default: estimated\n"
     "                       from the plain background)\n"
     "  --subjects-seed N    the SubjectBench population of subject:... arguments (default 1)\n"
-    "Bad input (missing file, wrong size, unknown word, unknown subject) exits 2 with one line.\n";
+    "  --request FILE       score a reward server request (docs/reward_protocol.md; - reads stdin)\n"
+    "                       with the reward it names and print the answer, {\"scores\": [...]}, with\n"
+    "                       every float exact (tools/reward_server.py serves cgrpo's rewards this way)\n"
+    "Bad input (missing file, wrong size, unknown word, unknown subject, a bad request) exits 2 with\n"
+    "one line.\n";
 
 #define ALL_REWARDS "id,prompt,judge-id,judge-id-plain,judge-clip-i,judge-clip-t,attr,id-pix"
 
 typedef struct {
-    const char *reference, *prompt, *models, *rewards, *mask;
+    const char *reference, *prompt, *models, *rewards, *mask, *request;
     long subjects_seed;
     const char **images;
     int n_images;
 } Opts;
 
 static void parse_opts(Opts *o, int argc, char **argv) {
-    *o = (Opts){NULL, NULL, "models", ALL_REWARDS, NULL, WORLD_DEFAULT_SUBJECTS_SEED, NULL, 0};
+    *o = (Opts){NULL, NULL, "models", ALL_REWARDS, NULL, NULL, WORLD_DEFAULT_SUBJECTS_SEED, NULL, 0};
     o->images = cg_malloc((size_t)argc * sizeof(char *));
     const CliOpt opts[] = {
         CLI_S("--reference", &o->reference), CLI_S("--prompt", &o->prompt), CLI_S("--models", &o->models),
-        CLI_S("--rewards", &o->rewards), CLI_S("--mask", &o->mask),
+        CLI_S("--rewards", &o->rewards), CLI_S("--mask", &o->mask), CLI_S("--request", &o->request),
         CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX),
     };
     const CliCommand cmd = {.name = "score", .usage = USAGE, .unknown_hint = " (see cgrpo score --help)",
                             .positional = o->images, .n_positional = &o->n_images};
     cli_parse(&cmd, opts, (int)(sizeof opts / sizeof opts[0]), argc, argv);
+    if (o->request) {
+        if (o->reference || o->prompt || o->mask || o->n_images || o->rewards != (const char *)ALL_REWARDS)
+            cg_usage("score: --request takes the images, prompts and reward from the request (only --models goes with it)");
+        return;
+    }
     if (!o->reference) cg_usage("score: --reference is required");
     if (!o->prompt) cg_usage("score: --prompt is required");
     if (o->n_images == 0) cg_usage("score: no images to score");
@@ -107,9 +119,42 @@ static void load_png(float *img, const char *path, int S) {
 
 static double round4(double x) { return round(x * 1e4) / 1e4; }
 
+// --request FILE: read a reward server request (at most REWARD_HTTP_MAX_REQUEST bytes), score it
+// with the reward it names, print the answer.
+static int score_request(const Opts *o) {
+    FILE *f = strcmp(o->request, "-") == 0 ? stdin : fopen(o->request, "rb");
+    if (!f) cg_usage("--request: cannot open '%s': %s", o->request, strerror(errno));
+    size_t len = 0, cap = 1 << 16;
+    char *text = cg_malloc(cap);
+    for (size_t got; (got = fread(text + len, 1, cap - len, f)) > 0;) {
+        len += got;
+        if (len > REWARD_HTTP_MAX_REQUEST) cg_usage("--request: larger than %zu bytes", REWARD_HTTP_MAX_REQUEST);
+        if (len == cap) text = cg_realloc(text, cap *= 2);
+    }
+    if (ferror(f)) cg_usage("--request: cannot read '%s'", o->request);
+    if (f != stdin) fclose(f);
+    RewardHttpRequest req;
+    char err[1024];
+    if (reward_http_read_request(&req, text, len, err, sizeof err)) cg_usage("--request: %s", err);
+    free(text);
+    Reward *r = reward_create_by_name(req.reward, o->models, err, sizeof err);
+    if (!r) cg_usage("--request: %s", err);
+    float *scores = cg_malloc((size_t)req.batch.B * sizeof(float));
+    if (reward_score(r, &req.batch, scores, err, sizeof err)) cg_usage("--request: %s", err);
+    reward_http_write_answer(stdout, scores, req.batch.B);
+    free(scores);
+    reward_free(r);
+    reward_http_request_free(&req);
+    return 0;
+}
+
 int cmd_score(int argc, char **argv) {
     Opts o;
     parse_opts(&o, argc, argv);
+    if (o.request) {
+        free(o.images);
+        return score_request(&o);
+    }
     World *w = cg_malloc(sizeof(World));
     world_init(w, (uint64_t)o.subjects_seed);
 

@@ -97,7 +97,7 @@ int cmd_train(int argc, char **argv) {
     }
     const TrainConfig stored = cfg;
     cli_apply_overrides(&cfg, &stored, keys, nk, r.over_key, r.over_val, r.n_over, resume, train_key_is_resumable,
-                        "iterations, ckpt_every, sample_every and cos_every", sizeof err);
+                        TRAIN_RESUMABLE_TEXT, sizeof err);
     train_config_resolve(&cfg);
     if (train_config_check(&cfg, err, sizeof err)) cg_usage("train: %s", err);
     if (r.print_config) {
@@ -121,9 +121,9 @@ int cmd_train(int argc, char **argv) {
         ckpt_meta_free(&meta);
     }
     if (!rewards_dir) rewards_dir = stored_rewards;
-    Reward *r_id = reward_create_by_name(train_reward_id_name(&cfg), rewards_dir, err, sizeof err);
+    Reward *r_id = train_reward_create(&cfg, 0, rewards_dir, err, sizeof err);
     if (!r_id) cg_usage("train: identity reward: %s", err);
-    Reward *r_pr = reward_create_by_name(train_reward_prompt_name(&cfg), rewards_dir, err, sizeof err);
+    Reward *r_pr = train_reward_create(&cfg, 1, rewards_dir, err, sizeof err);
     if (!r_pr) {
         reward_free(r_id);
         cg_usage("train: prompt reward: %s", err);

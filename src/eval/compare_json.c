@@ -71,7 +71,7 @@ char *compare_report_json(const CompareSpec *s, const TrainConfig *cfg0, int spl
         if (compare_is_run_key(keys[i].key)) continue;
         char v[CONFIG_MAX_VALUE];
         config_format(v, sizeof v, cfg0, &keys[i]);
-        if (keys[i].type == CONFIG_CHOICE) cJSON_AddStringToObject(tc, keys[i].key, v);
+        if (keys[i].type == CONFIG_CHOICE || keys[i].type == CONFIG_STRING) cJSON_AddStringToObject(tc, keys[i].key, v);
         else cJSON_AddNumberToObject(tc, keys[i].key, strtod(v, NULL));
     }
     cJSON *models = cJSON_AddObjectToObject(root, "models");

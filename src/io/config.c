@@ -97,6 +97,18 @@ int config_set(void *obj, const ConfigKey *keys, int n, const char *key, const c
     if (!k) return cg_errf(err, errlen, "unknown key '%s' (nearest: %s)", key, config_nearest(keys, n, key));
     char *field = (char *)obj + k->offset;
     char *end = NULL;
+    if (k->type == CONFIG_STRING) {
+        const size_t len = strlen(value);
+        if (len >= CONFIG_MAX_VALUE)
+            return cg_errf(err, errlen, "%s is %zu characters long, at most %d", k->key, len, CONFIG_MAX_VALUE - 1);
+        for (size_t i = 0; i < len; i++)
+            if (value[i] < ' ' || value[i] > '~' || value[i] == '#')
+                return cg_errf(err, errlen, "%s: character %zu is not printable ASCII (or is '#')", k->key, i + 1);
+        if (len && (value[0] == ' ' || value[len - 1] == ' '))
+            return cg_errf(err, errlen, "%s = '%s' starts or ends with a space", k->key, value);
+        memcpy(field, value, len + 1);
+        return 0;
+    }
     if (*value == '\0') return cg_errf(err, errlen, "%s has no value", k->key);
     errno = 0;
     switch (k->type) {
@@ -133,6 +145,7 @@ int config_set(void *obj, const ConfigKey *keys, int n, const char *key, const c
         *(int *)field = idx;
         return 0;
     }
+    case CONFIG_STRING: break; // above
     }
     return cg_errf(err, errlen, "%s: bad key type %d", k->key, (int)k->type);
 }
@@ -151,6 +164,7 @@ void config_format(char *buf, size_t len, const void *obj, const ConfigKey *k) {
         return; // %.9g always round-trips a float
     }
     case CONFIG_CHOICE: choice_word(buf, len, k->choices, *(const int *)field); return;
+    case CONFIG_STRING: snprintf(buf, len, "%.*s", CONFIG_MAX_VALUE - 1, field); return;
     }
     snprintf(buf, len, "?");
 }

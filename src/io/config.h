@@ -35,6 +35,8 @@ typedef enum {
     CONFIG_U64 = 1,    // uint64_t field, decimal without sign (seeds); lo/hi ignored
     CONFIG_FLOAT = 2,  // float field, any strtof syntax, finite, within [lo, hi]
     CONFIG_CHOICE = 3, // int field holding the index of one word of `choices` ("a|b|c")
+    CONFIG_STRING = 4, // char[CONFIG_MAX_VALUE] field: printable ASCII without '#', may be empty (a
+                       // URL, the name of an environment variable); lo/hi ignored
 } ConfigType;
 
 typedef struct {
@@ -55,7 +57,7 @@ typedef struct {
     {"weight_decay", CONFIG_FLOAT, offsetof(T, weight_decay), 0, 10, NULL, "AdamW, matrices only"}
 
 #define CONFIG_MAX_LINE 1024  // longest line of a config file
-#define CONFIG_MAX_VALUE 128  // longest formatted value
+#define CONFIG_MAX_VALUE 128  // longest formatted value, NUL included (so a string holds 127 characters)
 
 // The row of `key`, or NULL. Command-line spellings with '-' match '_' ("p-drop-ref").
 const ConfigKey *config_find(const ConfigKey *keys, int n, const char *key);

@@ -47,18 +47,49 @@ int cg_png_write_gray8(const char *path, const unsigned char *gray, int W, int H
     return write_png(path, gray, W, H, PNG_FORMAT_GRAY, 1, err, errlen);
 }
 
+void cg_png_float_to_rgb8(unsigned char *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = src[i];
+        v = v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; // NaN -> 0
+        dst[i] = (unsigned char)(v * 255.f + 0.5f);
+    }
+}
+
 int cg_png_write_float_rgb(const char *path, const float *img, int W, int H, char *err, size_t errlen) {
     if (check_size(W, H, err, errlen)) return -1;
     size_t n = (size_t)W * (size_t)H * 3;
     unsigned char *b = cg_malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        float v = img[i];
-        v = v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; // NaN -> 0
-        b[i] = (unsigned char)(v * 255.f + 0.5f);
-    }
+    cg_png_float_to_rgb8(b, img, n);
     int rc = cg_png_write_rgb8(path, b, W, H, err, errlen);
     free(b);
     return rc;
+}
+
+// The second half of both readers: size check, conversion to RGB8 over white. `what` names the
+// source in messages ("PNG 'x.png'", "the PNG"). Frees the image's resources in every case.
+static int finish_read(png_image *image, const char *what, unsigned char **rgb, int *W, int *H, char *err, size_t errlen) {
+    if (image->width > CG_PNG_MAX_SIDE || image->height > CG_PNG_MAX_SIDE ||
+        check_size((int)image->width, (int)image->height, err, errlen)) {
+        png_image_free(image);
+        return cg_errf(err, errlen, "%s is %ux%u, too large (at most %d a side, %ld pixels)", what, image->width,
+                       image->height, CG_PNG_MAX_SIDE, CG_PNG_MAX_PIXELS);
+    }
+    image->format = PNG_FORMAT_RGB;
+    size_t n = (size_t)image->width * (size_t)image->height * 3;
+    unsigned char *buf = cg_malloc(n);
+    png_color white = {255, 255, 255};
+    if (!png_image_finish_read(image, &white, buf, (png_int_32)(image->width * 3), NULL)) {
+        char why[128];
+        snprintf(why, sizeof(why), "%s", image->message);
+        png_image_free(image);
+        free(buf);
+        return cg_errf(err, errlen, "cannot decode %s: %s", what, why);
+    }
+    png_image_free(image);
+    *rgb = buf;
+    *W = (int)image->width;
+    *H = (int)image->height;
+    return 0;
 }
 
 int cg_png_read_rgb8(const char *path, unsigned char **rgb, int *W, int *H, char *err, size_t errlen) {
@@ -78,28 +109,43 @@ int cg_png_read_rgb8(const char *path, unsigned char **rgb, int *W, int *H, char
         fclose(f);
         return cg_errf(err, errlen, "cannot read PNG '%s': %s", path, image.message);
     }
-    if (image.width > CG_PNG_MAX_SIDE || image.height > CG_PNG_MAX_SIDE ||
-        check_size((int)image.width, (int)image.height, err, errlen)) {
-        png_image_free(&image);
-        fclose(f);
-        return cg_errf(err, errlen, "PNG '%s' is %ux%u, too large (at most %d a side, %ld pixels)", path,
-                       image.width, image.height, CG_PNG_MAX_SIDE, CG_PNG_MAX_PIXELS);
-    }
-    image.format = PNG_FORMAT_RGB;
-    size_t n = (size_t)image.width * (size_t)image.height * 3;
-    unsigned char *buf = cg_malloc(n);
-    png_color white = {255, 255, 255};
-    if (!png_image_finish_read(&image, &white, buf, (png_int_32)(image.width * 3), NULL)) {
-        char why[128];
-        snprintf(why, sizeof(why), "%s", image.message);
-        png_image_free(&image);
-        fclose(f);
-        free(buf);
-        return cg_errf(err, errlen, "cannot decode PNG '%s': %s", path, why);
-    }
+    char what[4200];
+    snprintf(what, sizeof what, "PNG '%s'", path);
+    const int rc = finish_read(&image, what, rgb, W, H, err, errlen);
     fclose(f);
-    *rgb = buf;
-    *W = (int)image.width;
-    *H = (int)image.height;
+    return rc;
+}
+
+int cg_png_encode_rgb8(const unsigned char *rgb, int W, int H, unsigned char **png, size_t *len, char *err, size_t errlen) {
+    *png = NULL, *len = 0;
+    if (check_size(W, H, err, errlen)) return -1;
+    png_image image;
+    memset(&image, 0, sizeof(image));
+    image.version = PNG_IMAGE_VERSION;
+    image.width = (png_uint_32)W;
+    image.height = (png_uint_32)H;
+    image.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0; // the first call measures, the second writes
+    int ok = png_image_write_to_memory(&image, NULL, &size, 0, rgb, (png_int_32)(W * 3), NULL);
+    unsigned char *buf = ok ? cg_malloc(size) : NULL;
+    if (ok) ok = png_image_write_to_memory(&image, buf, &size, 0, rgb, (png_int_32)(W * 3), NULL);
+    char why[128];
+    snprintf(why, sizeof(why), "%s", ok ? "" : image.message);
+    png_image_free(&image);
+    if (!ok) {
+        free(buf);
+        return cg_errf(err, errlen, "cannot encode a %dx%d PNG: %s", W, H, why);
+    }
+    *png = buf, *len = (size_t)size;
     return 0;
+}
+
+int cg_png_decode_rgb8(const void *png, size_t len, unsigned char **rgb, int *W, int *H, char *err, size_t errlen) {
+    *rgb = NULL;
+    if (len < 8 || png_sig_cmp((png_const_bytep)png, 0, 8) != 0) return cg_errf(err, errlen, "not a PNG (bad signature)");
+    png_image image;
+    memset(&image, 0, sizeof(image));
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&image, png, len)) return cg_errf(err, errlen, "cannot read the PNG: %s", image.message);
+    return finish_read(&image, "the PNG", rgb, W, H, err, errlen);
 }

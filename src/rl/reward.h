@@ -41,7 +41,7 @@
 //
 // Writing another reward: allocate a Reward with malloc, fill name, needs, S, score, free and
 // state, and hand it to the trainer like a built-in one; reward_free calls r->free(r) and then
-// frees r. (An "external" reward kind that talks to another process is not implemented yet.)
+// frees r. The `http` kind (rl/reward_http.h) is one such: its scores come from a reward server.
 #ifndef CGRPO_RL_REWARD_H
 #define CGRPO_RL_REWARD_H
 

@@ -22,12 +22,14 @@
 #include "io/png.h"
 #include "nn/blas_info.h"
 #include "rl/diagnostics.h"
+#include "rl/reward_http.h"
 #include "train/data.h"
 
 // ---- the config --------------------------------------------------------------------------------------
 
 #define K(name, type, lo, hi, help) {#name, type, offsetof(TrainConfig, name), lo, hi, NULL, help}
 #define C(name, words, help) {#name, CONFIG_CHOICE, offsetof(TrainConfig, name), 0, 0, words, help}
+#define STR(name, help) {#name, CONFIG_STRING, offsetof(TrainConfig, name), 0, 0, NULL, help}
 static const ConfigKey TRAIN_KEYS[] = {
     C(preset, TRAIN_PRESET_WORDS, "sets shaping, weighting, gamma, w_id, w_prompt first; keys override"),
     K(seed, CONFIG_U64, 0, 0, "rollouts and timestep subsets"),
@@ -45,6 +47,14 @@ static const ConfigKey TRAIN_KEYS[] = {
     K(ref_poses, CONFIG_INT, 1, DATA_MAX_POSES, "reference photo drawn from [0, ref_poses)"),
     C(reward_id, TRAIN_REWARD_ID_WORDS, "identity reward (its file in the rewards directory)"),
     C(reward_prompt, TRAIN_REWARD_PROMPT_WORDS, "prompt reward"),
+    STR(http_url, "reward server of the http rewards (docs/reward_protocol.md)"),
+    STR(http_id_reward, "the server's name of the identity reward (reward_id = http)"),
+    STR(http_prompt_reward, "the server's name of the prompt reward (reward_prompt = http)"),
+    C(http_format, REWARD_HTTP_FORMAT_WORDS, "images sent as 8-bit PNG or exact float32"),
+    K(http_batch, CONFIG_INT, 1, 65536, "images per request to the reward server"),
+    K(http_timeout_ms, CONFIG_INT, 1, 86400000, "timeout of one request (ms)"),
+    K(http_retries, CONFIG_INT, 0, 100, "retries of a request without answer or with HTTP 5xx"),
+    STR(http_api_key_env, "environment variable with the server's API key (bearer); empty: none"),
     C(shaping, "naive|sars|harmonic|min|max", "advantage aggregation"),
     C(weighting, "static|tdw", "per-step weights of the two rewards"),
     K(gamma, CONFIG_FLOAT, -100, 100, "bonus scale of sars / harmonic"),
@@ -69,6 +79,7 @@ static const ConfigKey TRAIN_KEYS[] = {
 };
 #undef K
 #undef C
+#undef STR
 #define N_TRAIN_KEYS ((int)(sizeof(TRAIN_KEYS) / sizeof(TRAIN_KEYS[0])))
 
 const ConfigKey *train_config_keys(int *n) {
@@ -78,8 +89,8 @@ const ConfigKey *train_config_keys(int *n) {
 
 static const char *const PRESET_NAMES[TRAIN_N_PRESETS] = {"customized", "naive-1-1", "naive-1-1.5", "sars-only",
                                                            "tdw-only"};
-static const char *const REWARD_ID_NAMES[] = {"id", "judge-id", "judge-id-plain", "judge-clip-i", "id-pix"};
-static const char *const REWARD_PROMPT_NAMES[] = {"prompt", "judge-clip-t", "attr"};
+static const char *const REWARD_ID_NAMES[] = {"id", "judge-id", "judge-id-plain", "judge-clip-i", "id-pix", "http"};
+static const char *const REWARD_PROMPT_NAMES[] = {"prompt", "judge-clip-t", "attr", "http"};
 
 int train_preset_parse(const char *name) {
     for (int p = 0; p < TRAIN_N_PRESETS; p++)
@@ -117,6 +128,10 @@ TrainConfig train_config_default(void) {
     c.pairs = 4, c.group_size = 8, c.steps = 10, c.shift = FLOW_DEFAULT_SHIFT, c.sampler = 0, c.eta = 0.7f;
     c.shared_noise = 0, c.cfg_ref = 1.0f, c.cfg_txt = 1.0f, c.ref_poses = 6;
     c.reward_id = 0, c.reward_prompt = 0, c.adv_clamp = 5.0f;
+    snprintf(c.http_url, sizeof c.http_url, "http://127.0.0.1:8123/score");
+    snprintf(c.http_id_reward, sizeof c.http_id_reward, "id");
+    snprintf(c.http_prompt_reward, sizeof c.http_prompt_reward, "prompt");
+    c.http_format = REWARD_HTTP_PNG, c.http_batch = 64, c.http_timeout_ms = 60000, c.http_retries = 2;
     c.timestep_fraction = 0.6f, c.inner_epochs = 1, c.groups_per_step = 0, c.clip_eps = 1e-4f, c.kl_beta = 1.0f;
     c.lr = 1e-4f, c.beta1 = 0.9f, c.beta2 = 0.999f, c.adam_eps = 1e-8f, c.weight_decay = 1e-4f, c.grad_clip = 1.0f;
     c.ckpt_every = 10, c.sample_every = 50, c.cos_every = 10;
@@ -139,6 +154,14 @@ const char *train_reward_prompt_name(const TrainConfig *c) {
     CG_CHECK(c->reward_prompt >= 0 && c->reward_prompt < (int)(sizeof REWARD_PROMPT_NAMES / sizeof *REWARD_PROMPT_NAMES),
              "reward_prompt %d", c->reward_prompt);
     return REWARD_PROMPT_NAMES[c->reward_prompt];
+}
+
+Reward *train_reward_create(const TrainConfig *c, int which, const char *rewards_dir, char *err, size_t errlen) {
+    const char *name = which ? train_reward_prompt_name(c) : train_reward_id_name(c);
+    if (strcmp(name, "http") != 0) return reward_create_by_name(name, rewards_dir, err, errlen);
+    const RewardHttpConfig h = {c->http_url, which ? c->http_prompt_reward : c->http_id_reward, c->http_format,
+                                c->http_batch, c->http_timeout_ms, c->http_retries, c->http_api_key_env};
+    return reward_http_create(&h, err, errlen);
 }
 
 RolloutConfig train_rollout_config(const TrainConfig *c) {
@@ -187,7 +210,8 @@ int train_config_check(const TrainConfig *c, char *err, size_t errlen) {
 }
 
 int train_key_is_resumable(const char *key) {
-    static const char *const OK[] = {"iterations", "ckpt_every", "sample_every", "cos_every"};
+    static const char *const OK[] = {"iterations", "ckpt_every", "sample_every", "cos_every",
+                                     "http_url", "http_timeout_ms", "http_retries", "http_api_key_env"};
     for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
         if (strcmp(key, OK[i]) == 0) return 1;
     return 0;
@@ -333,15 +357,14 @@ static int load_ckpt(Trainer *T, int rows, int *iteration, char *err, size_t err
     if (!fmt || strcmp(fmt, TRAIN_CKPT_FORMAT) != 0)
         rc = cg_errf(err, errlen, "%s: not a GRPO checkpoint (format = %s, want %s)", T->ckpt_path, fmt ? fmt : "none",
                      TRAIN_CKPT_FORMAT);
+    const TrainConfig defaults = train_config_default();
     for (int i = 0; rc == 0 && i < N_TRAIN_KEYS; i++) {
         if (train_key_is_resumable(TRAIN_KEYS[i].key)) continue;
         char key[96], v[CONFIG_MAX_VALUE];
         snprintf(key, sizeof key, "cfg.%s", TRAIN_KEYS[i].key);
+        // a checkpoint written before the key existed: it ran with the key's default
+        if (!ckpt_meta_get(&meta, key) && config_same(T->cfg, &defaults, &TRAIN_KEYS[i])) continue;
         config_format(v, sizeof v, T->cfg, &TRAIN_KEYS[i]);
-        // checkpoints from before grad_order existed summed in (group, step) order
-        if (!ckpt_meta_get(&meta, key) && strcmp(TRAIN_KEYS[i].key, "grad_order") == 0 &&
-            T->cfg->grad_order == TRAIN_GRAD_ORDER_STEPS)
-            continue;
         if (ckpt_meta_expect(&meta, key, v, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
     }
     long it = 0, opt = 0;

@@ -69,7 +69,10 @@
 //                         every sample_every iterations and at the last iteration
 //
 // Failures: a NaN or Inf in a reward, a loss, a gradient norm or the weights stops the run with a
-// one-line reason (TRAIN_ERUNTIME) and leaves the last good checkpoint as it was.
+// one-line reason (TRAIN_ERUNTIME) and leaves the last good checkpoint as it was; so does a reward
+// that fails (an http reward whose server does not answer in time, answers 5xx after the retries,
+// or answers something else than one finite score per image: rl/reward_http.h). The iteration's
+// metrics line, samples and checkpoint are then not written: `--resume DIR` redoes it.
 #ifndef CGRPO_RL_TRAINER_H
 #define CGRPO_RL_TRAINER_H
 
@@ -103,8 +106,8 @@ enum { TRAIN_PRESET_CUSTOMIZED, TRAIN_PRESET_NAIVE_1_1, TRAIN_PRESET_NAIVE_1_1_5
        TRAIN_PRESET_TDW_ONLY, TRAIN_N_PRESETS };
 #define TRAIN_PRESET_WORDS "customized|naive-1-1|naive-1-1.5|sars-only|tdw-only"
 #define TRAIN_SAMPLER_WORDS "dance|flow"
-#define TRAIN_REWARD_ID_WORDS "id|judge-id|judge-id-plain|judge-clip-i|id-pix"
-#define TRAIN_REWARD_PROMPT_WORDS "prompt|judge-clip-t|attr"
+#define TRAIN_REWARD_ID_WORDS "id|judge-id|judge-id-plain|judge-clip-i|id-pix|http"
+#define TRAIN_REWARD_PROMPT_WORDS "prompt|judge-clip-t|attr|http"
 
 typedef struct {
     int preset;              // TRAIN_PRESET_*: applied first, the keys below may override it
@@ -124,6 +127,14 @@ typedef struct {
     // rewards and advantages
     int reward_id;           // index into TRAIN_REWARD_ID_WORDS
     int reward_prompt;       // index into TRAIN_REWARD_PROMPT_WORDS
+    // the http reward (rl/reward_http.h) of reward_id = http and / or reward_prompt = http: one
+    // server, which computes the reward named http_id_reward or http_prompt_reward
+    char http_url[CONFIG_MAX_VALUE];
+    char http_id_reward[CONFIG_MAX_VALUE], http_prompt_reward[CONFIG_MAX_VALUE];
+    int http_format;         // REWARD_HTTP_PNG / REWARD_HTTP_F32
+    int http_batch;          // images per request
+    int http_timeout_ms, http_retries;
+    char http_api_key_env[CONFIG_MAX_VALUE]; // "" or the environment variable holding the API key
     int shaping;             // ShapingKind
     int weighting;           // WeightingKind
     float gamma, w_id, w_prompt, adv_clamp;
@@ -165,11 +176,17 @@ const char *train_preset_name(int preset);
 void train_config_resolve(TrainConfig *cfg);
 // 0, or -1 with a one-line reason naming the key.
 int train_config_check(const TrainConfig *cfg, char *err, size_t errlen);
-// 1 for the keys a resumed run may change (iterations, ckpt_every, sample_every, cos_every).
+// 1 for the keys a resumed run may change (TRAIN_RESUMABLE_TEXT: the http reward's transport may
+// move, the results do not depend on it).
 int train_key_is_resumable(const char *key);
-// The reward names of the config ("id", "prompt", ...).
+#define TRAIN_RESUMABLE_TEXT "iterations, ckpt_every, sample_every, cos_every, http_url, http_timeout_ms, " \
+                             "http_retries and http_api_key_env"
+// The reward names of the config ("id", "prompt", ..., "http").
 const char *train_reward_id_name(const TrainConfig *cfg);
 const char *train_reward_prompt_name(const TrainConfig *cfg);
+// The identity (which 0) or prompt (which 1) reward of the config: a built-in one from rewards_dir,
+// or the http reward on the config's http_* keys. NULL with a one-line reason.
+Reward *train_reward_create(const TrainConfig *cfg, int which, const char *rewards_dir, char *err, size_t errlen);
 // The pieces of the config as the modules take them.
 RolloutConfig train_rollout_config(const TrainConfig *cfg);
 AdvConfig train_adv_config(const TrainConfig *cfg);
@@ -182,7 +199,7 @@ typedef struct {
     int progress;             // 1: a progress line per iteration on stderr
     const char *model_path;   // base generator: the initial policy and the KL reference (fresh runs)
     const char *rewards_dir;  // recorded in the checkpoint (may be NULL)
-    Reward *reward_id;        // borrowed; reward_create_by_name(train_reward_id_name(cfg), ...) or a custom one
+    Reward *reward_id;        // borrowed; train_reward_create(cfg, 0, ...) or a custom one
     Reward *reward_prompt;    // borrowed
     int stop_after;           // > 0: stop after this iteration with a checkpoint, as if interrupted
     int kill_at;              // > 0 (tests): raise(SIGKILL) after the first optimizer step of this iteration
