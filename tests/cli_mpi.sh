@@ -39,16 +39,7 @@ for l in open(sys.argv[1]):
     d = json.loads(l); print(json.dumps({k: v for k, v in d.items() if not k.startswith('t_') and k != 'elapsed_s'}, sort_keys=True))" "$1"; }
 
 M=$TMP/models
-mkdir -p "$M"
-check "tiny base model" "$CGRPO" pretrain --out "$TMP/pre" --steps 2 --img 16 --width 16 --depth 1 --heads 2 --tdim 16 \
-    --batch 2 --val-samples 2 --quiet
-cp "$TMP/pre/model.safetensors" "$M/base.safetensors"
-for k in id clip; do
-    out=$M/$([ $k = id ] && echo id || echo prompt).safetensors
-    check "tiny $k reward" "$CGRPO" train-encoder --kind $k --out "$TMP/enc_$k" --steps 1 --batch 4 --img 16 --width 8 \
-        --depth 1 --heads 2 --embed-dim 8 --text-width 8 --text-depth 1 --text-heads 2 --eval-every 1 --val-seeds 1 \
-        --export "$out" --progress off
-done
+tiny_grpo_models "$M"
 # 3 groups over 2 ranks (one owns two), 2 epochs of 2-group optimizer steps, a KL reference, samples
 # and the gradient-cosine diagnostic: every collective of the trainer
 TINY="--model $M/base.safetensors --rewards-dir $M --iterations 3 --pairs 3 --group-size 3 --steps 4 --lr 1e-3
