@@ -3,8 +3,9 @@
 # the model and the metrics of one process bit for bit (grad_order = groups), including a rank that
 # owns no group; a rank killed by SIGKILL ends the job with mpirun's message and the last checkpoint
 # intact, and --resume under mpirun ends equal to the uninterrupted run; bad input stops every rank
-# with one message and exit 2. Without an MPI build (make test alone) it checks nothing and says so,
-# unless CGRPO_MPI_REQUIRED=1 (scripts/test.sh), where a missing build fails.
+# with one message and exit 2; `cgrpo eval` under mpirun writes the files of one process. Without an
+# MPI build (make test alone) it checks nothing and says so, unless CGRPO_MPI_REQUIRED=1
+# (scripts/test.sh), where a missing build fails.
 source "$(dirname "$0")/lib_cli.sh"
 export OMP_NUM_THREADS=1
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -89,9 +90,19 @@ rc=$?
 [ $rc -eq 2 ] && [ "$(grep -c "cfg.grad_order=steps" "$TMP/err")" -eq 1 ] &&
     pass "resuming a grad_order steps run on 2 ranks: exit 2, one message" ||
     fail "steps run under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
-mpi 2 eval --help >"$TMP/out" 2>"$TMP/err"
+mpi 2 pretrain --help >"$TMP/out" 2>"$TMP/err"
 rc=$?
-[ $rc -eq 2 ] && grep -q "only \`cgrpo train\` splits its work" "$TMP/err" && pass "other commands refuse mpirun -np 2" ||
-    fail "eval under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+[ $rc -eq 2 ] && grep -q "only \`cgrpo train\` and \`cgrpo eval\` split" "$TMP/err" &&
+    pass "other commands refuse mpirun -np 2" || fail "pretrain under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+
+# ---- cgrpo eval: the ranks split the subjects, the files are the same --------------------------------------
+EV="--model $root/models/base.safetensors --models $root/models --split val --subjects 3 --prompts 0,20 --steps 4 --quiet"
+check "eval, one process" "$MPI_BIN" eval --out "$TMP/ev1" $EV
+for np in 2 4; do # 4 ranks for 3 subjects: one rank evaluates none
+    check "eval, mpirun -np $np" mpi $np eval --out "$TMP/ev$np" $EV
+    cmp -s "$TMP/ev1/images.jsonl" "$TMP/ev$np/images.jsonl" && cmp -s "$TMP/ev1/results.json" "$TMP/ev$np/results.json" &&
+        cmp -s "$TMP/ev1/grid_all.png" "$TMP/ev$np/grid_all.png" && pass "eval np $np: images.jsonl, results.json, grid (cmp)" ||
+        fail "eval np $np" "outputs differ from one process"
+done
 
 cli_summary cli_mpi

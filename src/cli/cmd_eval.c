@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "core/check.h"
 #include "core/timer.h"
 #include "eval/evaluate.h"
@@ -186,10 +187,26 @@ int cmd_eval(int argc, char **argv) {
     if (eval_fnv1a64_file(o.model, &prov.model_fnv, err, sizeof err)) cg_usage("--model: %s", err);
     if (eval_judge_files(&prov, o.models, err, sizeof err)) cg_usage("--models: %s", err);
 
+    // under mpirun the ranks split the subjects (core/dist.h); rank 0 alone writes and prints
+    Dist dist;
+    dist_init(&dist, &argc, &argv);
+    c.dist = &dist;
     Progress prog = {cg_now(), !o.quiet && isatty(STDERR_FILENO)};
     EvalResult r;
-    if (eval_run(&r, &m, &judges, &c, on_progress, &prog, err, sizeof err)) cg_usage("eval: %s", err);
+    if (eval_run(&r, &m, &judges, &c, on_progress, &prog, err, sizeof err)) {
+        dist_finalize(&dist);
+        if (dist.rank == 0) cg_usage("eval: %s", err);
+        return cli_exit_code(CG_EINPUT); // every rank holds the message, rank 0 printed it
+    }
     const double secs = cg_now() - prog.t0;
+    if (dist.rank != 0) {
+        eval_result_free(&r);
+        eval_judges_free(&judges);
+        dit_free(&m);
+        free(base_settings);
+        dist_finalize(&dist);
+        return 0;
+    }
 
     char path[4096];
     char *json = eval_results_json(&r, &prov), *lines = eval_images_jsonl(&r);
@@ -244,5 +261,6 @@ int cmd_eval(int argc, char **argv) {
     eval_result_free(&r);
     eval_judges_free(&judges);
     dit_free(&m);
+    dist_finalize(&dist);
     return 0;
 }

@@ -232,8 +232,13 @@ int eval_run(EvalResult *r, DiTModel *m, EvalJudges *j, const EvalConfig *c, eva
     const flow_sampler fs = {FLOW_ODE, 0.0f, FLOW_INIT_GIVEN, c->seed, 0};
     DiTVelocity vctx = {m, plain, tok_model, c->cfg_ref, c->cfg_txt};
     int rc = 0;
+    // under MPI each rank evaluates its block of subjects [s0, s1); every image depends only on its
+    // own (subject, template, k), so the split changes no value
+    const Dist one = {0, 1}, *d = c->dist ? c->dist : &one;
+    int s0, s1;
+    dist_block(d, NS, &s0, &s1);
 
-    for (int s = 0; s < NS && rc == 0; s++) {
+    for (int s = s0; s < s1 && rc == 0; s++) {
         const Subject *sub = r->subjects[s];
         float *ref01 = r->refs + (size_t)s * n;
         render_reference(ref01, NULL, sub, 0, S);
@@ -284,8 +289,17 @@ int eval_run(EvalResult *r, DiTModel *m, EvalJudges *j, const EvalConfig *c, eva
                 e->attr_pred = vit_argmax(probs[head] + (size_t)k * attr_n_classes(head), attr_n_classes(head));
                 e->value[EM_ATTR_ACC] = e->attr_pred == labels[head] ? 1.0 : 0.0;
             }
-            if (progress) progress(ctx, i0 + K, r->n_images);
+            if (progress && d->rank == 0) progress(ctx, i0 + K, r->n_images);
         }
+    }
+    rc = dist_agree(d, rc ? 1 : 0, err, errlen) ? -1 : 0;
+    if (rc == 0) { // every rank gets every subject's images, scores and embeddings
+        const size_t per = (size_t)NT * K;
+        dist_allgather_bytes(d, r->img, per * sizeof(EvalImage), NS);
+        dist_allgather_items(d, r->images, per * n, NS);
+        dist_allgather_items(d, emb, per * D, NS);
+        dist_allgather_items(d, ref_emb, (size_t)D, NS);
+        dist_allgather_items(d, r->refs, n, NS);
     }
 
     // identity retrieval among the evaluated subjects' segmented references

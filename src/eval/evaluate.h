@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dist.h"
 #include "models/dit.h"
 #include "rl/reward.h"
 #include "world/prompts.h"
@@ -85,6 +86,7 @@ typedef struct {
     float shift;                           // time shift of the sigma schedule
     float cfg_ref, cfg_txt;                // guidance scales (dit.h DiTVelocity); 1 1 = none
     uint64_t seed;                         // of the initial noise
+    const Dist *dist;                      // MPI ranks splitting the subjects (core/dist.h); NULL: one process
 } EvalConfig;
 
 // TEST split, all 25 templates, 30 subjects, K 1, 20 steps, shift 3, no guidance, seed 0, subjects seed 1.
