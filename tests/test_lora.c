@@ -343,5 +343,5 @@ int main(void) {
     RUN(test_targets);
     RUN(test_model_zero_B_merge_and_gradients);
     RUN(test_files_and_base_hash);
-    return test_summary("test_lora");
+    return test_summary("lora");
 }

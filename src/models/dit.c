@@ -751,7 +751,11 @@ int dit_load_any(const char *path, DiTModel *m, int max_B, const char **weights,
     const char *prefix = "", *w = "model";
     if (st_find(&f, "ema.patch_embed.weight")) prefix = "ema.", w = "ema";
     else if (st_find(&f, "model.patch_embed.weight")) prefix = "model.", w = "policy";
+    const int adapters = f.n_tensors > 0 && strncmp(f.tensors[0].name, "lora.", 5) == 0;
     st_close(&f);
+    if (adapters) // a LoRA run's lora.safetensors or ckpt.safetensors: no model of its own
+        return cg_errf(err, errlen, "%s holds LoRA adapters, not a model: pass its base model as the model and this "
+                       "file as --lora", path);
     if (weights) *weights = w;
     return dit_load_section(path, prefix, m, max_B, err, errlen);
 }
