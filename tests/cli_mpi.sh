@@ -3,9 +3,9 @@
 # the model and the metrics of one process bit for bit (grad_order = groups), including a rank that
 # owns no group; a rank killed by SIGKILL ends the job with mpirun's message and the last checkpoint
 # intact, and --resume under mpirun ends equal to the uninterrupted run; bad input stops every rank
-# with one message and exit 2; `cgrpo eval` under mpirun writes the files of one process. Without an
-# MPI build (make test alone) it checks nothing and says so, unless CGRPO_MPI_REQUIRED=1
-# (scripts/test.sh), where a missing build fails.
+# with one message and exit 2; a LoRA run on 2 ranks equals one process; `cgrpo eval` under mpirun
+# writes the files of one process. Without an MPI build (make test alone) it checks nothing and says
+# so, unless CGRPO_MPI_REQUIRED=1 (scripts/test.sh), where a missing build fails.
 source "$(dirname "$0")/lib_cli.sh"
 export OMP_NUM_THREADS=1
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +64,15 @@ ls "$TMP/np2/samples/iter_000002.png" >/dev/null 2>&1 && pass "rank 0 writes the
 check "MPI-free build, grad_order groups" "$CGRPO" train --out "$TMP/plain" $TINY --grad-order groups
 same_tensors "$TMP/np1/ckpt.safetensors" "$TMP/plain/ckpt.safetensors" && pass "MPI build = MPI-free build" ||
     fail "MPI vs MPI-free build" "tensors differ"
+
+# ---- LoRA: the gradients summed over the ranks are the adapters' -------------------------------------------
+check "LoRA, one process, grad_order groups" "$MPI_BIN" train --out "$TMP/lora1" $TINY --lora-rank 2 --grad-order groups
+check "LoRA, mpirun -np 2" mpi 2 train --out "$TMP/lora2" $TINY --lora-rank 2
+for f in ckpt.safetensors lora.safetensors model.safetensors; do
+    same_tensors "$TMP/lora1/$f" "$TMP/lora2/$f" && pass "LoRA np 2 $f = one process" || fail "LoRA np 2 $f" "tensors differ"
+done
+[ "$(metrics_of "$TMP/lora1/metrics.jsonl")" = "$(metrics_of "$TMP/lora2/metrics.jsonl")" ] &&
+    pass "LoRA np 2 metrics = one process" || fail "LoRA np 2 metrics" "metrics.jsonl differs"
 
 # ---- a killed rank, and resume under mpirun ------------------------------------------------------------------
 CGRPO_TEST_KILL_AT_ITER=2 CGRPO_TEST_KILL_RANK=1 mpi 2 train --out "$TMP/killed" $TINY >"$TMP/out" 2>"$TMP/err"

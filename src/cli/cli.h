@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "io/config.h"
+#include "models/dit_lora.h"
 
 int cmd_inspect(int argc, char **argv); // cmd_inspect.c: list the tensors of a safetensors file
 int cmd_world(int argc, char **argv);   // cmd_world.c: SubjectBench (list, prompts, render, grid)
@@ -22,6 +23,7 @@ int cmd_compare(int argc, char **argv);      // cmd_compare.c: presets x seeds -
 int cmd_eval_rewards(int argc, char **argv);  // cmd_eval_rewards.c: reward and judge metrics on test subjects
 int cmd_version(int argc, char **argv);    // cmd_version.c: the BLAS kernels and threads this binary runs
 int cmd_plot(int argc, char **argv);       // cmd_plot.c: PNG plots of JSONL metrics and CSV scatters
+int cmd_lora(int argc, char **argv);       // cmd_lora.c: LoRA adapters (merge into the base)
 
 // The exit status of a library call's outcome: 0 for CG_OK, 2 for CG_EINPUT, 1 for CG_ERUNTIME
 // (the one place that maps CgStatus to exit codes).
@@ -37,6 +39,10 @@ double cli_parse_double(const char *flag, const char *value, double lo, double h
 // directory that exists and is writable; checked up front so that no work is lost to a bad path.
 // Dies with "FLAG PATH: ..." otherwise.
 void cli_check_file_dest(const char *flag, const char *path);
+// --lora of sample and eval (cmd_lora.c): loads the adapters at lora_path for the base m (read from
+// model_path, named in messages), attaches them (models/dit_lora.h) or dies with exit 2: a file
+// that holds no adapters, another DiT shape, or another base (hash mismatch).
+void cli_attach_lora(DiTModel *m, DiTLora *a, const char *lora_path, const char *model_path);
 // Is argv[i] a --help or -h?
 int cli_is_help(const char *arg);
 // --split VALUE: train, val or test into *(int *)dst, or exit 2 "--split: 'X' is not a split ...".

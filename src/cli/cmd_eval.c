@@ -26,7 +26,7 @@
 #include "train/pretrain.h"
 
 static const char *USAGE =
-    "usage: cgrpo eval --model FILE --out DIR [options]\n"
+    "usage: cgrpo eval --model FILE [--lora ADAPTERS] --out DIR [options]\n"
     "Evaluates a generator on the held-out TEST subjects (DreamBench-shaped): for every test subject, prompt\n"
     "template and image k, one ODE sample from fixed noise (a function of seed, subject, template, k), scored by\n"
     "the judges (identity = DINO-Seg, dino, clip_i, clip_t), the training rewards (reward_id, reward_prompt),\n"
@@ -34,6 +34,7 @@ static const char *USAGE =
     "Writes DIR/results.json, DIR/images.jsonl and DIR/grid_{scene,accessory,property}.png (10 subjects each) and\n"
     "DIR/grid_all.png (every subject: reference, then its first 12 images); prints a table.\n"
     "  --model FILE            a model.safetensors (pretrain, train) or a pretraining / GRPO ckpt.safetensors\n"
+    "  --lora ADAPTERS         LoRA adapters of FILE (a LoRA run's lora.safetensors or ckpt.safetensors) on top\n"
     "  --out DIR               output directory (created)\n"
     "  --models DIR            reward and judge weights (default models)\n"
     "  --subjects-seed N       SubjectBench population (default 1)\n"
@@ -53,7 +54,7 @@ static const char *USAGE =
 #define GRID_ZOOM 2
 
 typedef struct {
-    const char *model, *out, *models, *prompts, *baseline;
+    const char *model, *lora, *out, *models, *prompts, *baseline;
     long subjects_seed, subjects, k, steps, seed;
     int split;
     double shift, cfg_ref, cfg_txt;
@@ -76,7 +77,7 @@ static void parse(Opts *o, int argc, char **argv) {
     o->steps = 20, o->shift = FLOW_DEFAULT_SHIFT, o->cfg_ref = 1.0, o->cfg_txt = 1.0;
     const CliOpt opts[] = {
         CLI_F("--quiet", &o->quiet),
-        CLI_S("--model", &o->model), CLI_S("--out", &o->out), CLI_S("--models", &o->models),
+        CLI_S("--model", &o->model), CLI_S("--lora", &o->lora), CLI_S("--out", &o->out), CLI_S("--models", &o->models),
         CLI_S("--prompts", &o->prompts), CLI_S("--baseline", &o->baseline),
         CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX), CLI_L("--subjects", &o->subjects, 1, WORLD_N_VAL),
         CLI_FN("--split", parse_split, &o->split),
@@ -177,6 +178,11 @@ int cmd_eval(int argc, char **argv) {
     DiTModel m;
     const char *weights;
     load_model(&m, o.model, guided ? 3 * c.K : c.K, &weights);
+    DiTLora lora;
+    if (o.lora) {
+        cli_attach_lora(&m, &lora, o.lora, o.model);
+        weights = "model+lora";
+    }
     EvalJudges judges;
     if (eval_judges_load(&judges, o.models, err, sizeof err)) cg_usage("--models: %s", err);
     if (rundir_mkdirs(o.out, err, sizeof err)) cg_usage("--out: %s", err);
@@ -186,6 +192,10 @@ int cmd_eval(int argc, char **argv) {
     prov.model = base_name(o.model), prov.weights = weights;
     if (eval_fnv1a64_file(o.model, &prov.model_fnv, err, sizeof err)) cg_usage("--model: %s", err);
     if (eval_judge_files(&prov, o.models, err, sizeof err)) cg_usage("--models: %s", err);
+    if (o.lora && prov.n_files < (int)(sizeof prov.files / sizeof prov.files[0])) { // the adapters' provenance
+        prov.files[prov.n_files] = base_name(o.lora);
+        if (eval_fnv1a64_file(o.lora, &prov.file_fnv[prov.n_files++], err, sizeof err)) cg_usage("--lora: %s", err);
+    }
 
     // under mpirun the ranks split the subjects (core/dist.h); rank 0 alone writes and prints
     Dist dist;
@@ -260,6 +270,7 @@ int cmd_eval(int argc, char **argv) {
     free(json), free(lines), free(base_settings);
     eval_result_free(&r);
     eval_judges_free(&judges);
+    if (o.lora) dit_lora_free(&lora);
     dit_free(&m);
     dist_finalize(&dist);
     return 0;

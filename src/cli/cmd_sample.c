@@ -38,11 +38,12 @@
 #define SAMPLE_MAX_N 256
 
 static const char *USAGE =
-    "usage: cgrpo sample --model FILE (--reference REF.png | [--subjects-seed N] --split S --subject I [--pose K])\n"
+    "usage: cgrpo sample --model FILE [--lora ADAPTERS] (--reference REF.png | [--subjects-seed N] --split S --subject I [--pose K])\n"
     "                    --prompt \"TEXT\" --out GRID.png [--n 4] [--seed 0] [--steps 25] [--sampler ode|dance|flow]\n"
     "                    [--eta E] [--cfg-ref 1] [--cfg-txt 1] [--shift 3] [--zoom 4] [--quiet]\n"
     "Draws --n images with a DiT model (a model.safetensors, or a pretraining ckpt.safetensors whose EMA weights\n"
     "are used) and writes one row: the reference, then the samples, each upscaled --zoom times.\n"
+    "  --lora ADAPTERS        LoRA adapters of FILE (a LoRA run's lora.safetensors or ckpt.safetensors) added on top\n"
     "  --reference REF.png    the subject's reference photo; another size is resized to the model's (a note says so)\n"
     "  --split/--subject      a SubjectBench subject instead (default subjects seed 1); --pose picks its reference\n"
     "                         photo (0 = centred); the prompt must name the subject's class\n"
@@ -53,7 +54,7 @@ static const char *USAGE =
     "Bad input exits with status 2 and one line on stderr.\n";
 
 typedef struct {
-    const char *model, *reference, *prompt, *out;
+    const char *model, *lora, *reference, *prompt, *out;
     long subjects_seed, subject, pose, n, seed, steps, zoom;
     int split, subject_given, quiet;
     const char *sampler;
@@ -67,7 +68,7 @@ static void parse(Opts *o, int argc, char **argv) {
     o->sampler = "ode", o->cfg_ref = 1.0, o->cfg_txt = 1.0, o->shift = FLOW_DEFAULT_SHIFT;
     const CliOpt opts[] = {
         CLI_F("--quiet", &o->quiet),
-        CLI_S("--model", &o->model), CLI_S("--reference", &o->reference), CLI_S("--prompt", &o->prompt),
+        CLI_S("--model", &o->model), CLI_S("--lora", &o->lora), CLI_S("--reference", &o->reference), CLI_S("--prompt", &o->prompt),
         CLI_S("--out", &o->out),
         CLI_L("--subjects-seed", &o->subjects_seed, 0, LONG_MAX),
         CLI_FN("--split", cli_parse_split, &o->split),
@@ -206,6 +207,8 @@ int cmd_sample(int argc, char **argv) {
     const int guided = !(o.cfg_ref == 1.0 && o.cfg_txt == 1.0);
     DiTModel m;
     load_model(&m, o.model, guided ? 3 * chunk : chunk);
+    DiTLora lora;
+    if (o.lora) cli_attach_lora(&m, &lora, o.lora, o.model);
     const int S = m.cfg.img, Lt = m.cfg.text_len;
     if (n_words > Lt) cg_usage("--prompt has %d words; this model reads at most %d tokens", n_words, Lt);
     const size_t n = dit_image_floats(&m.cfg);
@@ -253,6 +256,7 @@ int cmd_sample(int argc, char **argv) {
                 flow_kind_name(fs.kind), guided ? " with guidance (3 forwards per step)" : "", dt, K / dt);
 
     free(img), free(grid), free(x), free(sigmas), free(tokens), free(ref), free(ref01), free(world);
+    if (o.lora) dit_lora_free(&lora);
     dit_free(&m);
     return 0;
 }

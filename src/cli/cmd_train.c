@@ -11,6 +11,10 @@
 // with SIGKILL after the first optimizer step of iteration N (tests/cli_train.sh resumes from there);
 // under mpirun only rank CGRPO_TEST_KILL_RANK (default 0) does.
 //
+// --lora-rank R (a config key, as lora_alpha and lora_targets) trains LoRA adapters on the frozen
+// base instead of every weight (rl/trainer.h, models/dit_lora.h); under mpirun too, where the
+// gradients summed over the ranks are then the adapters'.
+//
 // Under `mpirun -np N` (a `make MPI=1` build) every rank parses the same command line, then the
 // ranks split each iteration's groups (rl/trainer.h, core/dist.h); rank 0 alone prints and writes.
 #include <errno.h>
@@ -39,7 +43,8 @@ static const char *USAGE =
     "  --model FILE        the base generator (default models/base.safetensors, made by cgrpo pretrain)\n"
     "  --rewards-dir DIR   where the reward weights are (default models; id.safetensors, prompt.safetensors)\n"
     "  --out DIR           the run directory: config.cfg, metrics.jsonl, ckpt.safetensors, samples/,\n"
-    "                      model.safetensors (the fine-tuned generator, at the end)\n"
+    "                      model.safetensors (the fine-tuned generator, at the end); with --lora-rank R also\n"
+    "                      lora.safetensors (the adapters; model.safetensors is then the base with them merged)\n"
     "  --resume DIR        continue DIR bit-exactly from its checkpoint\n"
     "  --stop-after N      stop after iteration N with a checkpoint, as if interrupted\n"
     "  --forward-cache-mb N  memory (MiB, default 1536; 0 = none) for keeping the rollout's forwards\n"

@@ -23,6 +23,7 @@ static const Command COMMANDS[] = {
     {"eval-rewards", cmd_eval_rewards, "reward and judge metrics on the held-out test subjects"},
     {"advantages", cmd_advantages, "print GRPO advantages (naive/SARS, static/TDW) for CSV rewards on stdin"},
     {"plot", cmd_plot, "PNG plots: curves from JSONL metrics, a labelled scatter (Pareto) from CSV"},
+    {"lora", cmd_lora, "LoRA adapters: merge a LoRA run's adapters into their base model (cgrpo lora merge)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a .safetensors file"},
     {"version", cmd_version, "the OpenBLAS build and kernel set, and the OpenMP threads, this binary computes with"},
 };

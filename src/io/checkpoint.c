@@ -165,6 +165,8 @@ static uint64_t fnv1a64(uint64_t h, const unsigned char *p, size_t n) {
     return h;
 }
 
+uint64_t ckpt_fnv1a64(uint64_t h, const void *data, size_t n) { return fnv1a64(h, data, n); }
+
 static void full_name(char *out, const char *prefix, const char *name) {
     int k = snprintf(out, CKPT_NAME_MAX, "%s%s", prefix, name);
     CG_CHECK(k >= 0 && k < CKPT_NAME_MAX, "tensor name '%s%s' too long", prefix, name);

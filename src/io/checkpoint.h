@@ -40,6 +40,10 @@
 
 #define CKPT_CHECKSUM_KEY "ckpt.fnv1a64"
 
+// FNV-1a 64 continued from h over n bytes (start: CKPT_FNV_OFFSET): the checksum of CKPT_CHECKSUM_KEY.
+#define CKPT_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t ckpt_fnv1a64(uint64_t h, const void *data, size_t n);
+
 // ---- metadata: an ordered list of unique string keys with string values ----------------------------
 
 typedef struct {

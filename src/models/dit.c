@@ -528,7 +528,13 @@ void dit_backward(DiTModel *m, const float *dv, int B) {
     const size_t btc = (size_t)B * T * C, bic = (size_t)B * Ti * C, stride = (size_t)m->max_B * T * C;
     const DiTActs *a = &m->acts;
     const DiTWeights *w = &m->w;
-    DiTWeights *g = &m->g;
+    // under LoRA the base is frozen: no base gradient, and nothing below the blocks (dc, the
+    // conditioning, the embeddings) is needed; NULL gradients are skipped by every layer
+    const int frozen = m->lora_attached;
+    DiTWeights none;
+    DiTBlockWeights none_block;
+    memset(&none, 0, sizeof none), memset(&none_block, 0, sizeof none_block);
+    DiTWeights *g = frozen ? &none : &m->g;
 
     // final layer: v = unpatchify(linear(modulate(layernorm(xf), f_mod)))
     zero(m->dout_tok, (size_t)B * Ti * PPC);
@@ -537,13 +543,16 @@ void dit_backward(DiTModel *m, const float *dv, int B) {
     linear_backward(m->dhf, g->f_w, g->f_b, m->dout_tok, a->hf, w->f_w, B * Ti, C, PPC);
     zero(m->dlnf, bic);
     zero(m->dfmod, (size_t)B * C2);
-    modulate_backward(m->dlnf, m->dfmod, m->dfmod + C, m->dhf, a->lnf, a->f_mod + C, B, Ti, C, C2);
+    modulate_backward(m->dlnf, frozen ? NULL : m->dfmod, frozen ? NULL : m->dfmod + C, m->dhf, a->lnf, a->f_mod + C, B,
+                      Ti, C, C2);
     zero(m->dxf, bic);
     layernorm_backward(m->dxf, NULL, NULL, m->dlnf, a->xf, NULL, a->lnf_mean, a->lnf_rstd, B * Ti, C);
-    zero(m->dfsilu, (size_t)B * C);
-    linear_backward(m->dfsilu, g->f_ada_w, g->f_ada_b, m->dfmod, a->f_silu, w->f_ada_w, B, C, C2);
-    zero(m->dc, (size_t)B * C);
-    silu_backward(m->dc, m->dfsilu, a->c, (long)B * C);
+    if (!frozen) {
+        zero(m->dfsilu, (size_t)B * C);
+        linear_backward(m->dfsilu, g->f_ada_w, g->f_ada_b, m->dfmod, a->f_silu, w->f_ada_w, B, C, C2);
+        zero(m->dc, (size_t)B * C);
+        silu_backward(m->dc, m->dfsilu, a->c, (long)B * C);
+    }
 
     // the gradient of xs[L]: dxf in the target rows, 0 elsewhere
     float *dcur = m->dxa, *dnext = m->dxb;
@@ -554,11 +563,13 @@ void dit_backward(DiTModel *m, const float *dv, int B) {
     // the blocks, last to first; dc accumulates over all of them
     for (int l = L - 1; l >= 0; l--) {
         zero(dnext, btc);
-        dit_block_backward(dnext, m->dc, &g->blocks[l], m->block_scratch, dcur, &a->blocks[l],
-                           a->xs + (size_t)l * stride, a->c, a->mask, &w->blocks[l], B, T, C, NH);
+        dit_block_backward(frozen && l == 0 ? NULL : dnext, frozen ? NULL : m->dc, frozen ? &none_block : &g->blocks[l],
+                           m->block_scratch, dcur, &a->blocks[l], a->xs + (size_t)l * stride, a->c, a->mask,
+                           &w->blocks[l], B, T, C, NH);
         float *tmp = dcur;
         dcur = dnext, dnext = tmp;
     }
+    if (frozen) return;
     const float *dx0 = dcur; // gradient of the embedded sequence (B, T, C)
 
     // conditioning: c = fc2(silu(fc1(temb)))
@@ -740,7 +751,11 @@ int dit_load_any(const char *path, DiTModel *m, int max_B, const char **weights,
     const char *prefix = "", *w = "model";
     if (st_find(&f, "ema.patch_embed.weight")) prefix = "ema.", w = "ema";
     else if (st_find(&f, "model.patch_embed.weight")) prefix = "model.", w = "policy";
+    const int adapters = f.n_tensors > 0 && strncmp(f.tensors[0].name, "lora.", 5) == 0;
     st_close(&f);
+    if (adapters) // a LoRA run's lora.safetensors or ckpt.safetensors: no model of its own
+        return cg_errf(err, errlen, "%s holds LoRA adapters, not a model: pass its base model as the model and this "
+                       "file as --lora", path);
     if (weights) *weights = w;
     return dit_load_section(path, prefix, m, max_B, err, errlen);
 }

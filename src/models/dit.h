@@ -147,6 +147,9 @@ typedef struct {
     int *io_tokens;                                  // (B, Lt)
     unsigned char *io_drop_ref, *io_drop_txt;        // (B)
     int last_B;   // batch of the last forward (0: none), checked by backward
+    // 1 while LoRA adapters are attached (models/dit_lora.h: w.blocks[l].lora point at them): the
+    // base is frozen, dit_backward accumulates into the adapters' gradients and leaves grads alone
+    int lora_attached;
     // memory: params + grads + moments in one block, activations and work in one 64-byte aligned arena
     float *param_mem;
     void *arena_base;    // as allocated (the arena starts at the next 64-byte boundary)
@@ -174,6 +177,7 @@ void dit_forward(DiTModel *m, float *v, const float *x_t, const float *sigma, co
                  const int *tokens, const unsigned char *drop_ref, const unsigned char *drop_txt, int B);
 // Accumulates (+=) into m->grads the gradient of sum(v * dv) for the activations of the last
 // forward (which must have had the same B). Gradients with respect to the images are not formed.
+// With LoRA adapters attached, into the adapters' gradients only (models/dit_lora.h).
 void dit_backward(DiTModel *m, const float *dv, int B);
 
 // The pretraining step's core: x_t = (1 - s) x0 + s e, target e - x0, loss = mean over all

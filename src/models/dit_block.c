@@ -42,6 +42,7 @@ void dit_block_bind(DiTBlockWeights *w, float *buf, const ParamTable *t, const c
     ParamDef d[DIT_BLOCK_N_TENSORS];
     block_defs(d, C);
     param_defs_bind(w, buf, t, prefix, d, DIT_BLOCK_N_TENSORS);
+    w->lora = NULL;
 }
 
 void dit_block_init(DiTBlockWeights *w, int C, cg_rng *rng) {
@@ -99,6 +100,7 @@ void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c
                        int NH) {
     attention_check_dims(B, T, C, NH);
     int BT = B * T, C6 = 6 * C;
+    const DiTBlockLora none = {NULL, NULL, NULL, NULL}, *lo = w->lora ? w->lora : &none;
     // adaLN: one modulation row per batch item; the six chunks are read with stride 6C
     silu_forward(a->silu_c, c, (long)B * C);
     linear_forward(a->mod, a->silu_c, w->ada_w, w->ada_b, B, C, C6);
@@ -109,15 +111,17 @@ void dit_block_forward(float *y, DiTBlockActs *a, const float *x, const float *c
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, NULL, NULL, BT, C);
     modulate_forward(a->h1, a->ln1, shift1, scale1, B, T, C, C6);
     block_attention_forward(a->proj, a->qkv, a->att, a->attn, a->h1, key_mask, w->qkv_w, w->qkv_b, w->proj_w,
-                            w->proj_b, B, T, C, NH);
+                            w->proj_b, lo->qkv, lo->proj, B, T, C, NH);
     gate_residual_forward(a->x1, x, a->proj, gate1, B, T, C, C6);
 
     // MLP branch
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, NULL, NULL, BT, C);
     modulate_forward(a->h2, a->ln2, shift2, scale2, B, T, C, C6);
     linear_forward(a->fc1, a->h2, w->fc1_w, w->fc1_b, BT, C, 4 * C);
+    lora_linear_forward(a->fc1, a->h2, lo->fc1, BT, C, 4 * C);
     gelu_forward_keep(a->gelu, a->gelu_e, a->fc1, (long)BT * 4 * C);
     linear_forward(a->mlp, a->gelu, w->fc2_w, w->fc2_b, BT, 4 * C, C);
+    lora_linear_forward(a->mlp, a->gelu, lo->fc2, BT, 4 * C, C);
     gate_residual_forward(y, a->x1, a->mlp, gate2, B, T, C, C6);
 }
 
@@ -141,6 +145,7 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
     (void)key_mask; // the saved softmax a->att is already zero on masked keys
     attention_check_dims(B, T, C, NH);
     int BT = B * T, C6 = 6 * C;
+    const DiTBlockLora none = {NULL, NULL, NULL, NULL}, *lo = w->lora ? w->lora : &none;
     size_t bt = (size_t)BT, btc = bt * (size_t)C;
     float *dmod = scratch;                        // (B, 6C)
     float *dsilu = dmod + (size_t)B * C6;         // (B, C)
@@ -161,10 +166,12 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
     // m = fc2(gelu(fc1(h2)))
     zero(f1, bt * 4 * C);
     linear_backward(f1, g->fc2_w, g->fc2_b, d2, a->gelu, w->fc2_w, BT, 4 * C, C);
+    lora_linear_backward(f1, d2, a->gelu, lo->fc2, BT, 4 * C, C);
     zero(f2, bt * 4 * C);
     gelu_backward_kept(f2, f1, a->fc1, a->gelu_e, (long)BT * 4 * C);
     zero(d2, btc);
     linear_backward(d2, g->fc1_w, g->fc1_b, f2, a->h2, w->fc1_w, BT, C, 4 * C);
+    lora_linear_backward(d2, f2, a->h2, lo->fc1, BT, C, 4 * C);
     // h2 = modulate(ln2, shift2, scale2); ln2 = layernorm(x1): adds into d1
     zero(d3, btc);
     modulate_backward(d3, dmod + 3 * C, dmod + 4 * C, d2, a->ln2, scale2, B, T, C, C6);
@@ -175,7 +182,7 @@ void dit_block_backward(float *dx, float *dc, DiTBlockWeights *g, float *scratch
     gate_residual_backward(dx, d2, dmod + 2 * C, d1, a->proj, gate1, B, T, C, C6);
     // o = proj(attention(qkv(h1))): d2 = do becomes dh1
     block_attention_backward(d2, d3, dqkv, att_scratch, g->qkv_w, g->qkv_b, g->proj_w, g->proj_b, a->h1, a->qkv,
-                             a->att, a->attn, w->qkv_w, w->proj_w, B, T, C, NH);
+                             a->att, a->attn, w->qkv_w, w->proj_w, lo->qkv, lo->proj, B, T, C, NH);
     // h1 = modulate(ln1, shift1, scale1); ln1 = layernorm(x): adds into dx
     zero(d3, btc);
     modulate_backward(d3, dmod, dmod + C, d2, a->ln1, scale1, B, T, C, C6);

@@ -29,9 +29,15 @@
 #include <stddef.h>
 
 #include "core/rng.h"
+#include "nn/lora.h"
 #include "nn/optim.h"
 
-// Pointers into a flat parameter (or gradient) buffer.
+// LoRA adapters on the block's four linears (nn/lora.h, models/dit_lora.h); NULL: that one has none.
+typedef struct {
+    const LoraLinear *qkv, *proj, *fc1, *fc2;
+} DiTBlockLora;
+
+// Pointers into a flat parameter (or gradient) buffer, and the adapters (params view only).
 typedef struct {
     float *ada_w;  // (6C, C)  "ada.weight"        decay 1
     float *ada_b;  // (6C)     "ada.bias"          decay 0
@@ -43,6 +49,9 @@ typedef struct {
     float *fc1_b;  // (4C)     "mlp.fc1.bias"      decay 0
     float *fc2_w;  // (C, 4C)  "mlp.fc2.weight"    decay 1
     float *fc2_b;  // (C)      "mlp.fc2.bias"      decay 0
+    // adapters added to the linears (NULL after dit_block_bind: none). forward and backward read
+    // them from the weights they are given, and the backward accumulates into their gradients.
+    const DiTBlockLora *lora;
 } DiTBlockWeights;
 
 // What forward saves for backward. Pointers into one flat buffer of dit_block_acts_floats().
@@ -70,8 +79,8 @@ typedef struct {
 
 // Append the block's tensors to t, each named prefix + the names above (e.g. "blocks.3.ada.weight").
 void dit_block_register(ParamTable *t, const char *prefix, int C);
-// Point w's fields into buf (params or grads, t.total floats) at the offsets t gives for prefix.
-// Dies if a tensor is missing or has the wrong shape for width C.
+// Point w's fields into buf (params or grads, t.total floats) at the offsets t gives for prefix,
+// and w->lora to NULL. Dies if a tensor is missing or has the wrong shape for width C.
 void dit_block_bind(DiTBlockWeights *w, float *buf, const ParamTable *t, const char *prefix, int C);
 // Initialization: adaLN-Zero (ada_w = ada_b = 0, so the block starts as the identity); qkv, proj,
 // fc1, fc2 weights xavier-uniform, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), drawn from rng
@@ -92,6 +101,7 @@ size_t dit_block_scratch_floats(int B, int T, int C, int NH);
 // activations of the matching forward. dx or dc may be NULL (skipped). scratch holds
 // dit_block_scratch_floats() floats; its contents on entry do not matter. key_mask is not read
 // (the saved softmax already carries it) and may be NULL; it is there so the call mirrors forward.
+// A NULL tensor of grads is skipped (a frozen base under LoRA passes them all NULL).
 void dit_block_backward(float *dx, float *dc, DiTBlockWeights *grads, float *scratch, const float *dy,
                         const DiTBlockActs *acts, const float *x, const float *c,
                         const unsigned char *key_mask, const DiTBlockWeights *w, int B, int T, int C,

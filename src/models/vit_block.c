@@ -97,7 +97,7 @@ void vit_block_forward(float *y, ViTBlockActs *a, const float *x, const unsigned
     // x1 = x + proj(attention(qkv(LN1(x))))
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1_w, w->ln1_b, BT, C);
     block_attention_forward(a->x1, a->qkv, a->att, a->attn, a->ln1, key_mask, w->qkv_w, w->qkv_b, w->proj_w,
-                            w->proj_b, B, T, C, NH);
+                            w->proj_b, NULL, NULL, B, T, C, NH);
     add_into(a->x1, x, btc);
     // y = x1 + fc2(gelu(fc1(LN2(x1))))
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->x1, w->ln2_w, w->ln2_b, BT, C);
@@ -147,6 +147,6 @@ void vit_block_backward(float *dx, ViTBlockWeights *g, float *scratch, const flo
     if (dx)
         for (size_t i = 0; i < btc; i++) dx[i] += d1[i];
     block_attention_backward(d1, d2, dqkv, att_scratch, g->qkv_w, g->qkv_b, g->proj_w, g->proj_b, a->ln1, a->qkv,
-                             a->att, a->attn, w->qkv_w, w->proj_w, B, T, C, NH);
+                             a->att, a->attn, w->qkv_w, w->proj_w, NULL, NULL, B, T, C, NH);
     layernorm_backward(dx, g->ln1_w, g->ln1_b, d1, x, w->ln1_w, a->ln1_mean, a->ln1_rstd, BT, C);
 }

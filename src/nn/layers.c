@@ -108,6 +108,13 @@ void linear_forward(float *out, const float *in, const float *w, const float *b,
     sgemm_rows(0, 1, N, OC, C, 1.0f, in, C, w, C, beta, out, OC);
 }
 
+// out (N, OC) += in (N, C) @ w^T;  w (OC, C)
+void linear_forward_acc(float *out, const float *in, const float *w, int N, int C, int OC) {
+    CG_CHECK(N >= 0 && C >= 0 && OC >= 0, "linear_forward_acc dims N=%d C=%d OC=%d", N, C, OC);
+    if (N == 0 || OC == 0 || C == 0) return;
+    sgemm_rows(0, 1, N, OC, C, 1.0f, in, C, w, C, 1.0f, out, OC);
+}
+
 // din (N, C) += dout @ w;  dw (OC, C) += dout^T @ in;  db (OC) += column sums of dout (N, OC)
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int N, int C, int OC) {

@@ -13,6 +13,8 @@
 
 // out (N, OC) = in (N, C) @ w^T + b;  w (OC, C), b (OC) or NULL. Uses BLAS sgemm.
 void linear_forward(float *out, const float *in, const float *w, const float *b, int N, int C, int OC);
+// out (N, OC) += in (N, C) @ w^T (no bias): a product added onto what out holds (nn/lora.h)
+void linear_forward_acc(float *out, const float *in, const float *w, int N, int C, int OC);
 // din (N, C), dw (OC, C), db (OC) += ... from dout (N, OC)
 void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int N, int C, int OC);

@@ -20,6 +20,7 @@
 #include "io/checkpoint.h"
 #include "io/rundir.h"
 #include "io/png.h"
+#include "models/dit_lora.h"
 #include "nn/blas_info.h"
 #include "rl/diagnostics.h"
 #include "rl/reward_http.h"
@@ -76,6 +77,9 @@ static const ConfigKey TRAIN_KEYS[] = {
     K(sample_every, CONFIG_INT, 0, 1000000000, "iterations between sample grids; 0 = none"),
     K(cos_every, CONFIG_INT, 0, 1000000000, "iterations between gradient-cosine diagnostics; 0 = none"),
     C(grad_order, TRAIN_GRAD_ORDER_WORDS, "gradient sum: steps (one process) or groups (any number of MPI ranks)"),
+    K(lora_rank, CONFIG_INT, 0, DIT_LORA_MAX_RANK, "0: fine-tune every weight; R: train rank-R LoRA adapters, base frozen"),
+    K(lora_alpha, CONFIG_FLOAT, 0, 1e6, "LoRA scale alpha / R; 0 = the rank (scale 1)"),
+    STR(lora_targets, "the linears of every block that get adapters: any of " DIT_LORA_TARGETS_DEFAULT),
 };
 #undef K
 #undef C
@@ -135,6 +139,8 @@ TrainConfig train_config_default(void) {
     c.timestep_fraction = 0.6f, c.inner_epochs = 1, c.groups_per_step = 0, c.clip_eps = 1e-4f, c.kl_beta = 1.0f;
     c.lr = 1e-4f, c.beta1 = 0.9f, c.beta2 = 0.999f, c.adam_eps = 1e-8f, c.weight_decay = 1e-4f, c.grad_clip = 1.0f;
     c.ckpt_every = 10, c.sample_every = 50, c.cos_every = 10;
+    c.lora_rank = 0, c.lora_alpha = 0.0f;
+    snprintf(c.lora_targets, sizeof c.lora_targets, "%s", DIT_LORA_TARGETS_DEFAULT);
     return c;
 }
 
@@ -206,6 +212,8 @@ int train_config_check(const TrainConfig *c, char *err, size_t errlen) {
     if (adv_config_check(&ac, err, errlen)) return -1;
     if (c->groups_per_step > c->pairs)
         return cg_errf(err, errlen, "groups_per_step = %d exceeds pairs = %d (0 = all groups)", c->groups_per_step, c->pairs);
+    int targets;
+    if (dit_lora_parse_targets(c->lora_targets, &targets, err, errlen)) return -1;
     return 0;
 }
 
@@ -249,6 +257,12 @@ typedef struct {
     size_t n;                 // floats per image
     DiTModel policy, ref;     // the policy and (kl_beta > 0) the frozen reference
     int has_ref;
+    DiTLora lora;             // lora_rank > 0: the adapters, attached to the policy (the base frozen)
+    int has_lora;
+    // what the optimizer trains: the policy's buffers, or the adapters' with LoRA (the gradients
+    // that the update clips, sums over the ranks and steps with AdamW)
+    const ParamTable *tt;
+    float *tp, *tg, *tm, *tv; // (tt->total) params, grads, AdamW moments
     World *world;
     float *sigmas;            // (N + 1)
     RolloutBatch rb;          // this iteration's rollouts
@@ -270,7 +284,7 @@ typedef struct {
     double t_comm;            // seconds in the gradient reduction across ranks this iteration
     int saved_iter;           // iteration of the checkpoint on disk, -1 when none
     char base_model[1024], rewards_dir[1024];
-    char ckpt_path[4200], model_path[4200], config_path[4200], metrics_path[4200], samples_dir[4200];
+    char ckpt_path[4200], model_path[4200], lora_path[4200], config_path[4200], metrics_path[4200], samples_dir[4200];
     FILE *metrics;
 } Trainer;
 
@@ -318,11 +332,10 @@ static void config_to_meta(const TrainConfig *c, CkptMeta *meta) {
 }
 
 static int ckpt_sections(Trainer *T, CkptSection s[4]) {
-    DiTModel *m = &T->policy;
-    s[0] = (CkptSection){"model.", &m->table, m->params};
-    s[1] = (CkptSection){"adam_m.", &m->table, m->adam_m};
-    s[2] = (CkptSection){"adam_v.", &m->table, m->adam_v};
-    if (!T->has_ref) return 3;
+    s[0] = (CkptSection){T->has_lora ? DIT_LORA_PREFIX : "model.", T->tt, T->tp};
+    s[1] = (CkptSection){"adam_m.", T->tt, T->tm};
+    s[2] = (CkptSection){"adam_v.", T->tt, T->tv};
+    if (!T->has_ref || T->has_lora) return 3; // with LoRA the reference is the base
     s[3] = (CkptSection){"ref.", &T->ref.table, T->ref.params};
     return 4;
 }
@@ -340,10 +353,62 @@ static int save_ckpt(Trainer *T, int iteration, char *err, size_t errlen) {
     config_to_meta(T->cfg, &meta);
     ckpt_meta_set(&meta, "base_model", T->base_model);
     ckpt_meta_set(&meta, "rewards_dir", T->rewards_dir);
+    if (T->has_lora) dit_lora_to_meta(&T->lora, &meta);
     CkptSection s[4];
     int rc = ckpt_save(T->ckpt_path, s, ckpt_sections(T, s), &meta, err, errlen);
     ckpt_meta_free(&meta);
     return rc;
+}
+
+// The buffers the optimizer trains: the policy's, or the adapters' with LoRA.
+static void bind_trainable(Trainer *T) {
+    if (T->has_lora) T->tt = &T->lora.table, T->tp = T->lora.params, T->tg = T->lora.grads, T->tm = T->lora.adam_m,
+                     T->tv = T->lora.adam_v;
+    else T->tt = &T->policy.table, T->tp = T->policy.params, T->tg = T->policy.grads, T->tm = T->policy.adam_m,
+         T->tv = T->policy.adam_v;
+}
+
+static void zero_grad(Trainer *T) { memset(T->tg, 0, T->tt->total * sizeof(float)); }
+
+// The reference (kl_beta > 0): a copy of the policy's weights, the base's.
+static void copy_ref(Trainer *T, int rows) {
+    dit_create(&T->ref, &T->policy.cfg, rows);
+    memcpy(T->ref.params, T->policy.params, T->policy.table.total * sizeof(float));
+}
+
+// LoRA: fresh adapters of the config (seeded by cfg.seed) for a DiT of shape cfg, batches of rows.
+static void lora_fresh(DiTLora *a, const TrainConfig *c, const DiTConfig *cfg, int rows) {
+    int targets = DIT_LORA_ALL;
+    dit_lora_parse_targets(c->lora_targets, &targets, NULL, 0); // train_config_check accepted it
+    dit_lora_create(a, cfg, c->lora_rank, c->lora_alpha > 0.0f ? c->lora_alpha : (float)c->lora_rank, targets, rows);
+    dit_lora_init(a, c->seed);
+}
+
+// LoRA: the adapters on the policy, which holds the base; want its hash.
+static void attach_adapters(Trainer *T, int rows) {
+    lora_fresh(&T->lora, T->cfg, &T->policy.cfg, rows);
+    T->lora.base_hash = dit_params_hash(&T->policy);
+    dit_lora_attach(&T->policy, &T->lora);
+    T->has_lora = 1;
+}
+
+// Resume of a LoRA run: the base from base_model (its shape and hash those of the checkpoint), the
+// adapters on it, the reference a copy of it.
+static int load_lora_base(Trainer *T, int rows, const DiTConfig *dcfg, uint64_t want_hash, char *err, size_t errlen) {
+    char why[1200];
+    if (dit_load(T->base_model, &T->policy, rows, why, sizeof why))
+        return cg_errf(err, errlen, "%s: the base model of this LoRA run: %s", T->ckpt_path, why);
+    if (memcmp(&T->policy.cfg, dcfg, sizeof *dcfg) != 0 ||
+        dit_lora_check_base(want_hash, &T->policy, T->ckpt_path, T->base_model, err, errlen)) {
+        if (memcmp(&T->policy.cfg, dcfg, sizeof *dcfg) != 0)
+            cg_errf(err, errlen, "%s: the base model %s has another shape than the checkpoint's", T->ckpt_path,
+                    T->base_model);
+        dit_free(&T->policy);
+        return -1;
+    }
+    attach_adapters(T, rows);
+    if (T->has_ref) copy_ref(T, rows);
+    return 0;
 }
 
 // Resume: validate DIR/ckpt.safetensors against the config, create the models from its DiT config
@@ -373,6 +438,12 @@ static int load_ckpt(Trainer *T, int rows, int *iteration, char *err, size_t err
         rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
     DiTConfig dcfg;
     if (rc == 0 && dit_config_from_meta(&meta, &dcfg, why, sizeof why)) rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
+    int l_rank, l_targets;
+    float l_alpha;
+    uint64_t base_hash = 0;
+    if (rc == 0 && T->cfg->lora_rank > 0 &&
+        dit_lora_from_meta(&meta, &l_rank, &l_alpha, &l_targets, &base_hash, why, sizeof why))
+        rc = cg_errf(err, errlen, "%s: %s", T->ckpt_path, why);
     if (rc == 0) {
         const char *b = ckpt_meta_get(&meta, "base_model"), *r = ckpt_meta_get(&meta, "rewards_dir");
         snprintf(T->base_model, sizeof T->base_model, "%s", b ? b : "");
@@ -381,12 +452,18 @@ static int load_ckpt(Trainer *T, int rows, int *iteration, char *err, size_t err
     }
     ckpt_meta_free(&meta);
     if (rc) return rc;
-    dit_create(&T->policy, &dcfg, rows);
-    if (T->has_ref) dit_create(&T->ref, &dcfg, rows);
+    if (T->cfg->lora_rank > 0) {
+        if (load_lora_base(T, rows, &dcfg, base_hash, err, errlen)) return -1;
+    } else {
+        dit_create(&T->policy, &dcfg, rows);
+        if (T->has_ref) dit_create(&T->ref, &dcfg, rows);
+    }
+    bind_trainable(T);
     CkptSection s[4];
     if (ckpt_load(T->ckpt_path, s, ckpt_sections(T, s), NULL, 0, why, sizeof why)) {
         dit_free(&T->policy);
         if (T->has_ref) dit_free(&T->ref);
+        if (T->has_lora) dit_lora_free(&T->lora), T->has_lora = 0;
         return cg_errf(err, errlen, "%s", why);
     }
     *iteration = (int)it;
@@ -399,21 +476,25 @@ static int load_base(Trainer *T, int rows, char *err, size_t errlen) {
     if (!T->run->model_path) return cg_errf(err, errlen, "no base model given");
     if (dit_load(T->run->model_path, &T->policy, rows, err, errlen)) return -1;
     snprintf(T->base_model, sizeof T->base_model, "%s", T->run->model_path);
-    if (T->has_ref) {
-        dit_create(&T->ref, &T->policy.cfg, rows);
-        memcpy(T->ref.params, T->policy.params, T->policy.table.total * sizeof(float));
-    }
+    if (T->has_ref) copy_ref(T, rows);
+    if (T->cfg->lora_rank > 0) attach_adapters(T, rows);
+    bind_trainable(T);
     return 0;
 }
 
 // A copy of the base generator's parameters for drift_norm: the policy of a fresh run, the
 // reference when there is one, else the base model file of the checkpoint; NULL when that file
-// cannot be read (drift_norm is then logged as null).
+// cannot be read (drift_norm is then logged as null). With LoRA: the adapters' initial values.
 static float *base_params(Trainer *T) {
-    const size_t bytes = T->policy.table.total * sizeof(float);
+    const size_t bytes = T->tt->total * sizeof(float);
     float *p = cg_malloc(bytes);
-    if (!T->run->resume) memcpy(p, T->policy.params, bytes);
-    else if (T->has_ref) memcpy(p, T->ref.params, bytes);
+    if (!T->run->resume) memcpy(p, T->tp, bytes);
+    else if (T->has_lora) {
+        DiTLora a;
+        lora_fresh(&a, T->cfg, &T->policy.cfg, 1);
+        memcpy(p, a.params, bytes);
+        dit_lora_free(&a);
+    } else if (T->has_ref) memcpy(p, T->ref.params, bytes);
     else {
         DiTModel b;
         char why[600];
@@ -625,21 +706,20 @@ static double accumulate(Trainer *T, const float *adv, int p0, int p1, int count
 // the groups summed in group order over the ranks (core/dist.h dist_chain_sum), and the statistics
 // likewise, so that any number of ranks gives the same bits.
 static double micro_batch_gradient(Trainer *T, const float *adv, int q0, int q1, const GrpoConfig *gc, GrpoStats *st) {
-    DiTModel *m = &T->policy;
     const int count = (q1 - q0) * T->K * T->G;
-    dit_zero_grad(m);
+    zero_grad(T);
     if (T->cfg->grad_order == TRAIN_GRAD_ORDER_STEPS) return accumulate(T, adv, q0, q1, count, gc, st);
-    const size_t total = m->table.total;
+    const size_t total = T->tt->total;
     const int a = q0 > T->p0 ? q0 : T->p0, b = q1 < T->p1 ? q1 : T->p1;
     for (int p = a; p < b; p++) {
         GrpoStats *sp = &T->st_group[p];
         grpo_stats_init(sp);
-        if (p > a) dit_zero_grad(m);
+        if (p > a) zero_grad(T);
         accumulate(T, adv, p, p + 1, count, gc, sp); // its loss is sp->loss
-        memcpy(T->g_group[p - T->p0], m->grads, total * sizeof(float));
+        memcpy(T->g_group[p - T->p0], T->tg, total * sizeof(float));
     }
     const double t0 = cg_now();
-    dist_chain_sum(T->dist, m->grads, T->g_group, T->P, q0, q1, total);
+    dist_chain_sum(T->dist, T->tg, T->g_group, T->P, q0, q1, total);
     dist_allgather_bytes(T->dist, T->st_group, sizeof(GrpoStats), T->P);
     T->t_comm += cg_now() - t0;
     double loss = 0.0;
@@ -654,22 +734,22 @@ static double micro_batch_gradient(Trainer *T, const float *adv, int q0, int q1,
 // rollout's weights over epoch 0's micro-batches, policy-gradient term alone (no KL). NaN when a
 // gradient is zero or not finite. Leaves the policy's grads zeroed.
 static double gradient_cosine_of(Trainer *T, int it, const float *a, int a0, int a1, const float *b, int b0, int b1) {
-    DiTModel *m = &T->policy;
-    const size_t total = m->table.total;
+    const size_t total = T->tt->total;
+    const float *g = T->tg;
     const GrpoConfig gc = {T->gc.clip_eps, 0.0};
     GrpoStats st;
     grpo_stats_init(&st);
     draw_subsets(T, it, 0);
     micro_batch_gradient(T, a, a0, a1, &gc, &st);
-    memcpy(T->g_id, m->grads, total * sizeof(float));
+    memcpy(T->g_id, g, total * sizeof(float));
     micro_batch_gradient(T, b, b0, b1, &gc, &st);
     double dot = 0.0, na = 0.0, nb = 0.0;
     for (size_t j = 0; j < total; j++) {
-        dot += (double)T->g_id[j] * m->grads[j];
+        dot += (double)T->g_id[j] * g[j];
         na += (double)T->g_id[j] * T->g_id[j];
-        nb += (double)m->grads[j] * m->grads[j];
+        nb += (double)g[j] * g[j];
     }
-    dit_zero_grad(m);
+    zero_grad(T);
     return na > 0.0 && nb > 0.0 ? dot / (sqrt(na) * sqrt(nb)) : NAN;
 }
 
@@ -683,8 +763,7 @@ static void gradient_diagnostics(Trainer *T, int it, IterStats *is) {
 
 static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t errlen) {
     const TrainConfig *cfg = T->cfg;
-    DiTModel *m = &T->policy;
-    const size_t total = m->table.total;
+    const size_t total = T->tt->total;
     const int per_step = cfg->groups_per_step == 0 ? T->P : cfg->groups_per_step;
     AdamWConfig opt = {cfg->lr, cfg->beta1, cfg->beta2, cfg->adam_eps, cfg->weight_decay};
     char kept[4400];
@@ -694,8 +773,8 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             const int p1 = p0 + per_step < T->P ? p0 + per_step : T->P;
             double loss = micro_batch_gradient(T, T->adv, p0, p1, &T->gc, &is->gs);
             if (T->run->nan_loss_at == it && e == 0 && p0 == 0) loss = NAN; // tests: a diverged loss
-            const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m->grads, total, (double)cfg->grad_clip)
-                                                    : grad_global_norm(m->grads, total);
+            const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(T->tg, total, (double)cfg->grad_clip)
+                                                    : grad_global_norm(T->tg, total);
             if (!isfinite(loss) || !isfinite(gn)) {
                 kept_note(kept, sizeof kept, T);
                 return cg_fail(TRAIN_ERUNTIME, err, errlen,
@@ -703,7 +782,7 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
                             e, p0, p1 - 1, loss, gn, kept);
             }
             T->opt_step++;
-            adamw_step(m->params, m->grads, m->adam_m, m->adam_v, &m->table, T->opt_step, &opt);
+            adamw_step(T->tp, T->tg, T->tm, T->tv, T->tt, T->opt_step, &opt);
             forward_cache_invalidate(&T->fc); // the kept forwards were of the old weights
             is->gn_sum += gn;
             is->n_opt++;
@@ -807,12 +886,12 @@ static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
 // Checkpoint after iteration `it`, refusing weights that are not finite (every rank holds the same
 // weights); rank 0 writes it.
 static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
-    const size_t total = T->policy.table.total, bad = buffer_first_nonfinite(T->policy.params, total);
+    const size_t total = T->tt->total, bad = buffer_first_nonfinite(T->tp, total);
     char why[600], kept[4400];
     if (bad < total) {
         kept_note(kept, sizeof kept, T);
         return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: non-finite weights (%s): training diverged; %s", it,
-                    param_table_name_at(&T->policy.table, bad), kept);
+                    param_table_name_at(T->tt, bad), kept);
     }
     int rc = T->dist->rank == 0 && save_ckpt(T, it, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
                                                                       : TRAIN_OK;
@@ -827,6 +906,7 @@ static void trainer_free(Trainer *T) {
     if (T->metrics) fclose(T->metrics);
     if (T->policy.params) dit_free(&T->policy);
     if (T->ref.params) dit_free(&T->ref);
+    if (T->has_lora) dit_lora_free(&T->lora);
     if (T->rb.traj) rollout_batch_free(&T->rb);
     if (T->preview.traj) rollout_batch_free(&T->preview);
     if (T->work.v) grpo_work_free(&T->work);
@@ -852,6 +932,18 @@ static void progress_line(const Trainer *T, int it, const IterStats *is, double 
     fprintf(stderr, " | ETA %s\n", eta);
 }
 
+// LoRA's outputs: DIR/lora.safetensors (the adapters) and DIR/model.safetensors (merged into the base).
+static int save_lora_model(const Trainer *T, const CkptMeta *extra, char *err, size_t errlen) {
+    if (dit_lora_save(&T->lora, T->lora_path, extra, err, errlen)) return -1;
+    DiTModel merged;
+    dit_create(&merged, &T->policy.cfg, 1);
+    memcpy(merged.params, T->policy.params, T->policy.table.total * sizeof(float));
+    dit_lora_merge(&merged, &T->lora);
+    const int rc = dit_save(&merged, T->model_path, extra, err, errlen);
+    dit_free(&merged);
+    return rc;
+}
+
 static int save_model(Trainer *T, int it, char *err, size_t errlen) {
     CkptMeta extra;
     ckpt_meta_init(&extra);
@@ -860,7 +952,8 @@ static int save_model(Trainer *T, int it, char *err, size_t errlen) {
     ckpt_meta_set(&extra, "base_model", T->base_model);
     config_to_meta(T->cfg, &extra);
     char why[600];
-    int rc = T->dist->rank == 0 && dit_save(&T->policy, T->model_path, &extra, why, sizeof why)
+    int rc = T->dist->rank == 0 && (T->has_lora ? save_lora_model(T, &extra, why, sizeof why)
+                                                : dit_save(&T->policy, T->model_path, &extra, why, sizeof why))
                  ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
                  : TRAIN_OK;
     ckpt_meta_free(&extra);
@@ -890,7 +983,7 @@ static int open_run(Trainer *T, int *start, double *elapsed0, char *err, size_t 
         if (load_base(T, rows, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
     }
     if (check_models(T, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
-    dit_zero_grad(&T->policy);
+    zero_grad(T);
     T->n = dit_image_floats(&T->policy.cfg);
     if (!lead) return TRAIN_OK;
     if (config_write_file(T->config_path, cfg, TRAIN_KEYS, N_TRAIN_KEYS,
@@ -936,6 +1029,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     snprintf(T.rewards_dir, sizeof T.rewards_dir, "%s", run->rewards_dir ? run->rewards_dir : "");
     rundir_join(T.ckpt_path, sizeof T.ckpt_path, run->dir, TRAIN_CKPT_FILE);
     rundir_join(T.model_path, sizeof T.model_path, run->dir, TRAIN_MODEL_FILE);
+    rundir_join(T.lora_path, sizeof T.lora_path, run->dir, TRAIN_LORA_FILE);
     rundir_join(T.config_path, sizeof T.config_path, run->dir, TRAIN_CONFIG_FILE);
     rundir_join(T.metrics_path, sizeof T.metrics_path, run->dir, TRAIN_METRICS_FILE);
     rundir_join(T.samples_dir, sizeof T.samples_dir, run->dir, TRAIN_SAMPLES_DIR);
@@ -964,8 +1058,9 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     T.part_pr = cg_malloc((size_t)P * G * N * sizeof(float));
     T.adv_col = cg_malloc((size_t)G * sizeof(float));
     T.subset = cg_malloc((size_t)P * T.K * sizeof(int));
-    if (cfg.cos_every > 0) T.g_id = cg_malloc(T.policy.table.total * sizeof(float));
-    T.theta_prev = cg_malloc(T.policy.table.total * sizeof(float));
+    const size_t n_train = T.tt->total;
+    if (cfg.cos_every > 0) T.g_id = cg_malloc(n_train * sizeof(float));
+    T.theta_prev = cg_malloc(n_train * sizeof(float));
     T.theta_base = base_params(&T);
     grpo_work_alloc(&T.work, G, T.n);
     dist_block(dist, P, &T.p0, &T.p1);
@@ -975,7 +1070,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     }
     if (cfg.grad_order == TRAIN_GRAD_ORDER_GROUPS) {
         T.g_group = cg_calloc((size_t)(T.p1 - T.p0) + 1, sizeof(float *));
-        for (int p = T.p0; p < T.p1; p++) T.g_group[p - T.p0] = cg_malloc(T.policy.table.total * sizeof(float));
+        for (int p = T.p0; p < T.p1; p++) T.g_group[p - T.p0] = cg_malloc(n_train * sizeof(float));
         T.st_group = cg_calloc((size_t)P, sizeof(GrpoStats));
     }
     double *adv_step = cg_malloc((size_t)N * sizeof(double)), *adv_abs_step = cg_malloc((size_t)N * sizeof(double));
@@ -985,6 +1080,9 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
                 "%zu parameters\n", run->resume ? "resuming" : "starting", run->dir, shaping_name(T.ac.shaping),
                 weighting_name(T.ac.weighting), P, G, N, flow_kind_name(T.rc.kind), (double)T.rc.eta, T.K,
                 T.policy.table.total);
+        if (T.has_lora)
+            fprintf(stderr, "train: LoRA rank %d, alpha %g, targets %s: %zu trainable parameters (the base's are frozen)\n",
+                    T.lora.rank, (double)T.lora.alpha, cfg.lora_targets, n_train);
         if (run->resume) fprintf(stderr, "train: continuing after iteration %d of %d\n", start, cfg.iterations);
     }
     if (!run->resume && cfg.sample_every > 0) rc = write_samples(&T, 0, err, errlen); // the base model
@@ -1021,10 +1119,10 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         double t3 = cg_now();
         is.t_diag = t3 - t2;
         // 5. the policy update
-        memcpy(T.theta_prev, T.policy.params, T.policy.table.total * sizeof(float));
+        memcpy(T.theta_prev, T.tp, n_train * sizeof(float));
         rc = update_phase(&T, it, &is, err, errlen);
-        is.update_norm = diag_l2_distance(T.policy.params, T.theta_prev, T.policy.table.total);
-        is.drift_norm = T.theta_base ? diag_l2_distance(T.policy.params, T.theta_base, T.policy.table.total) : NAN;
+        is.update_norm = diag_l2_distance(T.tp, T.theta_prev, n_train);
+        is.drift_norm = T.theta_base ? diag_l2_distance(T.tp, T.theta_base, n_train) : NAN;
         double t4 = cg_now();
         is.t_update = t4 - t3;
         is.t_allreduce = T.t_comm;

@@ -56,14 +56,20 @@
 //                         "reward_id_gstd", "reward_prompt_gstd" (mean within-group std),
 //                         "copy_dist", "copy_corr_id", "copy_corr_prompt", "copy_corr_adv" (does
 //                         copying the reference pay? rl/diagnostics.h), "update_norm" (||delta
-//                         theta|| of the iteration), "drift_norm" (||theta - theta_base||),
+//                         theta|| of the iteration), "drift_norm" (||theta - theta_base||; with
+//                         LoRA theta is the adapters', theta_base their initial values),
 //                         "lr", "opt_step", "t_rollout", "t_reward", "t_diag", "t_update",
 //                         "t_allreduce" (seconds; the last: the gradient sums across MPI ranks),
 //                         "elapsed_s"}; a value that is not finite is written as null
 //   DIR/ckpt.safetensors  sections model., adam_m., adam_v. (+ ref. with kl_beta > 0) and metadata:
 //                         format, dit.*, iteration, opt_step, rng.*, cfg.<key> for every key,
-//                         base_model, rewards_dir
-//   DIR/model.safetensors at the end: the policy's weights (dit_save; `cgrpo sample --model` reads it)
+//                         base_model, rewards_dir. With lora_rank > 0: sections lora., adam_m.,
+//                         adam_v. of the adapters alone (no ref.: the reference is the base) and the
+//                         lora.* keys with the base's hash; a resume reads the base from base_model
+//                         and refuses one whose hash differs
+//   DIR/model.safetensors at the end: the policy's weights (dit_save; `cgrpo sample --model` reads it);
+//                         with LoRA the base with the adapters merged in
+//   DIR/lora.safetensors  at the end, with LoRA: the adapters (`cgrpo sample --model BASE --lora`)
 //   DIR/samples/iter_NNNNNN.png  4 VAL subjects (rows; templates 0, 7, 14, 21) x [reference | G
 //                         ODE samples from fixed noise], at iteration 0 (the base model, fresh runs),
 //                         every sample_every iterations and at the last iteration
@@ -89,6 +95,7 @@
 #define TRAIN_CKPT_FORMAT "cgrpo-grpo-ckpt-1"
 #define TRAIN_CKPT_FILE "ckpt.safetensors"
 #define TRAIN_MODEL_FILE "model.safetensors"
+#define TRAIN_LORA_FILE "lora.safetensors"
 #define TRAIN_CONFIG_FILE "config.cfg"
 #define TRAIN_METRICS_FILE "metrics.jsonl"
 #define TRAIN_SAMPLES_DIR "samples"
@@ -149,6 +156,13 @@ typedef struct {
     int sample_every;        // 0: no sample grids
     int cos_every;           // 0: no gradient-cosine diagnostic
     int grad_order;          // TRAIN_GRAD_ORDER_*: how the update sums the gradients of its groups
+    // LoRA (models/dit_lora.h): lora_rank 0 fine-tunes every weight; R > 0 trains rank-R adapters of
+    // the lora_targets linears on the frozen base, scale lora_alpha / R (lora_alpha 0: the rank).
+    // The optimizer, the clipping, the diagnostics' gradients and the sums over MPI ranks then run
+    // over the adapters' buffers alone; every rank builds the same adapters from seed.
+    int lora_rank;
+    float lora_alpha;
+    char lora_targets[CONFIG_MAX_VALUE];
 } TrainConfig;
 
 // grad_order: "steps" adds every (group, step) term into one gradient buffer as it comes (one process
