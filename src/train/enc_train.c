@@ -423,7 +423,7 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
     const int imgs_per_step = c->kind == ENC_ID ? c->views * c->batch : c->batch;
     const double t0 = cg_now();
     double t_last = t0;
-    const char *metric = "";
+    const char *metric = rm_selection_name(c->kind); // also when a resume has no step left to evaluate
     StepStats st = {0};
     if (o->progress)
         fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %d, %d subjects (%d world%s, %d left out)\n",
