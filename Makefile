@@ -2,6 +2,7 @@
 #   make            build build/cgrpo and the tests          make test      build and run the tests
 #   make sanitize   the tests under ASan + UBSan (build-san/) make bench     build the benchmarks
 #   make fuzz       libFuzzer targets (clang)                 make clean
+#   make fuzz-campaign SECONDS=N  run them all, N s each, table in docs/reliability.md
 #   make MPI=1      build-mpi/ with mpicc: `mpirun -np N build-mpi/cgrpo train ...` (core/dist.h)
 # Probes print what was found. OpenBLAS is required (the OpenMP build is preferred so that BLAS
 # and our own loops share one thread pool); libpng, cJSON and libcurl (the http reward) are required.
@@ -90,9 +91,18 @@ sanitize:
 
 bench: probe $(BENCH_BINS)
 
-# libFuzzer targets (tests/fuzz_*.c), clang, with coverage on the whole library:
-#   make fuzz && build-fuzz/fuzz_safetensors -max_total_time=120 tests/fuzz_corpus/safetensors
+# libFuzzer targets (tests/fuzz_*.c), clang, with coverage on the whole library; seed corpora in
+# tests/fuzz/<target>/, dictionaries tests/fuzz_<target>.dict, fixed crash inputs in
+# tests/fuzz/regress/<target>/ (replayed by tests/test_fuzz_replay.c in the normal suite):
+#   make fuzz && build-fuzz/fuzz_safetensors -dict=tests/fuzz_safetensors.dict -max_total_time=120 \
+#       build-fuzz/corpus/safetensors tests/fuzz/safetensors
+#   make fuzz-campaign SECONDS=N   every target for N seconds; writes docs/reliability.md's table
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz_*.c))
+SECONDS ?= 60
+.PHONY: fuzz-campaign
+fuzz-campaign: fuzz
+	bash scripts/fuzz_campaign.sh $(SECONDS) $(notdir $(FUZZ_SRCS:.c=))
+
 fuzz:
 	$(MAKE) CC=clang BUILD=build-fuzz OPT=-O1 \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \

@@ -2,7 +2,7 @@
 // normal build). Drives st_parse over arbitrary bytes and, for accepted files, st_get_f32 on every
 // tensor. Beyond the sanitizers it checks the contract: a rejection has a one-line reason and leaves
 // the st_file empty; an accepted file's tensors tile the data buffer exactly.
-//   build-fuzz/fuzz_safetensors -max_total_time=120 CORPUS_DIR
+//   build-fuzz/fuzz_safetensors -dict=tests/fuzz_safetensors.dict -max_total_time=120 CORPUS tests/fuzz/safetensors
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

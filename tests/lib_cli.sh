@@ -62,3 +62,32 @@ tiny_grpo_models() {
     TINY_GRPO="--model $m/base.safetensors --rewards-dir $m --iterations 4 --pairs 2 --group-size 3 --steps 4 --lr 1e-3
                --inner-epochs 2 --groups-per-step 1 --ckpt-every 1 --sample-every 0 --cos-every 2"
 }
+# ---- the reliability tests' runs (cli_kill.sh, cli_faults.sh) ------------------------------------
+# rel_setup DIR STEPS ITERATIONS: tiny GRPO models in DIR (three checks) and REL_PRE / REL_ENC /
+# REL_GRPO, recipes of the three trainers (STEPS steps of pretrain and train-encoder, ITERATIONS of
+# train) that checkpoint at every step (and write sample grids: train).
+# rel_cmd KIND RUN_DIR: REL_CMD = the command that starts the run of KIND (pretrain, train or
+# train-encoder) in RUN_DIR, or continues it when RUN_DIR holds a checkpoint.
+rel_setup() {
+    tiny_grpo_models "$1"
+    REL_PRE=(--steps "$2" --img 16 --width 16 --depth 1 --heads 2 --tdim 16 --batch 2 --val-samples 2 --val-every 4
+             --log-every 1 --ckpt-every 1)
+    REL_ENC=(--kind id --steps "$2" --batch 4 --img 16 --width 8 --depth 1 --heads 2 --embed-dim 8 --text-width 8
+             --text-depth 1 --text-heads 2 --eval-every 4 --log-every 1 --ckpt-every 1 --val-seeds 1 --progress off)
+    REL_GRPO="${TINY_GRPO/--iterations 4/--iterations $3} --sample-every 2"
+}
+rel_cmd() {
+    local kind=$1 dir=$2 more=()
+    [ -e "$dir/ckpt.safetensors" ] && more=(--resume)
+    case $kind in
+    pretrain) if [ ${#more[@]} -gt 0 ]; then REL_CMD=("$CGRPO" pretrain --resume "$dir" --quiet)
+              else REL_CMD=("$CGRPO" pretrain --out "$dir" "${REL_PRE[@]}" --quiet); fi ;;
+    train) if [ ${#more[@]} -gt 0 ]; then REL_CMD=("$CGRPO" train --resume "$dir" --quiet)
+           else REL_CMD=("$CGRPO" train --out "$dir" $REL_GRPO --quiet); fi ;;
+    train-encoder) REL_CMD=("$CGRPO" train-encoder "${REL_ENC[@]}" --out "$dir" "${more[@]}") ;;
+    esac
+}
+# rel_same KIND A B: the run directories A and B end with the same checkpoint and model, byte for byte
+rel_same() {
+    cmp -s "$2/ckpt.safetensors" "$3/ckpt.safetensors" && cmp -s "$2/model.safetensors" "$3/model.safetensors"
+}

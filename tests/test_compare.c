@@ -443,7 +443,7 @@ static void test_end_to_end(void) {
         EXPECT(compare_train_config(&c, &sb, TRAIN_PRESET_CUSTOMIZED, 2, err, sizeof err) == 0, "%s", err);
         Reward *rid = reward_create_by_name("id", "models", err, sizeof err), *rpr = reward_create_by_name("prompt", "models", err, sizeof err);
         snprintf(path, sizeof path, "%s/runs/customized-s2", b);
-        TrainRun tr = {path, 0, 0, g_model, "models", rid, rpr, 1, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+        TrainRun tr = {path, 0, 0, g_model, "models", rid, rpr, 1, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
         EXPECT(rid && rpr && train_run(&c, &tr, NULL, err, sizeof err) == TRAIN_OK, "run stopped at 1: %s", err);
         reward_free(rid), reward_free(rpr);
     }

@@ -602,7 +602,7 @@ static int run_train_cache(const TrainConfig *c, const char *name, int resume, i
     path_in(dir, sizeof dir, name);
     path_in(model, sizeof model, "base.safetensors");
     Reward *rid = test_reward(0, nan_at, constant), *rpr = test_reward(1, 0, constant);
-    TrainRun run = {dir, resume, 0, model, "test-rewards", rid, rpr, stop_after, 0, 0, cache_mb, NULL, 0};
+    TrainRun run = {dir, resume, 0, model, "test-rewards", rid, rpr, stop_after, 0, 0, cache_mb, NULL, 0, TEST_FAULT_NONE};
     int rc = train_run(c, &run, res, err, errlen);
     reward_free(rid), reward_free(rpr);
     return rc;
@@ -793,7 +793,7 @@ static void test_inf_reward_and_nan_loss_stop(void) {
     path_in(dir, sizeof dir, "nan_loss");
     path_in(model, sizeof model, "base.safetensors");
     Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(1, 0, 0);
-    TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+    TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
     run.nan_loss_at = 3;
     err[0] = '\0';
     rc = train_run(&c, &run, &r, err, sizeof err);
@@ -821,7 +821,7 @@ static void test_gradient_cosine_signs(void) {
     for (int k = 0; k < 2; k++) {
         path_in(dir, sizeof dir, names[k]);
         Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(k == 0 ? 0 : 3, 0, 0);
-        TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+        TrainRun run = {dir, 0, 0, model, "test-rewards", rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
         TrainResult r;
         EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
         reward_free(rid), reward_free(rpr);
@@ -850,7 +850,7 @@ static void test_nan_weights_stop(void) {
     char dir[512];
     path_in(dir, sizeof dir, "nan_weights");
     Reward *rid = test_reward(0, 0, 0), *rpr = test_reward(1, 0, 0);
-    TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+    TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
     TrainResult r;
     int rc = train_run(&c, &run, &r, err, sizeof err);
     EXPECT(rc == TRAIN_ERUNTIME && one_line(err) && strstr(err, "no checkpoint was written"), "status %d: %s", rc, err);
@@ -902,7 +902,7 @@ static void test_learns_a_simple_reward(void) {
         path_in(dir, sizeof dir, sign > 0 ? "bright_up" : "bright_down");
         path_in(model, sizeof model, "base.safetensors");
         Reward *rid = test_reward(2, 0, 0), *rpr = test_reward(1, 0, 0);
-        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+        TrainRun run = {dir, 0, 0, model, NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
         TrainResult r;
         EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_OK, "%s", err);
         reward_free(rid), reward_free(rpr);
@@ -923,7 +923,7 @@ static void test_bad_inputs(void) {
     TrainResult r;
     // missing model
     path_in(dir, sizeof dir, "bad1");
-    TrainRun run = {dir, 0, 0, "/nonexistent/base.safetensors", NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+    TrainRun run = {dir, 0, 0, "/nonexistent/base.safetensors", NULL, rid, rpr, 0, 0, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
     EXPECT(train_run(&c, &run, &r, err, sizeof err) == TRAIN_EINPUT && one_line(err), "missing model: %s", err);
     // a reward for another image size
     path_in(model, sizeof model, "base.safetensors");

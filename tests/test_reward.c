@@ -58,7 +58,7 @@ static CgStatus tiny_train(const EncTrainConfig *c, const char *name, int resume
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
     if (dir) snprintf(dir, dirlen, "%s", path);
-    EncTrainOptions o = {resume, 0, 0, NULL};
+    EncTrainOptions o = {resume, 0, 0, NULL, TEST_FAULT_NONE};
     return enc_train(c, path, &o, err, errlen);
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/atomic.h"
@@ -53,7 +54,9 @@ static void test_fmt_duration(void) {
 static void test_trim_metrics(void) {
     char path[512];
     rundir_join(path, sizeof path, dir, "metrics.jsonl");
-    EXPECT(rundir_trim_metrics(path, "step", 5) == 0.0, "a missing file trims to nothing");
+    char err[256];
+    double e = -1;
+    EXPECT(rundir_trim_metrics(path, "step", 5, &e, err, sizeof err) == 0 && e == 0.0, "a missing file trims to nothing");
     FILE *f = fopen(path, "w");
     fputs("{\"step\":0,\"val\":1,\"elapsed_s\":1.5}\n"
           "{\"step\":50,\"loss\":0.5,\"elapsed_s\":10}\n"
@@ -62,7 +65,7 @@ static void test_trim_metrics(void) {
           "{\"step\":150,\"loss\":0.3,\"elapsed_s\":30}\n",
           f);
     fclose(f);
-    double e = rundir_trim_metrics(path, "step", 100);
+    EXPECT(rundir_trim_metrics(path, "step", 100, &e, err, sizeof err) == 0, "%s", err);
     EXPECT(e == 20.0, "elapsed of the last kept line: %g", e);
     f = fopen(path, "r");
     char buf[1024] = {0};
@@ -107,6 +110,72 @@ static void test_atomic_write_text(void) {
     EXPECT(count_prefixed(dir, "atomic.tmp") == 0, "a temp file was left after a failed write");
 }
 
+// The lock: a second holder is refused with the first one's PID (a child process: flock locks
+// belong to open file descriptions, so a second open in this process would conflict as well, but
+// a real second training is another process); after unlock it can be taken again; taking it
+// removes the temp files a killed writer left.
+static void test_lock(void) {
+    char sub[512], path[600], err[512];
+    rundir_join(sub, sizeof sub, dir, "locked");
+    EXPECT(rundir_mkdirs(sub, err, sizeof err) == 0, "%s", err);
+    rundir_join(path, sizeof path, sub, "ckpt.safetensors.tmp.Ab3dE9");
+    FILE *f = fopen(path, "w");
+    fclose(f);
+    rundir_join(path, sizeof path, sub, "notes.tmp.txt"); // not a temp file of ours
+    f = fopen(path, "w");
+    fclose(f);
+    int busy = -1;
+    const int fd = rundir_lock(sub, &busy, err, sizeof err);
+    EXPECT(fd >= 0 && busy == 0, "%s", err);
+    EXPECT(count_prefixed(sub, "ckpt.safetensors") == 0, "the stale temp file is still there");
+    EXPECT(count_prefixed(sub, "notes.tmp.txt") == 1, "another file was removed");
+    fflush(NULL);
+    const pid_t child = fork();
+    if (child == 0) {
+        int b = 0;
+        char e[512];
+        const int fd2 = rundir_lock(sub, &b, e, sizeof e);
+        char want[64];
+        snprintf(want, sizeof want, "process %ld holds", (long)getppid());
+        _exit(fd2 < 0 && b == 1 && strstr(e, want) && strstr(e, sub) && !strchr(e, '\n') ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a second holder was not refused with the PID");
+    rundir_unlock(fd);
+    const int fd3 = rundir_lock(sub, &busy, err, sizeof err);
+    EXPECT(fd3 >= 0, "the lock could not be taken again: %s", err);
+    rundir_unlock(fd3);
+}
+
+// The log: committed lines reach the file; a commit that fails leaves the file as it was.
+static void test_log(void) {
+    char path[600], err[512];
+    rundir_join(path, sizeof path, dir, "log.jsonl");
+    RunLog log;
+    double e = -1;
+    EXPECT(rundir_log_open(&log, path, "step", -1, &e, err, sizeof err) == 0 && e == 0.0, "%s", err);
+    fprintf(log.f, "{\"step\":1,\"elapsed_s\":2}\n");
+    EXPECT(rundir_log_commit(&log, err, sizeof err) == 0, "%s", err);
+    fprintf(log.f, "{\"step\":2,\"elapsed_s\":3}\n");
+    rundir_log_close(&log);
+    rundir_log_close(&log); // twice is fine
+    EXPECT(rundir_log_open(&log, path, "step", 1, &e, err, sizeof err) == 0 && e == 2.0, "%s (elapsed %g)", err, e);
+    fprintf(log.f, "{\"step\":2,\"elapsed_s\":4}\n");
+    EXPECT(rundir_log_commit(&log, err, sizeof err) == 0, "%s", err);
+    rundir_log_close(&log);
+    size_t len = 0;
+    char *got = (char *)test_read_file(path, &len);
+    EXPECT(got && strcmp(got, "{\"step\":1,\"elapsed_s\":2}\n{\"step\":2,\"elapsed_s\":4}\n") == 0, "'%s'", got);
+    free(got);
+    // a log on /dev/full: the commit fails with the path and ENOSPC's text
+    if (rundir_log_open(&log, "/dev/full", "step", -1, &e, err, sizeof err) == 0) {
+        fprintf(log.f, "{\"step\":1}\n");
+        EXPECT(rundir_log_commit(&log, err, sizeof err) == -1 && strstr(err, "/dev/full") && strstr(err, "space"), "'%s'", err);
+        rundir_log_close(&log);
+    }
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/cgrpo_test_rundir_%d", (int)getpid());
     RUN(test_mkdirs_and_join);
@@ -114,6 +183,8 @@ int main(void) {
     RUN(test_fmt_duration);
     RUN(test_trim_metrics);
     RUN(test_atomic_write_text);
+    RUN(test_lock);
+    RUN(test_log);
     scratch_remove(dir);
     return test_summary("rundir");
 }

@@ -41,6 +41,16 @@ long cli_parse_long(const char *flag, const char *value, long lo, long hi) {
     return v;
 }
 
+TestFault cli_test_fault(const char *command, unsigned allowed) {
+    TestFault f = {FAULT_NONE, 0, 0.0f};
+    const char *env = getenv(FAULT_ENV);
+    if (!env || !env[0]) return f;
+    char err[256];
+    if (fault_parse(env, &f, err, sizeof err)) cg_usage("%s: %s: %s", command, FAULT_ENV, err);
+    if (!(allowed & (1u << f.kind))) cg_usage("%s: %s: %s has no such value", command, FAULT_ENV, command);
+    return f;
+}
+
 double cli_parse_double(const char *flag, const char *value, double lo, double hi) {
     if (!value) cg_usage("%s needs a value", flag);
     char *end = NULL;

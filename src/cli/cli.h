@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "core/check.h"
+#include "core/fault.h"
 #include "io/config.h"
 #include "models/dit_lora.h"
 
@@ -34,6 +35,9 @@ int cli_finish(CgStatus st, const char *what, const char *err);
 
 // Shared argument helpers (args.c). Each parses or dies with cg_usage() naming the flag.
 long cli_parse_long(const char *flag, const char *value, long lo, long hi);
+// The tests' numeric fault (core/fault.h) from CGRPO_TEST_FAULT, zeroed when unset; a malformed
+// value or a kind outside `allowed` (a mask of 1 << FaultKind) is a usage error naming the command.
+TestFault cli_test_fault(const char *command, unsigned allowed);
 double cli_parse_double(const char *flag, const char *value, double lo, double hi);
 // A file the command writes at its end: PATH must name a file (not empty, no trailing '/') in a
 // directory that exists and is writable; checked up front so that no work is lost to a bad path.

@@ -158,6 +158,9 @@ static const char *base_name(const char *path) {
     return slash && slash[1] ? slash + 1 : path;
 }
 
+// An output that cannot be written (a full disk, a read-only directory): one line, exit 1.
+static void write_failed(const char *err) { exit(cli_finish(CG_ERUNTIME, "eval: ", err)); }
+
 int cmd_eval(int argc, char **argv) {
     Opts o;
     parse(&o, argc, argv);
@@ -221,9 +224,9 @@ int cmd_eval(int argc, char **argv) {
     char path[4096];
     char *json = eval_results_json(&r, &prov), *lines = eval_images_jsonl(&r);
     rundir_join(path, sizeof path, o.out, "results.json");
-    if (atomic_write_text(path, json, err, sizeof err)) cg_die("%s", err);
+    if (atomic_write_text(path, json, err, sizeof err)) write_failed(err);
     rundir_join(path, sizeof path, o.out, "images.jsonl");
-    if (atomic_write_text(path, lines, err, sizeof err)) cg_die("%s", err);
+    if (atomic_write_text(path, lines, err, sizeof err)) write_failed(err);
     static const struct {
         PromptKind kind;
         const char *file;
@@ -232,11 +235,11 @@ int cmd_eval(int argc, char **argv) {
     for (size_t g = 0; g < sizeof GRIDS / sizeof GRIDS[0]; g++) {
         rundir_join(path, sizeof path, o.out, GRIDS[g].file);
         int rc = eval_write_grid(&r, GRIDS[g].kind, GRID_ZOOM, path, err, sizeof err);
-        if (rc < 0) cg_die("%s", err);
+        if (rc < 0) write_failed(err);
         if (rc == 0) unlink(path); // no image of that kind: no stale grid of an earlier run either
     }
     rundir_join(path, sizeof path, o.out, "grid_all.png"); // every subject: reference | its first 12 images
-    if (eval_write_grid_all(&r, 12, GRID_ZOOM, path, err, sizeof err) < 0) cg_die("%s", err);
+    if (eval_write_grid_all(&r, 12, GRID_ZOOM, path, err, sizeof err) < 0) write_failed(err);
     if (!o.quiet)
         fprintf(stderr, "eval: %ld images in %.1f s (%.2f images/s)\n", r.n_images, secs, r.n_images / (secs > 0 ? secs : 1e-9));
 

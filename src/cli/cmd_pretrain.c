@@ -56,6 +56,7 @@ int cmd_pretrain(int argc, char **argv) {
         return 0;
     }
     if (stop_at > cfg.steps) cg_usage("pretrain: --stop-at %ld is beyond steps = %d", stop_at, cfg.steps);
-    PretrainRun run = {resume ? resume : out, resume != NULL, !r.quiet, (int)stop_at};
+    PretrainRun run = {resume ? resume : out, resume != NULL, !r.quiet, (int)stop_at,
+                       cli_test_fault("pretrain", 1u << FAULT_LOSS | 1u << FAULT_WEIGHT)};
     return cli_finish(pretrain_run(&cfg, &run, NULL, err, sizeof err), "", err);
 }

@@ -9,7 +9,8 @@
 //
 // Test hook: the environment variable CGRPO_TEST_KILL_AT_ITER=N makes the process kill itself
 // with SIGKILL after the first optimizer step of iteration N (tests/cli_train.sh resumes from there);
-// under mpirun only rank CGRPO_TEST_KILL_RANK (default 0) does.
+// under mpirun only rank CGRPO_TEST_KILL_RANK (default 0) does. CGRPO_TEST_FAULT=WHAT@N[=VALUE]
+// puts a NaN or Inf into a loss, reward, advantage or weight of iteration N (core/fault.h).
 //
 // --lora-rank R (a config key, as lora_alpha and lora_targets) trains LoRA adapters on the frozen
 // base instead of every weight (rl/trainer.h, models/dit_lora.h); under mpirun too, where the
@@ -145,7 +146,8 @@ int cmd_train(int argc, char **argv) {
     Dist dist;
     dist_init(&dist, &argc, &argv);
     TrainRun run = {resume ? resume : out, resume != NULL, !r.quiet && dist.rank == 0, model, rewards_dir, r_id, r_pr,
-                    (int)stop_after, (int)kill_at, 0, (int)forward_cache_mb, &dist, (int)kill_rank};
+                    (int)stop_after, (int)kill_at, 0, (int)forward_cache_mb, &dist, (int)kill_rank,
+                    cli_test_fault("train", 1u << FAULT_LOSS | 1u << FAULT_REWARD | 1u << FAULT_ADVANTAGE | 1u << FAULT_WEIGHT)};
     const int rc = train_run(&cfg, &run, NULL, err, sizeof err); // rl/trainer.h's TRAIN_* codes
     reward_free(r_id);
     reward_free(r_pr);

@@ -192,7 +192,8 @@ int cmd_train_encoder(int argc, char **argv) {
     if (o.export_path) cli_check_file_dest("train-encoder: --export", o.export_path);
 
     if (enc_train_config_check(&o.c, err, sizeof(err))) cg_usage("train-encoder: %s", err);
-    EncTrainOptions to = {o.resume, o.stop_at, o.progress, o.export_path};
+    EncTrainOptions to = {o.resume, o.stop_at, o.progress, o.export_path,
+                          cli_test_fault("train-encoder", 1u << FAULT_LOSS | 1u << FAULT_WEIGHT)};
     const CgStatus st = enc_train(&o.c, o.out, &to, err, sizeof(err));
     settings_free(&cmd), settings_free(&file), settings_free(&stored);
     return cli_finish(st, "train-encoder: ", err);

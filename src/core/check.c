@@ -40,12 +40,20 @@ void cg_usage(const char *fmt, ...) {
     exit(CG_EXIT_USAGE);
 }
 
+// A reason is one line even when it quotes input that holds line breaks (a CLI value, a file's
+// text): they become spaces.
+static void one_line(char *err) {
+    for (char *c = err; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+}
+
 int cg_errf(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen > 0) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        one_line(err);
     }
     return -1;
 }
@@ -56,6 +64,7 @@ int cg_fail(int code, char *err, size_t errlen, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        one_line(err);
     }
     return code;
 }

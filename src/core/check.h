@@ -31,7 +31,8 @@ CG_NORETURN void cg_die_at(const char *file, int line, const char *fmt, ...) CG_
 CG_NORETURN void cg_check_failed(const char *file, int line, const char *cond, const char *fmt, ...)
     CG_PRINTF(4, 5);
 CG_NORETURN void cg_usage(const char *fmt, ...) CG_PRINTF(1, 2);
-// writes "fmt..." into err (if err != NULL), returns -1 so callers can `return cg_errf(...)`
+// writes "fmt..." into err (if err != NULL; line breaks, e.g. of quoted input, become spaces, so
+// that a reason is always one line), returns -1 so callers can `return cg_errf(...)`
 int cg_errf(char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(3, 4);
 // the same, returning `code` (a CgStatus, e.g. `return cg_fail(CG_EINPUT, err, errlen, ...)`)
 int cg_fail(int code, char *err, size_t errlen, const char *fmt, ...) CG_PRINTF(4, 5);

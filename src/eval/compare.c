@@ -322,7 +322,7 @@ static CgStatus phase_train(Compare *C, CompareResult *res, char *err, size_t er
         } else {
             say(s, "[%d/%d] %s: %s", i + 1, C->n_runs, R->name, R->state == RUN_RESUME ? "resuming" : "starting");
             TrainRun tr = {R->dir, R->state == RUN_RESUME, s->progress, s->model, s->rewards_dir, C->r_id, C->r_pr, 0,
-                           s->kill_at, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0};
+                           s->kill_at, 0, TRAIN_FORWARD_CACHE_MB, NULL, 0, TEST_FAULT_NONE};
             const int trc = train_run(&R->cfg, &tr, NULL, why, sizeof why);
             if (trc != TRAIN_OK)
                 return cg_fail(trc == TRAIN_EINPUT ? CG_EINPUT : CG_ERUNTIME, err, errlen, "runs/%s: %s", R->name, why);

@@ -11,6 +11,10 @@
 #include "core/check.h"
 
 int atomic_write_text(const char *path, const char *text, char *err, size_t errlen) {
+    return atomic_write_bytes(path, text, strlen(text), err, errlen);
+}
+
+int atomic_write_bytes(const char *path, const void *data, size_t n, char *err, size_t errlen) {
     const size_t len = strlen(path);
     char *tmp = cg_malloc(len + 16);
     snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path);
@@ -24,16 +28,15 @@ int atomic_write_text(const char *path, const char *text, char *err, size_t errl
     umask(mask);
     (void)fchmod(fd, 0666 & ~mask);
     FILE *f = fdopen(fd, "wb");
-    int ok = f != NULL;
-    if (!f) close(fd);
-    const size_t n = strlen(text);
-    if (ok) ok = fwrite(text, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f && fclose(f) != 0) ok = 0;
-    if (ok && rename(tmp, path) != 0) ok = 0;
-    if (!ok) {
-        cg_errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    int e = 0; // the first failure's errno
+    if (!f) e = errno, close(fd);
+    else if (fwrite(data, 1, n, f) != n || fflush(f) != 0 || fsync(fileno(f)) != 0) e = errno ? errno : EIO;
+    if (f && fclose(f) != 0 && !e) e = errno ? errno : EIO;
+    if (!e && rename(tmp, path) != 0) e = errno;
+    if (e) {
+        cg_errf(err, errlen, "cannot write %s: %s", path, strerror(e));
         unlink(tmp);
     }
     free(tmp);
-    return ok ? 0 : -1;
+    return e ? -1 : 0;
 }

@@ -13,5 +13,7 @@
 // Write text (NUL-terminated) to path, mode 0666 & ~umask. 0, or -1 with a one-line reason naming
 // path; on failure the temp file is removed and path is untouched.
 int atomic_write_text(const char *path, const char *text, char *err, size_t errlen);
+// The same for len bytes of any content (a PNG, a filtered log).
+int atomic_write_bytes(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 #endif

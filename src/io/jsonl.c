@@ -50,9 +50,19 @@ int cg_jsonl_read_columns(const char *path, const char *const *keys, int n_keys,
     *cols = NULL;
     *n_rows = 0;
     if (n_keys < 1) return cg_errf(err, errlen, "no keys to read from '%s'", path);
-    if (n_seen) memset(n_seen, 0, (size_t)n_keys * sizeof(size_t));
     FILE *f = fopen(path, "rb");
     if (!f) return cg_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+    const int rc = cg_jsonl_read_columns_file(f, path, keys, n_keys, cols, n_rows, n_seen, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+int cg_jsonl_read_columns_file(FILE *f, const char *path, const char *const *keys, int n_keys, double **cols,
+                               size_t *n_rows, size_t *n_seen, char *err, size_t errlen) {
+    *cols = NULL;
+    *n_rows = 0;
+    if (n_keys < 1) return cg_errf(err, errlen, "no keys to read from '%s'", path);
+    if (n_seen) memset(n_seen, 0, (size_t)n_keys * sizeof(size_t));
     double *rows = NULL, *cur = cg_malloc((size_t)n_keys * sizeof(double)); // rows (n, n_keys)
     size_t n = 0, cap = 0, bcap = 0, line = 0;
     char *buf = NULL;
@@ -93,7 +103,6 @@ int cg_jsonl_read_columns(const char *path, const char *const *keys, int n_keys,
         n++;
     }
     if (rc == 0 && ferror(f)) rc = cg_errf(err, errlen, "reading '%s' failed", path);
-    fclose(f);
     free(buf);
     free(cur);
     if (rc) {

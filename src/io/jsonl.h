@@ -7,6 +7,7 @@
 #define CGRPO_IO_JSONL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 // keys (n_keys,) -> *cols, a new malloc'd (n_keys, *n_rows) column-major table: column k is
 // (*cols)[k * *n_rows ...]. n_seen (n_keys,), optional: how many lines had each key, so a caller
@@ -14,5 +15,10 @@
 // *cols is NULL).
 int cg_jsonl_read_columns(const char *path, const char *const *keys, int n_keys, double **cols, size_t *n_rows,
                           size_t *n_seen, char *err, size_t errlen);
+
+// The same on an open stream (a file, or fmemopen'd bytes for the fuzzer); `what` names it in
+// messages. The caller closes f.
+int cg_jsonl_read_columns_file(FILE *f, const char *what, const char *const *keys, int n_keys, double **cols,
+                               size_t *n_rows, size_t *n_seen, char *err, size_t errlen);
 
 #endif

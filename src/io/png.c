@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/check.h"
+#include "io/atomic.h"
 
 static int check_size(int W, int H, char *err, size_t errlen) {
     if (W <= 0 || H <= 0 || W > CG_PNG_MAX_SIDE || H > CG_PNG_MAX_SIDE || (long)W * (long)H > CG_PNG_MAX_PIXELS)
@@ -16,27 +17,44 @@ static int check_size(int W, int H, char *err, size_t errlen) {
     return 0;
 }
 
-static int write_png(const char *path, const void *data, int W, int H, png_uint_32 format, int channels, char *err,
-                     size_t errlen) {
+// data (W x H, `channels` bytes per pixel in `format`) -> a malloc'd PNG file image
+static int encode_png(const void *data, int W, int H, png_uint_32 format, int channels, unsigned char **png,
+                      size_t *len, char *err, size_t errlen) {
+    *png = NULL, *len = 0;
     if (check_size(W, H, err, errlen)) return -1;
-    FILE *f = fopen(path, "wb");
-    if (!f) return cg_errf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     png_image image;
     memset(&image, 0, sizeof(image));
     image.version = PNG_IMAGE_VERSION;
     image.width = (png_uint_32)W;
     image.height = (png_uint_32)H;
     image.format = format;
-    int ok = png_image_write_to_stdio(&image, f, 0, data, (png_int_32)(W * channels), NULL);
+    png_alloc_size_t size = 0; // the first call measures, the second writes
+    int ok = png_image_write_to_memory(&image, NULL, &size, 0, data, (png_int_32)(W * channels), NULL);
+    unsigned char *buf = ok ? cg_malloc(size) : NULL;
+    if (ok) ok = png_image_write_to_memory(&image, buf, &size, 0, data, (png_int_32)(W * channels), NULL);
     char why[128];
     snprintf(why, sizeof(why), "%s", ok ? "" : image.message);
     png_image_free(&image);
-    int closed = fclose(f) == 0;
-    if (!ok || !closed) {
-        remove(path);
-        return cg_errf(err, errlen, "cannot write PNG '%s': %s", path, ok ? strerror(errno) : why);
+    if (!ok) {
+        free(buf);
+        return cg_errf(err, errlen, "cannot encode a %dx%d PNG: %s", W, H, why);
     }
+    *png = buf, *len = (size_t)size;
     return 0;
+}
+
+// Encoded in memory, then written whole with a temp file and a rename (io/atomic.h): a reader, or
+// a run killed in the middle, never sees half an image.
+static int write_png(const char *path, const void *data, int W, int H, png_uint_32 format, int channels, char *err,
+                     size_t errlen) {
+    unsigned char *png;
+    size_t len;
+    char why[600];
+    if (encode_png(data, W, H, format, channels, &png, &len, why, sizeof why))
+        return cg_errf(err, errlen, "cannot write PNG '%s': %s", path, why);
+    const int rc = atomic_write_bytes(path, png, len, err, errlen);
+    free(png);
+    return rc;
 }
 
 int cg_png_write_rgb8(const char *path, const unsigned char *rgb, int W, int H, char *err, size_t errlen) {
@@ -117,27 +135,7 @@ int cg_png_read_rgb8(const char *path, unsigned char **rgb, int *W, int *H, char
 }
 
 int cg_png_encode_rgb8(const unsigned char *rgb, int W, int H, unsigned char **png, size_t *len, char *err, size_t errlen) {
-    *png = NULL, *len = 0;
-    if (check_size(W, H, err, errlen)) return -1;
-    png_image image;
-    memset(&image, 0, sizeof(image));
-    image.version = PNG_IMAGE_VERSION;
-    image.width = (png_uint_32)W;
-    image.height = (png_uint_32)H;
-    image.format = PNG_FORMAT_RGB;
-    png_alloc_size_t size = 0; // the first call measures, the second writes
-    int ok = png_image_write_to_memory(&image, NULL, &size, 0, rgb, (png_int_32)(W * 3), NULL);
-    unsigned char *buf = ok ? cg_malloc(size) : NULL;
-    if (ok) ok = png_image_write_to_memory(&image, buf, &size, 0, rgb, (png_int_32)(W * 3), NULL);
-    char why[128];
-    snprintf(why, sizeof(why), "%s", ok ? "" : image.message);
-    png_image_free(&image);
-    if (!ok) {
-        free(buf);
-        return cg_errf(err, errlen, "cannot encode a %dx%d PNG: %s", W, H, why);
-    }
-    *png = buf, *len = (size_t)size;
-    return 0;
+    return encode_png(rgb, W, H, PNG_FORMAT_RGB, 3, png, len, err, errlen);
 }
 
 int cg_png_decode_rgb8(const void *png, size_t len, unsigned char **rgb, int *W, int *H, char *err, size_t errlen) {

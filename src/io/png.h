@@ -1,5 +1,6 @@
 // png.h: PNG files through libpng's simplified API (no hand-written encoder).
 //   write: 8-bit RGB or 8-bit grey, from bytes or from [0,1] floats;
+//          (atomically: a temp file next to the target, then a rename, io/atomic.h);
 //   read:  any PNG (grey, palette, 16-bit, alpha) converted to 8-bit RGB, alpha composited over
 //          white, with its size reported.
 //   memory: the same writer and reader on a byte buffer instead of a file.

@@ -119,10 +119,13 @@ int dit_config_from_meta(const CkptMeta *meta, DiTConfig *cfg, char *err, size_t
 
 int dit_config_match_meta(const CkptMeta *meta, const DiTConfig *cfg, char *err, size_t errlen) {
     if (check_kind(meta, err, errlen)) return -1;
-    for (int i = 0; i < N_CONFIG_FIELDS; i++) {
-        char want[32];
-        snprintf(want, sizeof want, "%d", config_value(cfg, i));
-        if (ckpt_meta_expect(meta, CONFIG_FIELDS[i].key, want, err, errlen)) return -1;
+    for (int i = 0; i < N_CONFIG_FIELDS; i++) { // by value, as dit_config_from_meta reads them ("08" is 8)
+        const char *key = CONFIG_FIELDS[i].key, *got = ckpt_meta_get(meta, key);
+        long v;
+        const int want = config_value(cfg, i);
+        if (!got) return cg_errf(err, errlen, "checkpoint has no %s, this run wants %s=%d", key, key, want);
+        if (ckpt_meta_get_int(meta, key, INT_MIN, INT_MAX, &v, NULL, 0) || v != want)
+            return cg_errf(err, errlen, "checkpoint has %s=%s, this run wants %d", key, got, want);
     }
     return 0;
 }

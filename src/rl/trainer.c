@@ -86,7 +86,8 @@ typedef struct {
     int saved_iter;           // iteration of the checkpoint on disk, -1 when none
     char base_model[1024], rewards_dir[1024];
     char ckpt_path[4200], model_path[4200], lora_path[4200], config_path[4200], metrics_path[4200], samples_dir[4200];
-    FILE *metrics;
+    RunLog log;               // DIR/metrics.jsonl (rank 0)
+    int lock_fd;              // DIR/.lock (rank 0; -1 when not held)
 } Trainer;
 
 typedef struct { // what one iteration logs
@@ -108,9 +109,7 @@ typedef struct { // what one iteration logs
 } IterStats;
 
 static void kept_note(char *buf, size_t len, const Trainer *T) {
-    if (T->saved_iter >= 0)
-        snprintf(buf, len, "the last good checkpoint (iteration %d) is kept in %s", T->saved_iter, T->ckpt_path);
-    else snprintf(buf, len, "no checkpoint was written yet");
+    rundir_kept_note(buf, len, "iteration", T->saved_iter, T->ckpt_path);
 }
 
 // The DiTVelocity of group p with model m (the policy or the reference).
@@ -391,6 +390,7 @@ static int score_rewards_own(Trainer *T, int it, char *err, size_t errlen) {
     for (int k = 0; k < 2 && b1 > b0; k++)
         if (reward_score(r[k], &batch, T->scores + (size_t)k * B + b0, why, sizeof why))
             return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: %s; training stopped, %s", it, why, kept);
+    if (fault_at(&T->run->fault, FAULT_REWARD, it) && b0 == 0) T->scores[0] = T->run->fault.value; // tests
     for (int k = 0; k < 2; k++)
         for (int b = b0; b < b1; b++) {
             const float s = T->scores[(size_t)k * B + b];
@@ -429,6 +429,14 @@ static int group_advantages(Trainer *T, int it, IterStats *is, char *err, size_t
         if (adv_group_advantages(&T->ac, adv, z, rew, G, N, why, sizeof why)) {
             kept_note(kept, sizeof kept, T);
             rc = cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d, group %d: %s; training stopped, %s", it, p, why, kept);
+            break;
+        }
+        if (fault_at(&T->run->fault, FAULT_ADVANTAGE, it) && p == 0) adv[0] = T->run->fault.value; // tests
+        const size_t bad = buffer_first_nonfinite(adv, (size_t)G * N);
+        if (bad < (size_t)G * N) {
+            kept_note(kept, sizeof kept, T);
+            rc = cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d, group %d: advantage is %g for sample %d at step %d; "
+                         "training stopped, %s", it, p, (double)adv[bad], (int)(bad / N), (int)(bad % N), kept);
             break;
         }
         adv_quadrant_counts(is->quad, z, G, 2);
@@ -578,6 +586,7 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             const int p1 = p0 + per_step < T->P ? p0 + per_step : T->P;
             double loss = micro_batch_gradient(T, T->adv, p0, p1, &T->gc, &is->gs);
             if (T->run->nan_loss_at == it && e == 0 && p0 == 0) loss = NAN; // tests: a diverged loss
+            if (fault_at(&T->run->fault, FAULT_LOSS, it) && e == 0 && p0 == 0) loss = T->run->fault.value;
             const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(T->tg, total, (double)cfg->grad_clip)
                                                     : grad_global_norm(T->tg, total);
             if (!isfinite(loss) || !isfinite(gn)) {
@@ -591,10 +600,8 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
             forward_cache_invalidate(&T->fc); // the kept forwards were of the old weights
             is->gn_sum += gn;
             is->n_opt++;
-            if (T->run->kill_at == it && T->dist->rank == T->run->kill_rank) { // tests: a kill -9 mid-iteration
-                if (T->metrics) fflush(T->metrics);
+            if (T->run->kill_at == it && T->dist->rank == T->run->kill_rank) // tests: a kill -9 mid-iteration
                 raise(SIGKILL);
-            }
         }
     }
     return TRAIN_OK;
@@ -602,8 +609,8 @@ static int update_phase(Trainer *T, int it, IterStats *is, char *err, size_t err
 
 // ---- 6. log, 7. samples, 8. checkpoint ----------------------------------------------------------------
 
-static void log_iteration(Trainer *T, int it, const IterStats *is, double elapsed) {
-    FILE *f = T->metrics;
+static int log_iteration(Trainer *T, int it, const IterStats *is, double elapsed, char *err, size_t errlen) {
+    FILE *f = T->log.f;
     const int B = T->P * T->G;
     const double ns = is->gs.n_samples > 0 ? (double)is->gs.n_samples : NAN;
     fprintf(f, "{\"iteration\":%d", it);
@@ -644,7 +651,10 @@ static void log_iteration(Trainer *T, int it, const IterStats *is, double elapse
     json_num(f, "t_update", is->t_update);
     json_num(f, "t_allreduce", is->t_allreduce);
     fprintf(f, ",\"elapsed_s\":%.3f}\n", elapsed);
-    fflush(f);
+    char why[4400], kept[4400];
+    if (rundir_log_commit(&T->log, why, sizeof why) == 0) return TRAIN_OK;
+    kept_note(kept, sizeof kept, T);
+    return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: %s; training stopped, %s", it, why, kept);
 }
 
 // DIR/samples/iter_NNNNNN.png: 4 VAL subjects x [reference | G samples], ODE from fixed noise
@@ -688,18 +698,26 @@ static int write_samples(Trainer *T, int it, char *err, size_t errlen) {
     return dist_agree(T->dist, rc, err, errlen);
 }
 
-// Checkpoint after iteration `it`, refusing weights that are not finite (every rank holds the same
-// weights); rank 0 writes it.
-static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
+// The trained weights after iteration `it`'s update must be finite (every rank holds the same).
+static int check_weights(Trainer *T, int it, char *err, size_t errlen) {
+    if (fault_at(&T->run->fault, FAULT_WEIGHT, it)) T->tp[0] = T->run->fault.value; // tests
     const size_t total = T->tt->total, bad = buffer_first_nonfinite(T->tp, total);
-    char why[600], kept[4400];
-    if (bad < total) {
-        kept_note(kept, sizeof kept, T);
-        return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: non-finite weights (%s): training diverged; %s", it,
-                    param_table_name_at(T->tt, bad), kept);
-    }
-    int rc = T->dist->rank == 0 && save_ckpt(T, it, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why)
-                                                                      : TRAIN_OK;
+    if (bad == total) return TRAIN_OK;
+    char kept[4400];
+    kept_note(kept, sizeof kept, T);
+    return cg_fail(TRAIN_ERUNTIME, err, errlen, "iteration %d: non-finite weights (%s = %g): training diverged; %s", it,
+                   param_table_name_at(T->tt, bad), (double)T->tp[bad], kept);
+}
+
+// Checkpoint after iteration `it` (weights checked once more); rank 0 writes it.
+static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
+    int rc = check_weights(T, it, err, errlen);
+    if (rc) return rc;
+    char why[4400], kept[4400];
+    kept_note(kept, sizeof kept, T);
+    rc = T->dist->rank == 0 && save_ckpt(T, it, why, sizeof why)
+             ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s; training stopped, %s", why, kept)
+             : TRAIN_OK;
     rc = dist_agree(T->dist, rc, err, errlen);
     if (rc == TRAIN_OK) T->saved_iter = it;
     return rc;
@@ -708,7 +726,8 @@ static int checkpoint(Trainer *T, int it, char *err, size_t errlen) {
 // ---- the loop -----------------------------------------------------------------------------------------
 
 static void trainer_free(Trainer *T) {
-    if (T->metrics) fclose(T->metrics);
+    rundir_log_close(&T->log);
+    rundir_unlock(T->lock_fd);
     if (T->policy.params) dit_free(&T->policy);
     if (T->ref.params) dit_free(&T->ref);
     if (T->has_lora) dit_lora_free(&T->lora);
@@ -765,6 +784,13 @@ static int save_model(Trainer *T, int it, char *err, size_t errlen) {
     return dist_agree(T->dist, rc, err, errlen);
 }
 
+// DIR/.lock (rank 0): another training in DIR is bad usage, a lock that cannot be made an I/O failure.
+static int lock_run(Trainer *T, char *err, size_t errlen) {
+    int busy;
+    T->lock_fd = rundir_lock(T->run->dir, &busy, err, errlen);
+    return T->lock_fd >= 0 ? TRAIN_OK : busy ? TRAIN_EINPUT : TRAIN_ERUNTIME;
+}
+
 // The run directory and the models: the base generator for a fresh run, the checkpoint to resume;
 // then (rank 0) the resolved config, the metrics file and the samples directory. *start: the
 // checkpoint's iteration (0 fresh); *elapsed0: the seconds the metrics already count.
@@ -772,9 +798,11 @@ static int open_run(Trainer *T, int *start, double *elapsed0, char *err, size_t 
     const TrainConfig *cfg = T->cfg;
     const TrainRun *run = T->run;
     const int rows = rollout_model_rows(&T->rc), lead = T->dist->rank == 0;
-    char why[1200];
+    char why[4400];
+    int rc;
     if (run->resume) {
         if (!rundir_exists(T->ckpt_path)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s does not exist", T->ckpt_path);
+        if (lead && (rc = lock_run(T, err, errlen))) return rc;
         if (load_ckpt(T, rows, start, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "cannot resume: %s", why);
         T->saved_iter = *start;
         if (*start > cfg->iterations)
@@ -782,6 +810,7 @@ static int open_run(Trainer *T, int *start, double *elapsed0, char *err, size_t 
                            cfg->iterations, *start);
     } else {
         if (lead && rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
+        if (lead && (rc = lock_run(T, err, errlen))) return rc;
         if (rundir_exists(T->ckpt_path))
             return cg_fail(TRAIN_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose "
                         "another directory", run->dir, TRAIN_CKPT_FILE, run->dir);
@@ -797,11 +826,11 @@ static int open_run(Trainer *T, int *start, double *elapsed0, char *err, size_t 
                           "# cgrpo train: the resolved config of this run (cgrpo train --resume reads it)\n", why,
                           sizeof why))
         return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
-    *elapsed0 = run->resume ? rundir_trim_metrics(T->metrics_path, "iteration", *start) : 0.0;
-    T->metrics = fopen(T->metrics_path, run->resume ? "ab" : "wb");
-    if (!T->metrics) return cg_fail(TRAIN_ERUNTIME, err, errlen, "cannot open %s: %s", T->metrics_path, strerror(errno));
+    if (rundir_log_open(&T->log, T->metrics_path, "iteration", run->resume ? *start : -1, elapsed0, why, sizeof why))
+        return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
     if (cfg->sample_every > 0 && rundir_mkdirs(T->samples_dir, why, sizeof why))
         return cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why);
+    if (cfg->sample_every > 0) rundir_remove_temps(T->samples_dir);
     return TRAIN_OK;
 }
 
@@ -833,6 +862,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     T.P = cfg.pairs, T.G = cfg.group_size, T.N = cfg.steps, T.K = train_steps_per_epoch(&cfg);
     T.has_ref = cfg.kl_beta > 0.0f;
     T.saved_iter = -1;
+    T.lock_fd = -1;
     snprintf(T.rewards_dir, sizeof T.rewards_dir, "%s", run->rewards_dir ? run->rewards_dir : "");
     rundir_join(T.ckpt_path, sizeof T.ckpt_path, run->dir, TRAIN_CKPT_FILE);
     rundir_join(T.model_path, sizeof T.model_path, run->dir, TRAIN_MODEL_FILE);
@@ -928,6 +958,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         // 5. the policy update
         memcpy(T.theta_prev, T.tp, n_train * sizeof(float));
         rc = update_phase(&T, it, &is, err, errlen);
+        if (rc == TRAIN_OK) rc = check_weights(&T, it, err, errlen);
         is.update_norm = diag_l2_distance(T.tp, T.theta_prev, n_train);
         is.drift_norm = T.theta_base ? diag_l2_distance(T.tp, T.theta_base, n_train) : NAN;
         double t4 = cg_now();
@@ -941,7 +972,8 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
         r.last_loss = is.n_opt ? is.gs.loss / is.n_opt : NAN;
         r.last_grad_norm = is.n_opt ? is.gn_sum / is.n_opt : NAN;
         const double wall = cg_now() - t_start;
-        if (T.metrics) log_iteration(&T, it, &is, elapsed0 + wall);
+        rc = T.log.f ? log_iteration(&T, it, &is, elapsed0 + wall, err, errlen) : TRAIN_OK; // rank 0 logs
+        if ((rc = dist_agree(dist, rc, err, errlen))) break;
         if (run->progress) progress_line(&T, it, &is, (cfg.iterations - it) * wall / r.iterations_run);
         // 7. samples, 8. checkpoint
         if (cfg.sample_every > 0 && (it % cfg.sample_every == 0 || it == cfg.iterations))

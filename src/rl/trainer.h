@@ -42,7 +42,8 @@
 // AdamW step and the iteration, so a run resumed from iteration k ends bit-identical to an
 // uninterrupted one (tests/cli_train.sh kills a run with SIGKILL and compares files with cmp).
 //
-// Run directory:
+// Run directory (held with rundir_lock, DIR/.lock, for the whole run: a second training in DIR is
+// refused with TRAIN_EINPUT):
 //   DIR/config.cfg        the resolved config (`--resume` reads it back)
 //   DIR/metrics.jsonl     one line per iteration: {"iteration", "reward_id_mean", "reward_id_std",
 //                         "reward_prompt_mean", "reward_prompt_std", "both_pos", "conflict",
@@ -74,8 +75,10 @@
 //                         ODE samples from fixed noise], at iteration 0 (the base model, fresh runs),
 //                         every sample_every iterations and at the last iteration
 //
-// Failures: a NaN or Inf in a reward, a loss, a gradient norm or the weights stops the run with a
-// one-line reason (TRAIN_ERUNTIME) and leaves the last good checkpoint as it was; so does a reward
+// Failures: a NaN or Inf in a reward, an advantage, a loss, a gradient norm or the weights (checked
+// after every update) stops the run with a one-line reason (TRAIN_ERUNTIME) naming the iteration
+// and what was not finite, and leaves the last good checkpoint as it was; so does a failed write (a
+// full disk: the metrics line, a sample grid or the checkpoint); so does a reward
 // that fails (an http reward whose server does not answer in time, answers 5xx after the retries,
 // or answers something else than one finite score per image: rl/reward_http.h). The iteration's
 // metrics line, samples and checkpoint are then not written: `--resume DIR` redoes it.
@@ -86,6 +89,7 @@
 #include <stdint.h>
 
 #include "core/dist.h"
+#include "core/fault.h"
 #include "io/config.h"
 #include "rl/advantage.h"
 #include "rl/grpo.h"
@@ -222,6 +226,7 @@ typedef struct {
                               // recomputing (rl/forward_cache.h; the results are the same); 0: none
     const Dist *dist;         // the data-parallel processes (core/dist.h); NULL: one process
     int kill_rank;            // the rank that kill_at kills (tests; 0 in one process)
+    TestFault fault;          // tests: a NaN or Inf in a loss, reward, advantage or weight (core/fault.h)
 } TrainRun;
 
 // The CLI's default for TrainRun.forward_cache_mb: 15 of the defaults' 24 trained forwards (a slot

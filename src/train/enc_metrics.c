@@ -220,21 +220,23 @@ void rm_attr_from_probs(const RmSet *set, const float *const probs[ATTR_N_HEADS]
     }
 }
 
+const char *rm_selection_name(int kind) {
+    return kind == ENC_ID ? "id_top1_ctx" : kind == ENC_CLIP ? "prompt_top1" : "attr_acc_present";
+}
+
 double rm_selection_score(EncModel *m, const RmSet *set, const char **name) {
+    *name = rm_selection_name(m->kind);
     if (m->kind == ENC_ID) {
         RmIdentity r;
         rm_identity(m, set, RM_REF_SEG, &r);
-        *name = "id_top1_ctx";
         return r.top1_ctx;
     }
     if (m->kind == ENC_CLIP) {
         RmPrompt r;
         rm_prompt(m, set, &r);
-        *name = "prompt_top1";
         return r.top1_all;
     }
     RmAttr r;
     rm_attr(m, set, &r);
-    *name = "attr_acc_present";
     return (r.acc_present[ATTR_SCENE] + r.acc_present[ATTR_ACCESSORY] + r.acc_present[ATTR_PROPERTY]) / 3.0;
 }

@@ -92,5 +92,7 @@ void rm_attr_from_probs(const RmSet *set, const float *const probs[ATTR_N_HEADS]
 // scene, accessory and property heads. *name receives "id_top1_ctx", "prompt_top1" or
 // "attr_acc_present".
 double rm_selection_score(EncModel *m, const RmSet *set, const char **name);
+// The name rm_selection_score gives its score for an encoder of this kind (EncKind).
+const char *rm_selection_name(int kind);
 
 #endif

@@ -15,6 +15,7 @@
 #include "io/rundir.h"
 #include "nn/blas_info.h"
 #include "nn/loss.h"
+#include "nn/optim.h"
 #include "train/enc_metrics.h"
 #include "world/tokenizer.h"
 
@@ -309,6 +310,13 @@ static StepStats train_step(EncModel *m, const EncTrainConfig *c, const EncData 
     return st;
 }
 
+// Write the metrics line(s) printed since the last commit; a failure stops the run.
+static int enc_log_commit(RunLog *log, long step, const char *kept, char *err, size_t errlen) {
+    char why[4400];
+    if (rundir_log_commit(log, why, sizeof why) == 0) return 0;
+    return cg_errf(err, errlen, "step %ld: %s; training stopped, %s", step, why, kept);
+}
+
 // The checkpoint: model, AdamW moments and the best-so-far weights, plus config and counters.
 typedef struct {
     CkptSection s[8];
@@ -327,6 +335,9 @@ static void ckpt_layout(CkptLayout *L, EncModel *m, float *best_img, float *best
 CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err, size_t errlen) {
     if (enc_train_config_check(c, err, errlen)) return CG_EINPUT;
     if (rundir_mkdirs(run_dir, err, errlen)) return CG_EINPUT;
+    int busy;
+    const int lock_fd = rundir_lock(run_dir, &busy, err, errlen); // held to the end
+    if (lock_fd < 0) return busy ? CG_EINPUT : CG_ERUNTIME;
     char p_ckpt[4200], p_metrics[4200], p_model[4200], p_config[4200];
     rundir_join(p_ckpt, sizeof(p_ckpt), run_dir, "ckpt.safetensors");
     rundir_join(p_metrics, sizeof(p_metrics), run_dir, "metrics.jsonl");
@@ -356,7 +367,7 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
     long start = 0, best_step = 0;
     double best_score = -1.0;
     CgStatus rc = CG_ERUNTIME; // until the end: the failures after the resume checks are runtime ones
-    FILE *mf = NULL;
+    RunLog log = {0};
     RmSet val;
     memset(&val, 0, sizeof(val));
     float *images = NULL;
@@ -396,16 +407,13 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
     // the resolved config, also on a resume (an old run directory gains its config.cfg)
     if (config_write_file(p_config, c, ENC_KEYS, N_ENC_KEYS,
                           "# cgrpo train-encoder: the resolved config of this run (cgrpo train-encoder --resume reads it)\n",
-                          err, errlen)) {
-        rc = CG_EINPUT;
+                          err, errlen))
         goto done;
-    }
-    if (o->resume) rundir_trim_metrics(p_metrics, "step", start); // the steps after the checkpoint run again
-    mf = fopen(p_metrics, o->resume ? "ab" : "wb");
-    if (!mf) {
-        cg_errf(err, errlen, "cannot write %s: %s", p_metrics, strerror(errno));
-        goto done;
-    }
+    double elapsed; // the steps after the checkpoint run again
+    if (rundir_log_open(&log, p_metrics, "step", o->resume ? start : -1, &elapsed, err, errlen)) goto done;
+    FILE *mf = log.f;
+    char kept[4400];
+    long saved = o->resume ? start : -1; // the step of the checkpoint on disk
     rm_set_build(&val, world, SPLIT_VAL, c->vit.img, c->val_seeds, ENC_VAL_SEED);
     images = cg_malloc(cg_mul_size((size_t)max_B, (size_t)c->vit.img * c->vit.img * 3) * sizeof(float));
     tokens = cg_calloc((size_t)max_B * TOK_MAX_TOKENS, sizeof(int));
@@ -415,7 +423,7 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
     const int imgs_per_step = c->kind == ENC_ID ? c->views * c->batch : c->batch;
     const double t0 = cg_now();
     double t_last = t0;
-    const char *metric = "";
+    const char *metric = rm_selection_name(c->kind); // also when a resume has no step left to evaluate
     StepStats st = {0};
     if (o->progress)
         fprintf(stderr, "train-encoder %s: %zu parameters, steps %ld..%ld of %d, %d subjects (%d world%s, %d left out)\n",
@@ -424,8 +432,20 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
     for (long step = start + 1; step <= end; step++) {
         double gnorm;
         st = train_step(&m, c, &data, step, images, tokens, labels, &gnorm);
+        if (fault_at(&o->fault, FAULT_LOSS, step)) st.loss = o->fault.value; // tests
+        if (fault_at(&o->fault, FAULT_WEIGHT, step)) m.img.params[0] = o->fault.value;
+        rundir_kept_note(kept, sizeof kept, "step", saved, p_ckpt);
         if (!isfinite(st.loss)) {
-            cg_errf(err, errlen, "loss is %g at step %ld (try a lower --lr)", st.loss, step);
+            cg_errf(err, errlen, "step %ld: loss is %g: training diverged (try a lower --lr); %s", step, st.loss, kept);
+            goto done;
+        }
+        const size_t bad_img = buffer_first_nonfinite(m.img.params, m.img.table.total);
+        const size_t bad_txt = c->kind == ENC_CLIP ? buffer_first_nonfinite(m.txt.params, m.txt.table.total) : 0;
+        if (bad_img < m.img.table.total || (c->kind == ENC_CLIP && bad_txt < m.txt.table.total)) {
+            cg_errf(err, errlen, "step %ld: non-finite %s weights (%s): training diverged; %s", step,
+                    bad_img < m.img.table.total ? "image" : "text",
+                    bad_img < m.img.table.total ? param_table_name_at(&m.img.table, bad_img)
+                                                : param_table_name_at(&m.txt.table, bad_txt), kept);
             goto done;
         }
         double now = cg_now(), rate = (double)(step - start) * imgs_per_step / (now - t0 > 1e-9 ? now - t0 : 1e-9);
@@ -441,7 +461,7 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
             if (c->kind == ENC_CLIP && c->aux_heads)
                 for (int h = 0; h < ATTR_N_HEADS; h++) fprintf(mf, ",\"acc_%s\":%.4f", attr_head_name(h), st.acc_heads[h]);
             fprintf(mf, ",\"img_per_s\":%.1f}\n", rate);
-            fflush(mf);
+            if (enc_log_commit(&log, step, kept, err, errlen)) goto done;
         }
         if (step % c->eval_every == 0 || step == c->steps) {
             double score = rm_selection_score(&m, &val, &metric);
@@ -452,7 +472,7 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
             }
             fprintf(mf, "{\"step\":%ld,\"val_metric\":\"%s\",\"val\":%.4f,\"best\":%.4f,\"best_step\":%ld}\n", step,
                     metric, score, best_score, best_step);
-            fflush(mf);
+            if (enc_log_commit(&log, step, kept, err, errlen)) goto done;
             char eta[32];
             rundir_fmt_duration(eta, sizeof(eta), (double)(end - step) * (cg_now() - t0) / (double)(step - start));
             fprintf(stderr, "%sstep %ld/%d  loss %.4f  acc %.3f  val %s %.4f (best %.4f @ %ld)  %.0f img/s  ETA %s\n",
@@ -473,9 +493,14 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
             ckpt_meta_set(&meta, BLAS_CORE_KEY, blas_core());
             ckpt_meta_set_int(&meta, "best.step", best_step);
             ckpt_meta_setf(&meta, "best.score", "%.17g", best_score);
-            int bad = ckpt_save(p_ckpt, L.s, L.n, &meta, err, errlen);
+            char why[4400];
+            int bad = ckpt_save(p_ckpt, L.s, L.n, &meta, why, sizeof why);
             ckpt_meta_free(&meta);
-            if (bad) goto done;
+            if (bad) {
+                cg_errf(err, errlen, "%s; training stopped, %s", why, kept);
+                goto done;
+            }
+            saved = step;
         }
     }
     if (o->progress) fprintf(stderr, "\r\033[K");
@@ -502,7 +527,8 @@ CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainO
     }
     rc = CG_OK;
 done:
-    if (mf) fclose(mf);
+    rundir_log_close(&log);
+    rundir_unlock(lock_fd);
     free(images), free(tokens), free(labels);
     rm_set_free(&val);
     ckpt_meta_free(&cfg_meta);

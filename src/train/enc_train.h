@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/check.h"
+#include "core/fault.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "models/encoder.h"
@@ -76,13 +77,16 @@ typedef struct {
     long stop_at;            // > 0: stop after this step (with a checkpoint), as if interrupted
     int progress;            // 1: a live progress line on stderr (a terminal); 0: one line per eval
     const char *export_path; // also write the exported weights here (NULL: only run_dir/model.safetensors)
+    TestFault fault;         // tests: a NaN or Inf in the loss or the weights of one step (core/fault.h)
 } EncTrainOptions;
 
 // Train into run_dir (created if needed): config.cfg, metrics.jsonl, ckpt.safetensors and, at the
 // end, model.safetensors (the weights of the best validation score, with provenance metadata).
 // Returns CG_OK; CG_EINPUT with a reason for bad input (a config enc_train_config_check refuses, an
 // unusable run directory, a missing, damaged or mismatched checkpoint on resume); CG_ERUNTIME with a
-// reason for a runtime failure (non-finite loss, failed write).
+// reason for a runtime failure (non-finite loss or weights, checked after every step; a failed
+// write), the last good checkpoint kept. run_dir is held with rundir_lock for the whole run (a
+// second training in it is refused with CG_EINPUT).
 CgStatus enc_train(const EncTrainConfig *c, const char *run_dir, const EncTrainOptions *o, char *err,
               size_t errlen);
 

@@ -238,7 +238,7 @@ typedef struct { // what a run holds besides the model
     float *ema, *swap;      // (total) EMA weights; scratch for swapping them into the model
     float *work_xt, *work_v; // (batch, n) validation scratch
     World *world;
-    FILE *metrics;
+    RunLog log;              // DIR/metrics.jsonl
 } RunState;
 
 // Validation loss with the EMA weights (swapped into the model for the forward) and the raw ones.
@@ -276,13 +276,16 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
     rundir_join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
     rundir_join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
     rundir_join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
-    if (run->resume) {
-        if (!rundir_exists(ckpt_path)) return cg_fail(CG_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
-    } else {
-        if (rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
-        if (rundir_exists(ckpt_path))
-            return cg_fail(CG_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
-                           "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
+    if (run->resume && !rundir_exists(ckpt_path))
+        return cg_fail(CG_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
+    if (!run->resume && rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
+    int busy;
+    const int lock_fd = rundir_lock(run->dir, &busy, err, errlen); // held to the end
+    if (lock_fd < 0) return busy ? CG_EINPUT : CG_ERUNTIME;
+    if (!run->resume && rundir_exists(ckpt_path)) {
+        rundir_unlock(lock_fd);
+        return cg_fail(CG_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
+                       "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
     }
 
     DiTConfig dcfg = pretrain_dit_config(cfg);
@@ -313,24 +316,17 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         dit_init(&m, cfg->seed);
         memcpy(st.ema, m.params, m.table.total * sizeof(float));
     }
+    if (rc == CG_OK && config_write_file(config_path, cfg, PRETRAIN_KEYS, N_PRETRAIN_KEYS,
+                                         "# cgrpo pretrain: the resolved config of this run (cgrpo pretrain --resume "
+                                         "reads it)\n", why, sizeof why))
+        rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
+    if (rc == CG_OK && rundir_log_open(&st.log, metrics_path, "step", run->resume ? step0 : -1, &elapsed0, why, sizeof why))
+        rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
     if (rc) {
         dit_free(&m);
         free(st.ema), free(st.swap);
+        rundir_unlock(lock_fd);
         return rc;
-    }
-    if (config_write_file(config_path, cfg, PRETRAIN_KEYS, N_PRETRAIN_KEYS,
-                          "# cgrpo pretrain: the resolved config of this run (cgrpo pretrain --resume reads it)\n", why,
-                          sizeof why)) {
-        dit_free(&m);
-        free(st.ema), free(st.swap);
-        return cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
-    }
-    if (run->resume) elapsed0 = rundir_trim_metrics(metrics_path, "step", step0);
-    st.metrics = fopen(metrics_path, run->resume ? "ab" : "wb");
-    if (!st.metrics) {
-        dit_free(&m);
-        free(st.ema), free(st.swap);
-        return cg_fail(CG_ERUNTIME, err, errlen, "cannot open %s: %s", metrics_path, strerror(errno));
     }
     r.start_step = r.end_step = step0;
 
@@ -355,10 +351,10 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         double ve, vr;
         validate(&m, &st, cfg->val_samples, &ve, &vr);
         r.first_val_ema = r.last_val_ema = ve, r.first_val_raw = r.last_val_raw = vr;
-        fprintf(st.metrics, "{\"step\":0,\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g,\"elapsed_s\":%.3f}\n", ve, vr,
+        fprintf(st.log.f, "{\"step\":0,\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g,\"elapsed_s\":%.3f}\n", ve, vr,
                 cg_now() - t_start);
-        fflush(st.metrics);
-        if (run->progress) fprintf(stderr, "pretrain: step 0/%d val %.4f\n", cfg->steps, ve);
+        if (rundir_log_commit(&st.log, why, sizeof why)) rc = cg_fail(CG_ERUNTIME, err, errlen, "step 0: %s", why);
+        if (run->progress && rc == CG_OK) fprintf(stderr, "pretrain: step 0/%d val %.4f\n", cfg->steps, ve);
     }
 
     AdamWConfig opt = {cfg->lr, cfg->beta1, cfg->beta2, cfg->adam_eps, cfg->weight_decay};
@@ -368,12 +364,13 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
     int n_interval = 0;
     const double t_loop = cg_now();
     const int end = run->stop_at > 0 && run->stop_at < cfg->steps ? run->stop_at : cfg->steps;
-    for (int s = step0 + 1; s <= end; s++) {
+    for (int s = step0 + 1; s <= end && rc == CG_OK; s++) {
         const double t0 = cg_now();
         data_make_train(&st.batch, &data, st.world, cfg->seed, (uint64_t)s, B);
         dit_zero_grad(&m);
-        const float loss = dit_flow_loss(&m, st.batch.x0, st.batch.noise, st.batch.sigma, st.batch.ref, st.batch.tokens,
+        float loss = dit_flow_loss(&m, st.batch.x0, st.batch.noise, st.batch.sigma, st.batch.ref, st.batch.tokens,
                                          st.batch.drop_ref, st.batch.drop_txt, B);
+        if (fault_at(&run->fault, FAULT_LOSS, s)) loss = run->fault.value; // tests
         const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m.grads, total, (double)cfg->grad_clip)
                                                 : grad_global_norm(m.grads, total);
         if (!isfinite(loss) || !isfinite(gn)) {
@@ -387,6 +384,19 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         opt.lr = pretrain_lr_at(cfg, s);
         adamw_step(m.params, m.grads, m.adam_m, m.adam_v, &m.table, s, &opt);
         pretrain_ema_update(st.ema, m.params, total, pretrain_ema_decay_at(cfg->ema_decay, cfg->ema_warmup, s));
+        if (fault_at(&run->fault, FAULT_WEIGHT, s)) m.params[0] = run->fault.value; // tests
+        // the weights after every update: a NaN there would show in the loss only at the next step,
+        // and is never written over the last good checkpoint
+        const size_t bad = buffer_first_nonfinite(m.params, total), bad_ema = buffer_first_nonfinite(st.ema, total);
+        if (bad < total || bad_ema < total) {
+            if (line_open) fputc('\n', stderr);
+            line_open = 0;
+            char kept[4400];
+            kept_note(kept, sizeof kept, saved_step, ckpt_path);
+            rc = cg_fail(CG_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
+                         bad < total ? "model" : "EMA", param_table_name_at(&m.table, bad < total ? bad : bad_ema), kept);
+            break;
+        }
         const double dt = cg_now() - t0;
         r.train_seconds += dt;
         t_interval += dt;
@@ -406,11 +416,16 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         const double rate = r.steps_run / (cg_now() - t_loop); // steps/s, validation and checkpoints included
         if (do_log) {
             const double img_s = (double)B * n_interval / t_interval;
-            fprintf(st.metrics, "{\"step\":%d,\"loss\":%.7g,\"lr\":%.7g,\"grad_norm\":%.7g", s, sum_loss / n_interval,
+            fprintf(st.log.f, "{\"step\":%d,\"loss\":%.7g,\"lr\":%.7g,\"grad_norm\":%.7g", s, sum_loss / n_interval,
                     (double)opt.lr, sum_gn / n_interval);
-            if (do_val) fprintf(st.metrics, ",\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g", ve, vr);
-            fprintf(st.metrics, ",\"images_per_s\":%.4g,\"elapsed_s\":%.3f}\n", img_s, elapsed0 + wall);
-            fflush(st.metrics);
+            if (do_val) fprintf(st.log.f, ",\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g", ve, vr);
+            fprintf(st.log.f, ",\"images_per_s\":%.4g,\"elapsed_s\":%.3f}\n", img_s, elapsed0 + wall);
+            if (rundir_log_commit(&st.log, why, sizeof why)) {
+                char kept[4400];
+                kept_note(kept, sizeof kept, saved_step, ckpt_path);
+                rc = cg_fail(CG_ERUNTIME, err, errlen, "step %d: %s; training stopped, %s", s, why, kept);
+                break;
+            }
             if (run->progress && !tty) {
                 char eta[32];
                 rundir_fmt_duration(eta, sizeof eta, (cfg->steps - s) / rate);
@@ -435,21 +450,12 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
             }
         }
         if (last || (cfg->ckpt_every > 0 && s % cfg->ckpt_every == 0)) {
-            // a NaN that entered the weights in this step's update shows in the loss only at the next
-            // step: never write such weights over the last good checkpoint
-            size_t bad = buffer_first_nonfinite(m.params, total), bad_ema = buffer_first_nonfinite(st.ema, total);
-            if (bad < total || bad_ema < total) {
-                if (line_open) fputc('\n', stderr);
-                char kept[4400];
-                kept_note(kept, sizeof kept, saved_step, ckpt_path);
-                rc = cg_fail(CG_ERUNTIME, err, errlen, "step %d: non-finite %s weights (%s): training diverged; %s", s,
-                          bad < total ? "model" : "EMA", param_table_name_at(&m.table, bad < total ? bad : bad_ema), kept);
-                break;
-            }
             if (save_ckpt(ckpt_path, &m, st.ema, cfg, s, why, sizeof why)) {
                 if (line_open) fputc('\n', stderr);
-                rc = CG_ERUNTIME;
-                cg_errf(err, errlen, "%s", why);
+                line_open = 0;
+                char kept[4400];
+                kept_note(kept, sizeof kept, saved_step, ckpt_path);
+                rc = cg_fail(CG_ERUNTIME, err, errlen, "%s; training stopped, %s", why, kept);
                 break;
             }
             saved_step = s;
@@ -466,7 +472,8 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         fprintf(stderr, "pretrain: %s at step %d of %d: %s (EMA weights), %s\n", r.end_step < cfg->steps ? "stopped" : "done",
                 r.end_step, cfg->steps, model_path, ckpt_path);
 
-    fclose(st.metrics);
+    rundir_log_close(&st.log);
+    rundir_unlock(lock_fd);
     data_batch_free(&st.batch);
     data_batch_free(&st.val);
     free(st.work_xt), free(st.work_v), free(st.ema), free(st.swap), free(st.world);

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "core/check.h"
+#include "core/fault.h"
 #include "io/config.h"
 #include "models/dit.h"
 #include "train/data.h"
@@ -111,6 +112,7 @@ typedef struct {
                      // validation, DIR/ckpt.safetensors and DIR/model.safetensors (the EMA weights of
                      // that step, metadata step = stop_at); --resume continues the schedule later.
                      // A checkpoint already at stop_at only writes the model. 0: run to cfg->steps
+    TestFault fault; // tests: a NaN or Inf in the loss or the weights of one step (core/fault.h)
 } PretrainRun;
 
 typedef struct {
