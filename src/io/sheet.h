@@ -2,8 +2,8 @@
 // square float images are copied into, each pixel drawn as a z x z block (nearest), then written
 // as one PNG. The callers keep their own layouts (where each cell goes); the sheet does the
 // allocation, the quantization of a float image and the file. Used by `cgrpo world grid`, the
-// grids of `cgrpo eval` and compare's grid.png; the trainer's samples/iter_*.png (rl/trainer.c
-// write_samples, images in [-1, 1]: SHEET_MODEL_RANGE) and cmd_sample's grid are the same shape.
+// grids of `cgrpo eval`, compare's grid.png and the trainer's samples/iter_*.png (rl/trainer.c
+// write_samples_lead, images in [-1, 1]: SHEET_MODEL_RANGE).
 //
 //   Sheet s;
 //   if (sheet_create(&s, W, H, 40, err, sizeof err)) ...;    // dark grey background

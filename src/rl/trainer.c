@@ -19,7 +19,7 @@
 #include "flow/schedule.h"
 #include "io/checkpoint.h"
 #include "io/rundir.h"
-#include "io/png.h"
+#include "io/sheet.h"
 #include "models/dit_lora.h"
 #include "nn/blas_info.h"
 #include "rl/diagnostics.h"
@@ -671,24 +671,18 @@ static int write_samples_lead(Trainer *T, int it, char *err, size_t errlen) {
     rollout_sample(pb, &T->policy, &ode, T->sigmas, T->cfg->seed, 0, NULL);
     const int zoom = S >= 64 ? 1 : (64 + S - 1) / S, cell = S * zoom, gap = 2;
     const int W = gap + (G + 1) * (cell + gap) + gap, H = gap + rows * (cell + gap);
-    unsigned char *grid = cg_malloc((size_t)W * H * 3);
-    memset(grid, 40, (size_t)W * H * 3);
+    char path[4400], why[512];
+    Sheet sheet;
+    if (sheet_create(&sheet, W, H, 40, why, sizeof why)) return cg_fail(TRAIN_ERUNTIME, err, errlen, "samples: %s", why);
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c <= G; c++) {
+        for (int c = 0; c <= G; c++) { // the reference, then the G samples of row r
             const float *img = c == 0 ? pb->ref + (size_t)r * G * pb->n : pb->images + ((size_t)r * G + c - 1) * pb->n;
             const int x0 = gap + c * (cell + gap) + (c > 0 ? gap : 0), y0 = gap + r * (cell + gap);
-            for (int y = 0; y < cell; y++)
-                for (int x = 0; x < cell; x++)
-                    for (int ch = 0; ch < 3; ch++) {
-                        float v = 0.5f * (img[((size_t)(y / zoom) * S + (size_t)(x / zoom)) * 3 + ch] + 1.0f);
-                        v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-                        grid[((size_t)(y0 + y) * W + (size_t)(x0 + x)) * 3 + ch] = (unsigned char)(v * 255.0f + 0.5f);
-                    }
+            sheet_put_float(&sheet, x0, y0, img, S, zoom, SHEET_MODEL_RANGE);
         }
-    char path[4400], why[512];
     snprintf(path, sizeof path, "%s/iter_%06d.png", T->samples_dir, it);
-    int rc = cg_png_write_rgb8(path, grid, W, H, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why) : TRAIN_OK;
-    free(grid);
+    int rc = sheet_write_png(&sheet, path, why, sizeof why) ? cg_fail(TRAIN_ERUNTIME, err, errlen, "%s", why) : TRAIN_OK;
+    sheet_free(&sheet);
     return rc;
 }
 
