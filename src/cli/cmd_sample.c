@@ -24,6 +24,7 @@
 #include "flow/schedule.h"
 #include "io/checkpoint.h"
 #include "io/png.h"
+#include "io/sheet.h"
 #include "models/dit.h"
 #include "train/data.h"
 #include "train/pretrain.h"
@@ -162,19 +163,6 @@ static void read_reference(float *ref, const char *path, int S, int quiet) {
     free(img);
 }
 
-// Copy a (S, S, 3) image in [0, 1] into the row image (Wt wide) at x, zoomed z times (nearest).
-static void blit(unsigned char *row, int Wt, const float *img, int S, int z, int x, int y) {
-    for (int j = 0; j < S * z; j++)
-        for (int i = 0; i < S * z; i++) {
-            const float *p = img + 3 * ((size_t)(j / z) * (size_t)S + (size_t)(i / z));
-            unsigned char *q = row + 3 * ((size_t)(y + j) * (size_t)Wt + (size_t)(x + i));
-            for (int c = 0; c < 3; c++) {
-                float v = p[c] < 0.f ? 0.f : (p[c] > 1.f ? 1.f : p[c]);
-                q[c] = (unsigned char)(v * 255.f + 0.5f);
-            }
-        }
-}
-
 int cmd_sample(int argc, char **argv) {
     Opts o;
     parse(&o, argc, argv);
@@ -242,20 +230,21 @@ int cmd_sample(int argc, char **argv) {
     const int z = (int)o.zoom, cell = S * z, gap = 2 * z;
     const long Wt = gap + (long)(K + 1) * (cell + gap) + gap, Ht = cell + 2L * gap;
     if (Wt * Ht > CG_PNG_MAX_PIXELS || Wt > CG_PNG_MAX_SIDE) cg_usage("sample: the grid would be %ldx%ld, too large", Wt, Ht);
-    unsigned char *grid = cg_malloc((size_t)Wt * (size_t)Ht * 3);
-    memset(grid, 40, (size_t)Wt * (size_t)Ht * 3);
-    blit(grid, (int)Wt, ref01, S, z, gap, gap);
+    Sheet grid;
+    if (sheet_create(&grid, (int)Wt, (int)Ht, 40, err, sizeof err)) cg_usage("sample: %s", err);
+    sheet_put_float(&grid, gap, gap, ref01, S, z, SHEET_UNIT_RANGE);
     float *img = cg_malloc(n * sizeof(float));
     for (int k = 0; k < K; k++) {
         data_to_unit_range(img, x + (size_t)k * n, n);
-        blit(grid, (int)Wt, img, S, z, gap + (k + 1) * (cell + gap) + gap, gap);
+        sheet_put_float(&grid, gap + (k + 1) * (cell + gap) + gap, gap, img, S, z, SHEET_UNIT_RANGE);
     }
-    if (cg_png_write_rgb8(o.out, grid, (int)Wt, (int)Ht, err, sizeof err)) cg_usage("--out: %s", err);
+    if (sheet_write_png(&grid, o.out, err, sizeof err)) cg_usage("--out: %s", err);
     if (!o.quiet)
         fprintf(stderr, "sample: %d images, %ld %s steps%s, %.2f s (%.2f images/s)\n", K, o.steps,
                 flow_kind_name(fs.kind), guided ? " with guidance (3 forwards per step)" : "", dt, K / dt);
 
-    free(img), free(grid), free(x), free(sigmas), free(tokens), free(ref), free(ref01), free(world);
+    sheet_free(&grid);
+    free(img), free(x), free(sigmas), free(tokens), free(ref), free(ref01), free(world);
     if (o.lora) dit_lora_free(&lora);
     dit_free(&m);
     return 0;
