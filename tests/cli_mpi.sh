@@ -5,7 +5,8 @@
 # intact, and --resume under mpirun ends equal to the uninterrupted run; bad input stops every rank
 # with one message and exit 2; a LoRA run on 2 ranks equals one process; `cgrpo eval` under mpirun
 # writes the files of one process. Without an MPI build (make test alone) it checks nothing and says
-# so, unless CGRPO_MPI_REQUIRED=1 (scripts/test.sh), where a missing build fails.
+# so, unless CGRPO_MPI_REQUIRED=1 (scripts/test.sh), where a missing build fails. `cgrpo pretrain`
+# under mpirun stays within 1e-5 of one process and resumes bit for bit.
 source "$(dirname "$0")/lib_cli.sh"
 export OMP_NUM_THREADS=1
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -99,10 +100,40 @@ rc=$?
 [ $rc -eq 2 ] && [ "$(grep -c "cfg.grad_order=steps" "$TMP/err")" -eq 1 ] &&
     pass "resuming a grad_order steps run on 2 ranks: exit 2, one message" ||
     fail "steps run under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
-mpi 2 pretrain --help >"$TMP/out" 2>"$TMP/err"
+mpi 2 inspect "$M/base.safetensors" >"$TMP/out" 2>"$TMP/err"
 rc=$?
-[ $rc -eq 2 ] && grep -q "only \`cgrpo train\` and \`cgrpo eval\` split" "$TMP/err" &&
-    pass "other commands refuse mpirun -np 2" || fail "pretrain under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+[ $rc -eq 2 ] && grep -q "only \`cgrpo pretrain\`, \`cgrpo train\` and \`cgrpo eval\` split" "$TMP/err" &&
+    pass "other commands refuse mpirun -np 2" || fail "inspect under mpirun" "exit $rc: $(head -c 300 "$TMP/err")"
+
+# ---- cgrpo pretrain: the ranks split every batch; within float rounding of one process -----------------------
+# the largest |difference| of any tensor (weights, EMA, AdamW moments) of two checkpoints
+max_diff() {
+    python3 - "$1" "$2" <<'EOF'
+import array, json, struct, sys
+def load(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    return {k: array.array('f', d[v['data_offsets'][0]:v['data_offsets'][1]]) for k, v in h.items() if k != '__metadata__'}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a.keys() == b.keys()
+print(max(abs(x - y) for k in a for x, y in zip(a[k], b[k])))
+EOF
+}
+PRE="--steps 6 --img 16 --width 16 --depth 1 --heads 2 --tdim 16 --batch 4 --val-samples 2 --ckpt-every 2 --lr 1e-3
+     --warmup 0 --quiet"
+check "pretrain, one process" "$MPI_BIN" pretrain --out "$TMP/pre1" $PRE
+check "pretrain, MPI-free build" "$CGRPO" pretrain --out "$TMP/pre0" $PRE
+same_tensors "$TMP/pre0/ckpt.safetensors" "$TMP/pre1/ckpt.safetensors" && pass "pretrain: MPI build, one rank = MPI-free build" ||
+    fail "pretrain one rank" "tensors differ"
+for np in 2 3; do # 4 rows over 3 ranks: blocks of 2, 1, 1
+    check "pretrain, mpirun -np $np" mpi $np pretrain --out "$TMP/pre$np" $PRE
+    d=$(max_diff "$TMP/pre1/ckpt.safetensors" "$TMP/pre$np/ckpt.safetensors")
+    python3 -c "import sys; sys.exit(0 if float('$d') <= 1e-5 else 1)" && pass "pretrain np $np within 1e-5 of one process ($d)" ||
+        fail "pretrain np $np" "max |difference| $d"
+done
+check "pretrain np 2, stopped at step 3" mpi 2 pretrain --out "$TMP/pre2s" $PRE --stop-at 3
+check "pretrain np 2, resumed" mpi 2 pretrain --resume "$TMP/pre2s" --quiet
+cmp -s "$TMP/pre2/ckpt.safetensors" "$TMP/pre2s/ckpt.safetensors" && pass "pretrain np 2 resume = uninterrupted np 2 (cmp)" ||
+    fail "pretrain resume under MPI" "checkpoints differ"
 
 # ---- cgrpo eval: the ranks split the subjects, the files are the same --------------------------------------
 EV="--model $root/models/base.safetensors --models $root/models --split val --subjects 3 --prompts 0,20 --steps 4 --quiet"

@@ -51,7 +51,7 @@ static PretrainConfig tiny_config(void) {
 }
 
 static CgStatus run_quiet(const PretrainConfig *c, const char *dir, int resume, PretrainResult *res, char *err, size_t n) {
-    PretrainRun run = {dir, resume, 0, 0, TEST_FAULT_NONE};
+    PretrainRun run = {dir, resume, 0, 0, TEST_FAULT_NONE, NULL};
     err[0] = '\0';
     return pretrain_run(c, &run, res, err, n);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "core/check.h"
 #include "io/config.h"
 #include "train/pretrain.h"
@@ -56,7 +57,12 @@ int cmd_pretrain(int argc, char **argv) {
         return 0;
     }
     if (stop_at > cfg.steps) cg_usage("pretrain: --stop-at %ld is beyond steps = %d", stop_at, cfg.steps);
-    PretrainRun run = {resume ? resume : out, resume != NULL, !r.quiet, (int)stop_at,
-                       cli_test_fault("pretrain", 1u << FAULT_LOSS | 1u << FAULT_WEIGHT)};
-    return cli_finish(pretrain_run(&cfg, &run, NULL, err, sizeof err), "", err);
+    // under mpirun the ranks split every batch (train/pretrain.h); rank 0 alone writes and prints
+    Dist dist;
+    dist_init(&dist, &argc, &argv);
+    PretrainRun run = {resume ? resume : out, resume != NULL, !r.quiet && dist.rank == 0, (int)stop_at,
+                       cli_test_fault("pretrain", 1u << FAULT_LOSS | 1u << FAULT_WEIGHT), &dist};
+    const CgStatus st = pretrain_run(&cfg, &run, NULL, err, sizeof err);
+    dist_finalize(&dist);
+    return dist.rank == 0 ? cli_finish(st, "", err) : cli_exit_code(st); // every rank holds rank 0's message
 }

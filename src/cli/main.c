@@ -44,12 +44,12 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
-    // under mpirun -np N > 1 only `train` and `eval` split their work over the ranks (core/dist.h);
-    // any other command would run N times over the same files
+    // under mpirun -np N > 1 only `pretrain`, `train` and `eval` split their work over the ranks
+    // (core/dist.h); any other command would run N times over the same files
     const int ranks = dist_launched_size();
-    if (ranks > 1 && strcmp(argv[1], "train") != 0 && strcmp(argv[1], "eval") != 0) {
-        fprintf(stderr, "cgrpo: %s runs in one process, and mpirun started %d; only `cgrpo train` and `cgrpo eval` "
-                "split their work over MPI ranks (run the others without mpirun)\n", argv[1], ranks);
+    if (ranks > 1 && strcmp(argv[1], "train") != 0 && strcmp(argv[1], "eval") != 0 && strcmp(argv[1], "pretrain") != 0) {
+        fprintf(stderr, "cgrpo: %s runs in one process, and mpirun started %d; only `cgrpo pretrain`, `cgrpo train` and "
+                "`cgrpo eval` split their work over MPI ranks (run the others without mpirun)\n", argv[1], ranks);
         return cli_exit_code(CG_EINPUT);
     }
     for (size_t i = 0; i < N_COMMANDS; i++)

@@ -267,6 +267,35 @@ static int save_model(const char *path, DiTModel *m, RunState *st, const Pretrai
     return rc;
 }
 
+// Data-parallel loss (more than one rank): this rank's block of the batch's B rows, its gradient
+// scaled by rows / B so that the ranks' terms add up to the gradient of the batch mean, summed in
+// rank order into every rank's grads (core/dist.h). Returns the batch's mean loss, the ranks' means
+// weighted alike and added in rank order. The sums run in another order than one process's, so
+// the weights agree with a one-process run within float rounding, not bit for bit.
+static float rows_loss(DiTModel *m, RunState *st, const Dist *d, int B) {
+    const DataBatch *b = &st->batch;
+    int b0, b1;
+    dist_block(d, B, &b0, &b1);
+    const size_t n = b->n, total = m->table.total;
+    const float share = (float)(b1 - b0) / (float)B;
+    double *part = cg_calloc((size_t)d->size, sizeof(double)); // (ranks) weighted losses
+    if (b1 > b0) {
+        const float l = dit_flow_loss(m, b->x0 + (size_t)b0 * n, b->noise + (size_t)b0 * n, b->sigma + b0,
+                                      b->ref + (size_t)b0 * n, b->tokens + (size_t)b0 * b->text_len, b->drop_ref + b0,
+                                      b->drop_txt + b0, b1 - b0);
+        for (size_t j = 0; j < total; j++) m->grads[j] *= share;
+        part[d->rank] = (double)l * share;
+    }
+    float *own[1] = {m->grads};
+    dist_chain_sum(d, st->swap, own, d->size, 0, d->size, total); // rank r owns item r
+    memcpy(m->grads, st->swap, total * sizeof(float));
+    dist_allgather_bytes(d, part, sizeof(double), d->size);
+    double loss = 0.0;
+    for (int r = 0; r < d->size; r++) loss += part[r];
+    free(part);
+    return (float)loss;
+}
+
 CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, PretrainResult *res, char *err, size_t errlen) {
     PretrainResult r = {0, 0, NAN, NAN, NAN, NAN, NAN, 0.0, 0};
     char why[600];
@@ -276,16 +305,21 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
     rundir_join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
     rundir_join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
     rundir_join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
+    const Dist one = {0, 1}, *d = run->dist ? run->dist : &one;
+    const int lead = d->rank == 0; // rank 0 alone writes the run directory
     if (run->resume && !rundir_exists(ckpt_path))
         return cg_fail(CG_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
-    if (!run->resume && rundir_mkdirs(run->dir, why, sizeof why)) return cg_fail(CG_EINPUT, err, errlen, "%s", why);
-    int busy;
-    const int lock_fd = rundir_lock(run->dir, &busy, err, errlen); // held to the end
-    if (lock_fd < 0) return busy ? CG_EINPUT : CG_ERUNTIME;
-    if (!run->resume && rundir_exists(ckpt_path)) {
+    int busy, lock_fd = -1;
+    CgStatus rc0 = CG_OK;
+    if (lead && !run->resume && rundir_mkdirs(run->dir, why, sizeof why)) rc0 = cg_fail(CG_EINPUT, err, errlen, "%s", why);
+    if (lead && rc0 == CG_OK && (lock_fd = rundir_lock(run->dir, &busy, err, errlen)) < 0) // held to the end
+        rc0 = busy ? CG_EINPUT : CG_ERUNTIME;
+    if (rc0 == CG_OK && !run->resume && rundir_exists(ckpt_path))
+        rc0 = cg_fail(CG_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
+                      "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
+    if ((rc0 = (CgStatus)dist_agree(d, rc0, err, errlen))) {
         rundir_unlock(lock_fd);
-        return cg_fail(CG_EINPUT, err, errlen, "%s already holds a run (%s): continue it with --resume %s or choose another "
-                       "directory", run->dir, PRETRAIN_CKPT_FILE, run->dir);
+        return rc0;
     }
 
     DiTConfig dcfg = pretrain_dit_config(cfg);
@@ -316,12 +350,13 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         dit_init(&m, cfg->seed);
         memcpy(st.ema, m.params, m.table.total * sizeof(float));
     }
-    if (rc == CG_OK && config_write_file(config_path, cfg, PRETRAIN_KEYS, N_PRETRAIN_KEYS,
+    if (rc == CG_OK && lead && config_write_file(config_path, cfg, PRETRAIN_KEYS, N_PRETRAIN_KEYS,
                                          "# cgrpo pretrain: the resolved config of this run (cgrpo pretrain --resume "
                                          "reads it)\n", why, sizeof why))
         rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
-    if (rc == CG_OK && rundir_log_open(&st.log, metrics_path, "step", run->resume ? step0 : -1, &elapsed0, why, sizeof why))
+    if (rc == CG_OK && lead && rundir_log_open(&st.log, metrics_path, "step", run->resume ? step0 : -1, &elapsed0, why, sizeof why))
         rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
+    rc = (CgStatus)dist_agree(d, rc, err, errlen);
     if (rc) {
         dit_free(&m);
         free(st.ema), free(st.swap);
@@ -351,9 +386,12 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         double ve, vr;
         validate(&m, &st, cfg->val_samples, &ve, &vr);
         r.first_val_ema = r.last_val_ema = ve, r.first_val_raw = r.last_val_raw = vr;
-        fprintf(st.log.f, "{\"step\":0,\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g,\"elapsed_s\":%.3f}\n", ve, vr,
-                cg_now() - t_start);
-        if (rundir_log_commit(&st.log, why, sizeof why)) rc = cg_fail(CG_ERUNTIME, err, errlen, "step 0: %s", why);
+        if (lead) {
+            fprintf(st.log.f, "{\"step\":0,\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g,\"elapsed_s\":%.3f}\n", ve, vr,
+                    cg_now() - t_start);
+            if (rundir_log_commit(&st.log, why, sizeof why)) rc = cg_fail(CG_ERUNTIME, err, errlen, "step 0: %s", why);
+        }
+        rc = (CgStatus)dist_agree(d, rc, err, errlen);
         if (run->progress && rc == CG_OK) fprintf(stderr, "pretrain: step 0/%d val %.4f\n", cfg->steps, ve);
     }
 
@@ -368,8 +406,9 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         const double t0 = cg_now();
         data_make_train(&st.batch, &data, st.world, cfg->seed, (uint64_t)s, B);
         dit_zero_grad(&m);
-        float loss = dit_flow_loss(&m, st.batch.x0, st.batch.noise, st.batch.sigma, st.batch.ref, st.batch.tokens,
-                                         st.batch.drop_ref, st.batch.drop_txt, B);
+        float loss = d->size == 1 ? dit_flow_loss(&m, st.batch.x0, st.batch.noise, st.batch.sigma, st.batch.ref,
+                                                  st.batch.tokens, st.batch.drop_ref, st.batch.drop_txt, B)
+                                  : rows_loss(&m, &st, d, B);
         if (fault_at(&run->fault, FAULT_LOSS, s)) loss = run->fault.value; // tests
         const double gn = cfg->grad_clip > 0.0f ? clip_grad_norm(m.grads, total, (double)cfg->grad_clip)
                                                 : grad_global_norm(m.grads, total);
@@ -416,11 +455,15 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
         const double rate = r.steps_run / (cg_now() - t_loop); // steps/s, validation and checkpoints included
         if (do_log) {
             const double img_s = (double)B * n_interval / t_interval;
-            fprintf(st.log.f, "{\"step\":%d,\"loss\":%.7g,\"lr\":%.7g,\"grad_norm\":%.7g", s, sum_loss / n_interval,
-                    (double)opt.lr, sum_gn / n_interval);
-            if (do_val) fprintf(st.log.f, ",\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g", ve, vr);
-            fprintf(st.log.f, ",\"images_per_s\":%.4g,\"elapsed_s\":%.3f}\n", img_s, elapsed0 + wall);
-            if (rundir_log_commit(&st.log, why, sizeof why)) {
+            int bad = 0;
+            if (lead) {
+                fprintf(st.log.f, "{\"step\":%d,\"loss\":%.7g,\"lr\":%.7g,\"grad_norm\":%.7g", s, sum_loss / n_interval,
+                        (double)opt.lr, sum_gn / n_interval);
+                if (do_val) fprintf(st.log.f, ",\"val_loss_ema\":%.7g,\"val_loss_raw\":%.7g", ve, vr);
+                fprintf(st.log.f, ",\"images_per_s\":%.4g,\"elapsed_s\":%.3f}\n", img_s, elapsed0 + wall);
+                bad = rundir_log_commit(&st.log, why, sizeof why) != 0;
+            }
+            if (dist_agree(d, bad, why, sizeof why)) {
                 char kept[4400];
                 kept_note(kept, sizeof kept, saved_step, ckpt_path);
                 rc = cg_fail(CG_ERUNTIME, err, errlen, "step %d: %s; training stopped, %s", s, why, kept);
@@ -450,7 +493,8 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
             }
         }
         if (last || (cfg->ckpt_every > 0 && s % cfg->ckpt_every == 0)) {
-            if (save_ckpt(ckpt_path, &m, st.ema, cfg, s, why, sizeof why)) {
+            int bad = lead && save_ckpt(ckpt_path, &m, st.ema, cfg, s, why, sizeof why);
+            if (dist_agree(d, bad, why, sizeof why)) {
                 if (line_open) fputc('\n', stderr);
                 line_open = 0;
                 char kept[4400];
@@ -463,11 +507,13 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
     }
     if (line_open) fputc('\n', stderr);
     if (rc == CG_OK && saved_step != r.end_step) { // a run of 0 steps still leaves a checkpoint
-        if (save_ckpt(ckpt_path, &m, st.ema, cfg, r.end_step, why, sizeof why))
+        if (lead && save_ckpt(ckpt_path, &m, st.ema, cfg, r.end_step, why, sizeof why))
             rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
+        rc = (CgStatus)dist_agree(d, rc, err, errlen);
     }
-    if (rc == CG_OK && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
+    if (rc == CG_OK && lead && save_model(model_path, &m, &st, cfg, r.end_step, why, sizeof why))
         rc = cg_fail(CG_ERUNTIME, err, errlen, "%s", why);
+    rc = (CgStatus)dist_agree(d, rc, err, errlen);
     if (rc == CG_OK && run->progress)
         fprintf(stderr, "pretrain: %s at step %d of %d: %s (EMA weights), %s\n", r.end_step < cfg->steps ? "stopped" : "done",
                 r.end_step, cfg->steps, model_path, ckpt_path);

@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dist.h"
 #include "core/check.h"
 #include "core/fault.h"
 #include "io/config.h"
@@ -113,6 +114,8 @@ typedef struct {
                      // that step, metadata step = stop_at); --resume continues the schedule later.
                      // A checkpoint already at stop_at only writes the model. 0: run to cfg->steps
     TestFault fault; // tests: a NaN or Inf in the loss or the weights of one step (core/fault.h)
+    const Dist *dist; // MPI ranks (core/dist.h): each trains its block of every batch's rows, the
+                      // gradients are summed in rank order; rank 0 alone writes. NULL: one process
 } PretrainRun;
 
 typedef struct {
