@@ -11,14 +11,6 @@
 #include <mpi.h>
 #endif
 
-int dist_has_mpi(void) {
-#ifdef CGRPO_MPI
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 int dist_launched_size(void) {
     static const char *const VARS[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
     for (size_t i = 0; i < sizeof VARS / sizeof VARS[0]; i++) {
@@ -49,14 +41,6 @@ void dist_finalize(const Dist *d) {
 #ifdef CGRPO_MPI
     MPI_Finalize();
 #endif
-}
-
-void dist_abort(const Dist *d, int code) {
-#ifdef CGRPO_MPI
-    if (d->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
-#endif
-    (void)d;
-    exit(code);
 }
 
 void dist_block_of(int P, int rank, int size, int *p0, int *p1) {

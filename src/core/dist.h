@@ -26,11 +26,6 @@ typedef struct {
 // Starts MPI in an MPI build (a process not started by mpirun is rank 0 of 1); else rank 0 of 1.
 void dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(const Dist *d);
-// Ends every rank of the job with `code` (a rank that must stop while the others wait in a
-// collective); exit(code) in one process.
-void dist_abort(const Dist *d, int code);
-// 1 when built with MPI.
-int dist_has_mpi(void);
 // The number of processes the launcher started (mpirun sets it in the environment:
 // OMPI_COMM_WORLD_SIZE, PMI_SIZE), 1 outside a launcher; readable before dist_init.
 int dist_launched_size(void);
