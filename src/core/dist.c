@@ -43,6 +43,11 @@ void dist_finalize(const Dist *d) {
 #endif
 }
 
+const Dist *dist_or_one(const Dist *d) {
+    static const Dist ONE = {0, 1};
+    return d ? d : &ONE;
+}
+
 void dist_block_of(int P, int rank, int size, int *p0, int *p1) {
     const int base = P / size, extra = P % size;
     *p0 = rank * base + (rank < extra ? rank : extra);

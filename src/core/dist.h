@@ -26,6 +26,8 @@ typedef struct {
 // Starts MPI in an MPI build (a process not started by mpirun is rank 0 of 1); else rank 0 of 1.
 void dist_init(Dist *d, int *argc, char ***argv);
 void dist_finalize(const Dist *d);
+// d itself, or rank 0 of 1 when d is NULL (callers that take an optional Dist).
+const Dist *dist_or_one(const Dist *d);
 // The number of processes the launcher started (mpirun sets it in the environment:
 // OMPI_COMM_WORLD_SIZE, PMI_SIZE), 1 outside a launcher; readable before dist_init.
 int dist_launched_size(void);

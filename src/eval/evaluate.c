@@ -234,7 +234,7 @@ int eval_run(EvalResult *r, DiTModel *m, EvalJudges *j, const EvalConfig *c, eva
     int rc = 0;
     // under MPI each rank evaluates its block of subjects [s0, s1); every image depends only on its
     // own (subject, template, k), so the split changes no value
-    const Dist one = {0, 1}, *d = c->dist ? c->dist : &one;
+    const Dist *d = dist_or_one(c->dist);
     int s0, s1;
     dist_block(d, NS, &s0, &s1);
 

@@ -837,8 +837,7 @@ int train_run(const TrainConfig *cfg_in, const TrainRun *run, TrainResult *res, 
     char why[1200];
     if (train_config_check(&cfg, why, sizeof why)) return cg_fail(TRAIN_EINPUT, err, errlen, "%s", why);
 
-    Dist one = {0, 1};
-    const Dist *dist = run->dist ? run->dist : &one;
+    const Dist *dist = dist_or_one(run->dist);
     const int lead = dist->rank == 0; // rank 0 alone writes the run directory
     if (dist->size > 1 && cfg.grad_order != TRAIN_GRAD_ORDER_GROUPS) {
         cfg.grad_order = TRAIN_GRAD_ORDER_GROUPS; // the order that any number of ranks reproduces

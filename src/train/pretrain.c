@@ -305,7 +305,7 @@ CgStatus pretrain_run(const PretrainConfig *cfg, const PretrainRun *run, Pretrai
     rundir_join(model_path, sizeof model_path, run->dir, PRETRAIN_MODEL_FILE);
     rundir_join(config_path, sizeof config_path, run->dir, PRETRAIN_CONFIG_FILE);
     rundir_join(metrics_path, sizeof metrics_path, run->dir, PRETRAIN_METRICS_FILE);
-    const Dist one = {0, 1}, *d = run->dist ? run->dist : &one;
+    const Dist *d = dist_or_one(run->dist);
     const int lead = d->rank == 0; // rank 0 alone writes the run directory
     if (run->resume && !rundir_exists(ckpt_path))
         return cg_fail(CG_EINPUT, err, errlen, "cannot resume: %s does not exist", ckpt_path);
