@@ -27,9 +27,11 @@ echo "bench_mpi: background load $busy busy cores"
 OMP_NUM_THREADS=1 "$build"/cgrpo train --out "$tmp/np1t1" "${args[@]}" --forward-cache-mb 3072
 OMP_NUM_THREADS=2 "$build"/cgrpo train --out "$tmp/np1t2" "${args[@]}" --forward-cache-mb 3072
 OMP_NUM_THREADS=1 mpirun --allow-run-as-root -np 2 build-mpi/cgrpo train --out "$tmp/np2t1" "${args[@]}" --forward-cache-mb 1536
-python3 - "$tmp" "$out" "$busy" "$iters" <<'EOF'
+params=$("$build"/cgrpo inspect models/base.safetensors | sed -nE 's/^[0-9]+ tensors, ([0-9]+) parameters$/\1/p')
+[ -n "$params" ] || { echo "bench_mpi: cannot read the parameter count of models/base.safetensors" >&2; exit 1; }
+python3 - "$tmp" "$out" "$busy" "$iters" "$params" <<'EOF'
 import json, sys
-tmp, out, busy, iters = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+tmp, out, busy, iters, params = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rows = []
 for name, np_, th in (("np1t1", 1, 1), ("np1t2", 1, 2), ("np2t1", 2, 1)):
     m = [json.loads(l) for l in open(f"{tmp}/{name}/metrics.jsonl")][1:]  # iteration 1 warms up
@@ -38,7 +40,6 @@ for name, np_, th in (("np1t1", 1, 1), ("np1t2", 1, 2), ("np2t1", 2, 1)):
     rows.append({"ranks": np_, "threads_per_rank": th, "iteration_s": round(it, 3),
                  "rollout_s": round(best["t_rollout"], 3), "reward_s": round(best["t_reward"], 3),
                  "update_s": round(best["t_update"], 3), "allreduce_s": round(best.get("t_allreduce") or 0.0, 4)})
-params = 1897392
 res = {"config": "configs/main.cfg", "iterations": iters, "background_busy_cores": busy,
        "parameters": params, "allreduce_bytes": params * 4, "runs": rows}
 json.dump(res, open(out, "w"), indent=1)
